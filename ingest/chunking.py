@@ -1,0 +1,67 @@
+"""Extracted text -> chunks that fit the embedding model's window. llama-index's SentenceSplitter
+does the sentence-aware splitting, counting in the model's own word pieces; this module adds
+what it does not keep: each chunk's character span, page and heading."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import Callable
+
+from llama_index.core.node_parser import SentenceSplitter
+
+from ingest.readers import Extracted
+from rag.store import NewChunk
+
+
+def locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
+    """Span of `piece` in `text`, searching from `cursor` first. The splitter may collapse
+    whitespace between words, so an exact miss falls back to a whitespace-tolerant match."""
+    at = text.find(piece, cursor)
+    if at < 0:
+        at = text.find(piece)
+    if at >= 0:
+        return at, at + len(piece)
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in piece.split()))
+    match = pattern.search(text, cursor) or pattern.search(text)
+    if match is None:
+        raise ValueError(f"chunk not found in its source text: {piece[:60]!r}")
+    return match.start(), match.end()
+
+
+class Chunker:
+    """Splits a document page by page into sentence-aware chunks of at most `chunk_tokens`."""
+
+    def __init__(self, count_tokens: Callable[[str], list], chunk_tokens: int, overlap_tokens: int) -> None:
+        if overlap_tokens >= chunk_tokens:
+            raise ValueError(f"chunking.overlap_tokens ({overlap_tokens}) must be below chunk_tokens ({chunk_tokens})")
+        self.splitter = SentenceSplitter(
+            chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens
+        )
+
+    def chunk(self, doc: Extracted) -> list[NewChunk]:
+        bounds = doc.page_starts + [len(doc.text)]
+        heading_at = [offset for offset, _ in doc.headings]
+        chunks: list[NewChunk] = []
+        for page_no, (page_start, page_end) in enumerate(zip(bounds, bounds[1:]), start=1):
+            page_text = doc.text[page_start:page_end]
+            if not page_text.strip():
+                continue
+            cursor = 0
+            for piece in self.splitter.split_text(page_text):
+                if not piece.strip():
+                    continue
+                start, end = locate(page_text, piece, cursor)
+                cursor = start + 1
+                start, end = start + page_start, end + page_start
+                h = bisect.bisect_right(heading_at, start) - 1
+                chunks.append(
+                    NewChunk(
+                        text=doc.text[start:end],
+                        start=start,
+                        end=end,
+                        page=page_no if doc.kind == "pdf" else None,
+                        heading=doc.headings[h][1] if h >= 0 else None,
+                    )
+                )
+        return chunks

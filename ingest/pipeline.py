@@ -1,0 +1,261 @@
+"""The ingest pipeline: scan a folder, diff it against the live generation by content hash,
+read, chunk and embed only what changed, and publish a new generation atomically.
+
+A broken file is reported with its reason and skipped; its previous version, if any, stays in
+the index. An unchanged folder costs a scan and no embedding, and publishes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ingest.progress import Progress
+from ingest.readers import ReadError, read_document
+from ingest.scan import SourceFile, scan_folder
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.generations import WriteLock, begin_generation, live_generation, prune_generations, publish_generation
+from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
+from rag.store import ChunkStore, FileRecord, NewChunk
+
+log = logging.getLogger("ingest")
+
+
+class UsageError(ValueError):
+    """The request itself cannot be carried out (missing folder, nothing to ingest)."""
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    generation: str | None = None
+    files_in_index: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks_embedded": self.chunks_embedded,
+            "failed": [{"path": p, "reason": r} for p, r in sorted(self.failed.items())],
+            "seconds": round(self.seconds, 3),
+            "generation": self.generation,
+            "files_in_index": self.files_in_index,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0: every file went in; 1: some failed, the rest went in; 2: nothing could be done."""
+        if not self.failed:
+            return 0
+        return 1 if self.files_in_index else 2
+
+
+@dataclass
+class _Pending:
+    file: SourceFile
+    sha256: str
+    kind: str
+    text: str
+    page_starts: list[int]
+    chunks: list[NewChunk]
+    is_update: bool
+
+
+def _read_failure(exc: Exception) -> str:
+    if isinstance(exc, ReadError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return "vanished during the run"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"reader failed: {type(exc).__name__}: {exc}"
+
+
+class Ingestor:
+    """Builds and updates an index folder from a source folder with one embedder and settings."""
+
+    def __init__(self, settings: Settings, load_embedder: Callable[[], Embedder], interactive: bool | None = None) -> None:
+        self.settings = settings
+        self.interactive = interactive
+        self._load_embedder = load_embedder
+        self._embedder: Embedder | None = None
+        self._chunker = None
+
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use: an unchanged folder never loads it."""
+        if self._embedder is None:
+            embedder = self._load_embedder()
+            limit = embedder.max_tokens - 2  # [CLS] and [SEP]
+            chunk_tokens = self.settings.chunking.chunk_tokens
+            if chunk_tokens > limit:
+                raise UsageError(
+                    f"chunking.chunk_tokens = {chunk_tokens} overflows the {embedder.max_tokens}-token window "
+                    f"of {self.settings.embedding.model}; use {limit} or less"
+                )
+            from ingest.chunking import Chunker  # llama-index loads only when there is work
+
+            self._chunker = Chunker(embedder.count_tokens_fn(), chunk_tokens, self.settings.chunking.overlap_tokens)
+            self._embedder = embedder
+        return self._embedder
+
+    def chunker(self):
+        self.embedder()
+        return self._chunker
+
+    def run(self, source: Path, root: Path, rebuild: bool = False) -> IngestReport:
+        started = time.monotonic()
+        if not source.is_dir():
+            raise UsageError(f"source folder not found: {source}")
+        with WriteLock(root):
+            report = self._run_locked(source, root, rebuild)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _run_locked(self, source: Path, root: Path, rebuild: bool) -> IngestReport:
+        report = IngestReport()
+        live = None if rebuild else live_generation(root)
+        prev = ChunkStore(live / STORE_FILE, readonly=True) if live else None
+        try:
+            known = prev.files() if prev else {}
+            prev_failures = prev.failures() if prev else {}
+            prev_spec = prev.read_spec() if prev else None
+            if prev_spec:  # the model's dimension is checked once the model loads
+                prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim), root)
+            files, report.failed = scan_folder(source, self.settings.ingest)
+            if not files and not known:
+                exts = ", ".join(self.settings.ingest.extensions)
+                raise UsageError(f"no supported documents in {source} (looked for {exts})")
+            present = {f.rel for f in files}
+            removed = sorted(p for p in known if p not in present)
+            candidates = [f for f in files if not _same_stat(f, known.get(f.rel))]
+            report.unchanged = len(files) - len(candidates)
+            log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed))
+            if live and not candidates and not removed and report.failed == prev_failures:
+                report.generation, report.files_in_index = live.name, len(known)
+                return report
+
+            tmp = begin_generation(root)
+            try:
+                store = prev.copy_to(tmp / STORE_FILE) if prev else ChunkStore(tmp / STORE_FILE)
+                with store.conn:
+                    for path in removed:
+                        store.delete_file(path)
+                report.removed = len(removed)
+                touched = self._ingest(candidates, known, store, report)
+                with store.conn:
+                    store.set_failures(report.failed)
+                chunks_changed = bool(report.added or report.updated or report.removed)
+                if live and not chunks_changed and not touched and report.failed == prev_failures:
+                    store.close()
+                    shutil.rmtree(tmp)
+                    report.generation, report.files_in_index = live.name, len(known)
+                    return report
+                dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
+                spec = spec_from_settings(self.settings, dim)
+                if prev_spec:
+                    prev_spec.check_matches(spec, root)
+                store.write_spec(spec)
+                log.info("stage: building search indexes")
+                if live and not chunks_changed:
+                    _copy_search_indexes(live, tmp)
+                else:
+                    write_search_indexes(tmp, store, self.settings, spec)
+                report.files_in_index = len(store.files())
+                store.close()
+                log.info("stage: publishing generation")
+                report.generation = publish_generation(tmp).name
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        finally:
+            if prev:
+                prev.close()
+        prune_generations(root, self.settings.ingest.keep_generations)
+        log.info("stage: done, live generation %s", report.generation)
+        return report
+
+    def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport) -> int:
+        """Read, chunk and embed the candidates into `store`; returns how many only had new stat data."""
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        progress = Progress(len(candidates), interactive=self.interactive)
+        pending: list[_Pending] = []
+        touched = 0
+        log.info("stage: reading and embedding %d files", len(candidates))
+        for f in candidates:
+            if f.size > max_bytes:
+                report.failed[f.rel] = (
+                    f"too large: {f.size / 2**20:.1f} MB is over the {self.settings.ingest.max_file_mb:g} MB limit (ingest.max_file_mb)"
+                )
+                progress.advance(files=1)
+                continue
+            try:
+                data = f.path.read_bytes()
+                sha = hashlib.sha256(data).hexdigest()
+                old = known.get(f.rel)
+                if old is not None and old.sha256 == sha:
+                    store.touch_file(f.rel, f.size, f.mtime_ns)
+                    touched += 1
+                    report.unchanged += 1
+                    progress.advance(files=1)
+                    continue
+                doc = read_document(f.path, data)
+                st = f.path.stat()
+                if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
+                    raise ReadError("changed while it was being read; run ingest again to pick it up")
+                chunks = self.chunker().chunk(doc)
+            except Exception as exc:  # reported and skipped: one bad file never stops the batch
+                report.failed[f.rel] = _read_failure(exc)
+                log.warning("skipped %s: %s", f.rel, report.failed[f.rel])
+                progress.advance(files=1)
+                continue
+            pending.append(_Pending(f, sha, doc.kind, doc.text, doc.page_starts, chunks, old is not None))
+            if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
+                self._flush(pending, store, report, progress)
+                pending = []
+        self._flush(pending, store, report, progress)
+        progress.close()
+        return touched
+
+    def _flush(self, pending: list[_Pending], store: ChunkStore, report: IngestReport, progress: Progress) -> None:
+        """Embed the pending files' chunks in one call and write the files to the store."""
+        if not pending:
+            return
+        vectors = self.embedder().encode([c.text for p in pending for c in p.chunks])
+        at = 0
+        with store.conn:
+            for p in pending:
+                f = p.file
+                store.add_file(f.rel, f.size, f.mtime_ns, p.sha256, p.kind, p.text, p.page_starts, p.chunks, vectors[at : at + len(p.chunks)])
+                at += len(p.chunks)
+                if p.is_update:
+                    report.updated += 1
+                else:
+                    report.added += 1
+        report.chunks_embedded += at
+        progress.advance(files=len(pending), chunks=at)
+
+
+def _same_stat(f: SourceFile, known: FileRecord | None) -> bool:
+    return known is not None and known.size == f.size and known.mtime_ns == f.mtime_ns
+
+
+def _copy_search_indexes(live: Path, tmp: Path) -> None:
+    """Reuse the live generation's dense and sparse indexes when no chunk changed."""
+    shutil.copy2(live / DENSE_FILE, tmp / DENSE_FILE)
+    shutil.copytree(live / SPARSE_DIR, tmp / SPARSE_DIR)
+    shutil.copy2(live / MANIFEST_FILE, tmp / MANIFEST_FILE)

@@ -1,0 +1,33 @@
+"""Progress over files: a tqdm bar on a terminal, plain log lines (at most one per 10 s) when not."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from tqdm import tqdm
+
+log = logging.getLogger("ingest")
+
+
+class Progress:
+    def __init__(self, total: int, unit: str = "file", interactive: bool | None = None) -> None:
+        self.total, self.unit, self.done, self.chunks = total, unit, 0, 0
+        interactive = sys.stderr.isatty() if interactive is None else interactive
+        self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True) if interactive else None
+        self._last_log = time.monotonic()
+
+    def advance(self, files: int = 0, chunks: int = 0) -> None:
+        self.done += files
+        self.chunks += chunks
+        if self._bar is not None:
+            self._bar.update(files)
+            self._bar.set_postfix(chunks=self.chunks, refresh=False)
+        elif time.monotonic() - self._last_log >= 10 or (files and self.done == self.total):
+            self._last_log = time.monotonic()
+            log.info("progress: %d/%d %ss, %d chunks embedded", self.done, self.total, self.unit, self.chunks)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,171 @@
+"""File -> extracted text with page starts and headings. PDF and DOCX go through llama-index's
+readers (pypdf, docx2txt); HTML through BeautifulSoup (llama-index returns it as raw markup);
+Markdown and text are decoded here, because llama-index reads them with errors ignored and
+would silently drop the bytes of a non-UTF-8 file."""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+PAGE_SEP = "\n\n"
+MD_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+DOCX_HEADING_STYLE_RE = re.compile(r'<w:pStyle w:val="(?:Heading|Title)')
+XML_TEXT_RE = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
+HIGH_BYTES_RE = re.compile(rb"[\x80-\xff]+")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+class ReadError(Exception):
+    """A file that cannot be ingested; the message is the specific reason shown to the user."""
+
+
+@dataclass
+class Extracted:
+    """The text chunks point into; `page_starts[i]` is where page i+1 begins (one page if not paged)."""
+
+    kind: str
+    text: str
+    page_starts: list[int] = field(default_factory=lambda: [0])
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading), in order
+
+
+def kind_of(path: Path) -> str | None:
+    return KINDS.get(path.suffix.lower())
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes -> str: UTF-8 (with or without BOM), UTF-16 by BOM, else the best detected charset.
+    Binary data is refused rather than decoded into garbage."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if b"\x00" in data:
+        raise ReadError("binary content (NUL bytes), not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _decode_legacy(data)
+    if len(CONTROL_RE.findall(text)) > max(8, len(text) // 100):
+        raise ReadError("binary content (control characters), not text")
+    return text
+
+
+def _decode_legacy(data: bytes) -> str:
+    """Non-UTF-8 bytes. Western text has isolated high bytes (an accent here and there), CJK
+    double-byte text has them in pairs; charset-normalizer alone mistakes short Western text
+    for CJK, so isolated high bytes are read as cp1252 first."""
+    runs = HIGH_BYTES_RE.findall(data)
+    if sum(map(len, runs)) < 1.5 * len(runs):
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise ReadError("binary content: no text encoding fits its bytes")
+    return str(best)
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _require_text(text: str, what: str) -> str:
+    if not text.strip():
+        raise ReadError(f"no text content ({what})")
+    return text
+
+
+def _locate_headings(text: str, titles: list[str]) -> list[tuple[int, str]]:
+    """Offsets of `titles` found in order in `text` (titles not found are dropped)."""
+    found, cursor = [], 0
+    for title in titles:
+        title = " ".join(title.split())
+        at = text.find(title, cursor) if title else -1
+        if at >= 0:
+            found.append((at, title))
+            cursor = at + len(title)
+    return found
+
+
+def read_pdf(path: Path) -> Extracted:
+    from llama_index.readers.file import PDFReader
+
+    # PDFReader retries failures 3 times; a broken PDF will not mend, so call it once.
+    load_once = PDFReader.load_data.__wrapped__
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pages = [doc.text for doc in load_once(PDFReader(), path)]
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise ReadError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
+    starts, parts, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        parts.append(_normalise(page))
+        offset += len(parts[-1]) + len(PAGE_SEP)
+    text = PAGE_SEP.join(parts)
+    _require_text(text, f"{len(pages)} page(s) without extractable text; scanned PDFs need OCR, which is not supported")
+    return Extracted("pdf", text, starts or [0])
+
+
+def read_docx(path: Path) -> Extracted:
+    from llama_index.readers.file import DocxReader
+
+    try:
+        text = _normalise(DocxReader().load_data(path)[0].text)
+        with zipfile.ZipFile(path) as zf:
+            xml = zf.read("word/document.xml").decode("utf-8", errors="replace")
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ReadError(f"not a valid DOCX file: {exc}") from None
+    _require_text(text, "the document has no text")
+    paragraphs = xml.split("</w:p>")
+    titles = ["".join(XML_TEXT_RE.findall(p)) for p in paragraphs if DOCX_HEADING_STYLE_RE.search(p)]
+    return Extracted("docx", text, headings=_locate_headings(text, titles))
+
+
+def read_html(data: bytes) -> Extracted:
+    from bs4 import BeautifulSoup
+
+    if not data.strip():
+        raise ReadError("empty file")
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    _require_text(text, "the page has no visible text")
+    titles = [h.get_text(" ") for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])]
+    return Extracted("html", text, headings=_locate_headings(text, titles))
+
+
+def read_plain(data: bytes, kind: str) -> Extracted:
+    if not data:
+        raise ReadError("empty file")
+    text = _require_text(_normalise(decode_text(data)), "only whitespace")
+    headings = [(m.start(), m.group(1).strip()) for m in MD_HEADING_RE.finditer(text)] if kind == "markdown" else []
+    return Extracted(kind, text, headings=headings)
+
+
+def read_document(path: Path, data: bytes) -> Extracted:
+    """Extract `path` (whose bytes are `data`); raises ReadError with a specific reason."""
+    kind = kind_of(path)
+    if kind is None:
+        raise ReadError(f"unsupported file type {path.suffix!r}")
+    if not data:
+        raise ReadError("empty file")
+    if kind == "pdf":
+        return read_pdf(path)
+    if kind == "docx":
+        return read_docx(path)
+    if kind == "html":
+        return read_html(data)
+    return read_plain(data, kind)

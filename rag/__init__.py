@@ -1,0 +1,1 @@
+"""Core library: settings, index store, dense and sparse search."""

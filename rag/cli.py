@@ -1,0 +1,87 @@
+"""The `rag` command line: `rag ingest SOURCE --index DIR [--json] [--rebuild]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("rag")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _print_summary(report: dict, index: Path) -> None:
+    print(f"index: {index} (generation {report['generation']}, {report['files_in_index']} files)")
+    for key in ("added", "updated", "removed", "unchanged", "chunks_embedded"):
+        print(f"{key}: {report[key]}")
+    print(f"failed: {len(report['failed'])}")
+    for failure in report["failed"]:
+        print(f"  {failure['path']}: {failure['reason']}")
+    print(f"seconds: {report['seconds']:.1f}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingestor, UsageError
+    from rag.config import Settings
+    from rag.embedding import Embedder
+    from rag.generations import IndexBusyError
+    from rag.store import IndexMismatchError
+
+    try:
+        settings = Settings.load(args.config)
+        index = Path(args.index) if args.index else settings.index_dir
+        if not Path(args.source).is_dir():
+            raise UsageError(f"source folder not found: {args.source}")
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+        report = Ingestor(settings, lambda: Embedder.load(settings.embedding)).run(Path(args.source), index, rebuild=args.rebuild)
+    except (UsageError, IndexMismatchError, IndexBusyError, ValueError) as exc:
+        print(f"rag ingest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result = report.as_dict()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_summary(result, index)
+    return report.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
+    parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index a folder of documents (only what changed)")
+    ingest.add_argument("source", help="folder of PDF, DOCX, HTML, Markdown and text files")
+    ingest.add_argument("--index", help="index folder (default: settings index_dir)")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    ingest.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
+    ingest.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models load from disk; nothing is fetched
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

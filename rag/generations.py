@@ -1,0 +1,127 @@
+"""Index generations on disk. Each ingest writes a complete new generation folder beside the
+live one and switches to it atomically (write, fsync, rename), so a crash at any moment leaves
+the previous generation whole and readers never see a half-written one.
+
+    INDEX/CURRENT         name of the live generation (replaced by rename, never edited)
+    INDEX/gen-000007/     a complete generation: store.sqlite, dense.faiss, sparse/, manifest.json
+    INDEX/gen-000008.tmp/ a generation being written; never read, removed by the next writer
+    INDEX/write.lock      held (flock) by the one ingest allowed at a time; holds its pid
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+from pathlib import Path
+
+CURRENT = "CURRENT"
+LOCK = "write.lock"
+GEN_RE = re.compile(r"^gen-(\d{6})$")
+
+
+class IndexNotFoundError(FileNotFoundError):
+    """No live generation at this path: nothing has been ingested there yet."""
+
+
+class IndexBusyError(RuntimeError):
+    """Another ingest holds the write lock on this index."""
+
+
+def live_generation(root: Path) -> Path | None:
+    """The folder of the live generation, or None when the index has none yet."""
+    try:
+        name = (root / CURRENT).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    if not GEN_RE.match(name) or not (root / name).is_dir():
+        raise IndexNotFoundError(f"{root / CURRENT} names {name!r}, which is not a generation folder in {root}")
+    return root / name
+
+
+def require_live_generation(root: Path) -> Path:
+    gen = live_generation(root)
+    if gen is None:
+        raise IndexNotFoundError(f"no index at {root}: run `rag ingest SOURCE --index {root}` first")
+    return gen
+
+
+def _generation_numbers(root: Path) -> list[int]:
+    return sorted(int(m.group(1)) for p in root.iterdir() if (m := GEN_RE.match(p.name.removesuffix(".tmp"))))
+
+
+def begin_generation(root: Path) -> Path:
+    """A fresh, empty `.tmp` folder for the next generation (the caller holds the write lock)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for leftover in root.glob("gen-*.tmp"):
+        shutil.rmtree(leftover)  # from a writer that died; never published, never read
+    number = max(_generation_numbers(root), default=0) + 1
+    folder = root / f"gen-{number:06d}.tmp"
+    folder.mkdir()
+    return folder
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_generation(tmp_folder: Path) -> Path:
+    """Make `tmp_folder` durable and live: fsync its files, rename it, then swap CURRENT."""
+    root = tmp_folder.parent
+    for dirpath, _, filenames in os.walk(tmp_folder):
+        for name in filenames:
+            _fsync_path(Path(dirpath) / name)
+        _fsync_path(Path(dirpath))
+    final = tmp_folder.with_name(tmp_folder.name.removesuffix(".tmp"))
+    os.rename(tmp_folder, final)
+    pointer = root / f"{CURRENT}.tmp"
+    with open(pointer, "w", encoding="ascii") as fh:
+        fh.write(final.name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(pointer, root / CURRENT)
+    _fsync_path(root)
+    return final
+
+
+def prune_generations(root: Path, keep: int) -> None:
+    """Remove all but the newest `keep` published generations (never the live one)."""
+    live = live_generation(root)
+    published = [root / f"gen-{n:06d}" for n in _generation_numbers(root) if (root / f"gen-{n:06d}").is_dir()]
+    for folder in published[:-keep] if keep > 0 else published:
+        if folder != live:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class WriteLock:
+    """The one-writer lock: an flock on INDEX/write.lock, released by the kernel if we die."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> "WriteLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise IndexBusyError(f"another ingest (pid {holder}) is writing {self.path.parent}; try again when it ends") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,85 @@
+"""A whole index generation: the chunk store, the dense and the sparse index over the same chunk
+ids, and the manifest that ties them. Opening checks that all three agree with each other and
+with the settings in use."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.dense import DenseIndex
+from rag.generations import require_live_generation
+from rag.sparse import SparseIndex
+from rag.store import SCHEMA_VERSION, ChunkStore, IndexMismatchError, IndexSpec
+
+STORE_FILE = "store.sqlite"
+DENSE_FILE = "dense.faiss"
+SPARSE_DIR = "sparse"
+MANIFEST_FILE = "manifest.json"
+
+
+class IndexCorruptError(RuntimeError):
+    """The files of a generation disagree with each other or cannot be read."""
+
+
+def spec_from_settings(settings: Settings, dim: int) -> IndexSpec:
+    return IndexSpec(
+        schema_version=SCHEMA_VERSION,
+        embedding_model=settings.embedding.model,
+        dim=dim,
+        chunk_tokens=settings.chunking.chunk_tokens,
+        overlap_tokens=settings.chunking.overlap_tokens,
+        bm25=json.dumps(settings.bm25.model_dump(), sort_keys=True),
+    )
+
+
+def write_search_indexes(folder: Path, store: ChunkStore, settings: Settings, spec: IndexSpec) -> int:
+    """Build FAISS and BM25 from every chunk in `store`, write them and the manifest last."""
+    ids, vectors = store.embeddings(spec.dim)
+    DenseIndex.build(ids, vectors, settings.dense).save(folder / DENSE_FILE)
+    SparseIndex.build(store.iter_chunk_texts(), settings.bm25).save(folder / SPARSE_DIR)
+    manifest = {"spec": asdict(spec), "chunks": int(len(ids)), "files": len(store.files())}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    return int(len(ids))
+
+
+@dataclass
+class HybridIndex:
+    """The live generation of an index folder, loaded for reading."""
+
+    generation: Path
+    spec: IndexSpec
+    store: ChunkStore
+    dense: DenseIndex
+    sparse: SparseIndex
+
+    @classmethod
+    def open(cls, root: Path, settings: Settings, dim: int | None = None) -> "HybridIndex":
+        """Load the live generation. `dim`, when known, is checked along with the settings."""
+        gen = require_live_generation(root)
+        try:
+            manifest = json.loads((gen / MANIFEST_FILE).read_text())
+            spec = IndexSpec(**manifest["spec"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}") from None
+        if spec.schema_version != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; "
+                "re-ingest with --rebuild"
+            )
+        spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim), root)
+        try:
+            store = ChunkStore(gen / STORE_FILE, readonly=True)
+            dense = DenseIndex.load(gen / DENSE_FILE, settings.dense)
+            sparse = SparseIndex.load(gen / SPARSE_DIR, settings.bm25)
+            counts = {"manifest": manifest["chunks"], "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
+        except Exception as exc:  # any unreadable part means the generation is damaged
+            raise IndexCorruptError(f"generation {gen} cannot be loaded: {exc}") from exc
+        if len(set(counts.values())) != 1:
+            raise IndexCorruptError(f"generation {gen} parts disagree on the chunk count: {counts}")
+        return cls(gen, spec, store, dense, sparse)
+
+    def close(self) -> None:
+        self.store.close()

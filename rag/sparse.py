@@ -1,0 +1,95 @@
+"""BM25 over chunk ids: bm25s (sparse-matrix BM25, ~60x faster per query than rank-bm25 with
+the same ranking) over lower-cased, stopword-filtered, Snowball-stemmed word tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from rag.config import BM25Settings
+
+TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
+STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
+
+
+class Tokenizer:
+    """Text -> BM25 terms. One instance serves both indexing and queries, so they always agree."""
+
+    def __init__(self, stemmer: str | None = "english", stopwords: str | None = "en") -> None:
+        self._stemmer = Stemmer.Stemmer(stemmer) if stemmer else None
+        self._stopwords = STOPWORDS[stopwords] if stopwords else frozenset()
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in TOKEN_RE.findall(text.lower()) if w not in self._stopwords]
+        return self._stemmer.stemWords(words) if self._stemmer else words
+
+
+@dataclass
+class SparseIndex:
+    """A bm25s index whose row i is chunk `ids[i]`."""
+
+    ids: np.ndarray
+    bm25: bm25s.BM25
+    tokenizer: Tokenizer
+
+    @classmethod
+    def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> "SparseIndex":
+        tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
+        ids, tokens = [], []
+        for chunk_id, text in chunks:
+            ids.append(chunk_id)
+            tokens.append(tokenizer(text))
+        bm25 = bm25s.BM25(method=settings.method, k1=settings.k1, b=settings.b)
+        if tokens:
+            bm25.index(tokens, show_progress=False)
+        return cls(np.asarray(ids, dtype=np.int64), bm25, tokenizer)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "ids.npy", self.ids)
+        if len(self.ids):
+            self.bm25.save(str(folder), show_progress=False)
+        (folder / "sparse.json").write_text(json.dumps({"count": int(len(self.ids))}))
+
+    @classmethod
+    def load(cls, folder: Path, settings: BM25Settings) -> "SparseIndex":
+        ids = np.load(folder / "ids.npy")
+        count = json.loads((folder / "sparse.json").read_text())["count"]
+        if count != len(ids):
+            raise ValueError(f"{folder}: BM25 ids file holds {len(ids)} ids, manifest says {count}")
+        if len(ids):
+            bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+            if bm25.scores["num_docs"] != len(ids):
+                raise ValueError(f"{folder}: BM25 matrix has {bm25.scores['num_docs']} rows for {len(ids)} ids")
+        else:
+            bm25 = bm25s.BM25(method=settings.method, k1=settings.k1, b=settings.b)
+        return cls(ids, bm25, Tokenizer(settings.stemmer, settings.stopwords))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row for `query` (zeros when no query term is in the index)."""
+        terms = self.tokenizer(query)
+        if not len(self.ids) or not terms:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return self.bm25.get_scores(terms)
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, scores) of the k best rows with a positive score, best first."""
+        scores = self.scores(query)
+        k = min(k, len(scores))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return self.ids[top], scores[top].astype(np.float32)

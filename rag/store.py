@@ -1,0 +1,225 @@
+"""The chunk store: files, chunks, their spans and embeddings in SQLite (transactions, no
+half-writes), plus the index spec that says what the index was built with."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,          -- relative to the source folder, '/'-separated
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- pdf, docx, html, markdown, text
+    text TEXT NOT NULL,                 -- the extracted text that chunk spans point into
+    page_starts TEXT NOT NULL           -- JSON list: character offset where each page starts
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,             -- character span in files.text
+    "end" INTEGER NOT NULL,
+    page INTEGER,                       -- 1-based, PDF only
+    heading TEXT,
+    embedding BLOB NOT NULL             -- float32, `dim` values
+);
+CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
+CREATE TABLE IF NOT EXISTS failures (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+"""
+
+
+class IndexMismatchError(RuntimeError):
+    """The index on disk was built with other settings than the ones in use."""
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """What an index was built with; any difference makes its vectors or tokens meaningless."""
+
+    schema_version: int
+    embedding_model: str
+    dim: int
+    chunk_tokens: int
+    overlap_tokens: int
+    bm25: str  # JSON of the BM25 settings
+
+    def differences(self, other: "IndexSpec") -> list[str]:
+        return [
+            f"{f.name}: index has {getattr(self, f.name)!r}, settings say {getattr(other, f.name)!r}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+    def check_matches(self, wanted: "IndexSpec", where: Path) -> None:
+        diffs = self.differences(wanted)
+        if diffs:
+            raise IndexMismatchError(
+                f"index {where} was built with other settings ({'; '.join(diffs)}); "
+                "re-ingest with --rebuild to build it with the current ones"
+            )
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    path: str
+    ord: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk ready to be stored: its text, span, page, heading and embedding."""
+
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+
+
+class ChunkStore:
+    """One generation's SQLite database. Writers use it inside `with store.transaction():`."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+            self.conn.executescript(SCHEMA)
+        self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def transaction(self) -> sqlite3.Connection:
+        """Context manager: commits on success, rolls back on error."""
+        return self.conn
+
+    def copy_to(self, target: Path) -> "ChunkStore":
+        """A consistent copy of this database at `target` (SQLite's online backup), opened for writing."""
+        dest = sqlite3.connect(target)
+        with dest:
+            self.conn.backup(dest)
+        dest.close()
+        return ChunkStore(target)
+
+    # --- spec -----------------------------------------------------------------------------
+    def read_spec(self) -> IndexSpec | None:
+        rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if "spec" not in rows:
+            return None
+        return IndexSpec(**json.loads(rows["spec"]))
+
+    def write_spec(self, spec: IndexSpec) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('spec', ?)", (json.dumps(asdict(spec)),))
+
+    # --- files ----------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRecord]:
+        rows = self.conn.execute("SELECT id, path, size, mtime_ns, sha256, kind FROM files")
+        return {r[1]: FileRecord(*r) for r in rows}
+
+    def file_text(self, path: str) -> tuple[str, list[int]]:
+        row = self.conn.execute("SELECT text, page_starts FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            raise KeyError(path)
+        return row[0], json.loads(row[1])
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Record new stat data for a file whose content hash did not change."""
+        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def delete_file(self, path: str) -> None:
+        self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def add_file(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        sha256: str,
+        kind: str,
+        text: str,
+        page_starts: list[int],
+        chunks: list[NewChunk],
+        embeddings: np.ndarray,
+    ) -> None:
+        """Insert (or replace) one file with all its chunks and their embeddings."""
+        if len(chunks) != len(embeddings):
+            raise ValueError(f"{path}: {len(chunks)} chunks but {len(embeddings)} embeddings")
+        self.delete_file(path)
+        cur = self.conn.execute(
+            "INSERT INTO files (path, size, mtime_ns, sha256, kind, text, page_starts) VALUES (?,?,?,?,?,?,?)",
+            (path, size, mtime_ns, sha256, kind, text, json.dumps(page_starts)),
+        )
+        file_id = cur.lastrowid
+        self.conn.executemany(
+            'INSERT INTO chunks (file_id, ord, text, start, "end", page, heading, embedding) VALUES (?,?,?,?,?,?,?,?)',
+            [
+                (file_id, i, c.text, c.start, c.end, c.page, c.heading, np.asarray(v, dtype=np.float32).tobytes())
+                for i, (c, v) in enumerate(zip(chunks, embeddings))
+            ],
+        )
+
+    def set_failures(self, failures: dict[str, str]) -> None:
+        self.conn.execute("DELETE FROM failures")
+        self.conn.executemany("INSERT INTO failures VALUES (?, ?)", sorted(failures.items()))
+
+    def failures(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT path, reason FROM failures").fetchall())
+
+    # --- chunks ---------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def iter_chunk_texts(self) -> Iterator[tuple[int, str]]:
+        """(chunk id, text) in id order: the order sparse and dense indexes are built in."""
+        yield from self.conn.execute("SELECT id, text FROM chunks ORDER BY id")
+
+    def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, vectors float32 (n, dim)) in id order."""
+        rows = self.conn.execute("SELECT id, embedding FROM chunks ORDER BY id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vectors
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
+        """The chunks with these ids, with their file path."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading '
+            f"FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+            [int(i) for i in ids],
+        )
+        return {r[0]: ChunkRecord(*r) for r in rows}

@@ -1,0 +1,78 @@
+"""Shared fixtures: the bundled MiniLM embedder (loaded once per session), settings, and a
+small folder of real documents in every supported format."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from docx_factory import write_docx  # noqa: E402
+
+from rag.config import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embedding import Embedder
+
+    return Embedder.load(Settings().embedding)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(index_dir=tmp_path / "index")
+
+
+def make_corpus(folder: Path) -> Path:
+    """A small mixed-format collection with distinctive facts to search for."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes").mkdir(exist_ok=True)
+    (folder / "volcanoes.md").write_text(
+        "# Volcanoes\n\nMount Etna is an active stratovolcano on the east coast of Sicily.\n\n"
+        "## Eruptions\n\nEtna erupts frequently; lava flows have reached the town of Catania.\n",
+        encoding="utf-8",
+    )
+    (folder / "notes" / "tea.txt").write_text(
+        "Green tea is made from unoxidised leaves of Camellia sinensis. "
+        "Black tea leaves are fully oxidised before drying.\n",
+        encoding="utf-8",
+    )
+    (folder / "rivers.html").write_text(
+        "<html><head><title>t</title><script>var hidden = 'scriptword';</script></head><body>"
+        "<h1>Rivers</h1><p>The Danube flows through ten countries, more than any other river.</p>"
+        "<h2>Deltas</h2><p>The Danube Delta lies mostly in Romania.</p></body></html>",
+        encoding="utf-8",
+    )
+    write_docx(
+        folder / "bridges.docx",
+        [("Heading1", "Suspension bridges"), (None, "The Golden Gate Bridge spans the strait at San Francisco Bay.")],
+    )
+    write_pdf_pages(SAMPLES / "shared-mime-info-spec.pdf", folder / "mime-spec.pdf", pages=range(2, 5))
+    return folder
+
+
+def write_pdf_pages(source: Path, target: Path, pages: range) -> Path:
+    """A real PDF made of some pages of another (small, so tests embed little)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for i in pages:
+        writer.add_page(PdfReader(source).pages[i])
+    with open(target, "wb") as fh:
+        writer.write(fh)
+    return target
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return make_corpus(tmp_path / "docs")

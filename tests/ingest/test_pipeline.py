@@ -1,0 +1,178 @@
+"""The ingest pipeline on real folders with the real bundled model: incremental updates,
+bad input in a batch, settings mismatches, and the index it publishes."""
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ingest.pipeline as pipeline
+from ingest.pipeline import Ingestor, UsageError
+from rag.config import Settings
+from rag.index import HybridIndex
+from rag.store import IndexMismatchError
+
+
+def ingest(settings: Settings, embedder, source: Path, **kw):
+    return Ingestor(settings, lambda: embedder, interactive=False).run(source, settings.index_dir, **kw)
+
+
+def open_index(settings: Settings, embedder) -> HybridIndex:
+    return HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
+
+
+def test_first_ingest_indexes_every_format(settings, embedder, corpus):
+    report = ingest(settings, embedder, corpus)
+    assert (report.added, report.failed, report.exit_code) == (5, {}, 0)
+    index = open_index(settings, embedder)
+    files = index.store.files()
+    assert set(files) == {"volcanoes.md", "notes/tea.txt", "rivers.html", "bridges.docx", "mime-spec.pdf"}
+    assert {f.kind for f in files.values()} == {"markdown", "text", "html", "docx", "pdf"}
+    n = index.store.chunk_count()
+    assert report.chunks_embedded == n == len(index.dense) == len(index.sparse)
+
+
+def test_chunks_keep_file_page_span_and_heading(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    index = open_index(settings, embedder)
+    ids, _ = index.sparse.search("Danube delta Romania", k=1)
+    chunk = index.store.chunks(list(ids))[int(ids[0])]
+    text, _ = index.store.file_text(chunk.path)
+    assert chunk.path == "rivers.html" and text[chunk.start : chunk.end] == chunk.text
+    assert chunk.heading in {"Rivers", "Deltas"}
+    pdf_chunks = index.store.chunks([int(i) for i in index.sparse.search("MIME type glob pattern", k=5)[0]])
+    assert any(c.path == "mime-spec.pdf" and c.page and c.page >= 1 for c in pdf_chunks.values())
+
+
+def test_dense_and_sparse_find_the_right_file(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    index = open_index(settings, embedder)
+    query = "Which bridge crosses the strait at San Francisco?"
+    dense_ids, _ = index.dense.search(embedder.encode([query]), k=1)
+    sparse_ids, _ = index.sparse.search(query, k=1)
+    found = index.store.chunks([int(dense_ids[0, 0]), int(sparse_ids[0])])
+    assert {c.path for c in found.values()} == {"bridges.docx"}
+    assert "scriptword" not in " ".join(c.text for c in index.store.chunks(list(range(1, 200))).values())
+
+
+def test_reingest_of_an_unchanged_folder_embeds_nothing(settings, embedder, corpus):
+    first = ingest(settings, embedder, corpus)
+    calls = []
+    loader = lambda: calls.append(1) or embedder  # noqa: E731
+    again = Ingestor(settings, loader, interactive=False).run(corpus, settings.index_dir)
+    assert (again.chunks_embedded, again.unchanged, again.added, again.generation) == (0, 5, 0, first.generation)
+    assert calls == []  # the model was never even loaded
+    os.utime(corpus / "notes" / "tea.txt")  # touched, same content: hashed, not embedded
+    touched = Ingestor(settings, loader, interactive=False).run(corpus, settings.index_dir)
+    assert (touched.chunks_embedded, touched.unchanged, touched.updated) == (0, 5, 0)
+
+
+def test_changed_file_is_replaced_and_deleted_file_leaves(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    before = open_index(settings, embedder).store.chunk_count()
+    (corpus / "notes" / "tea.txt").write_text("Oolong tea is partially oxidised.\n")
+    (corpus / "volcanoes.md").unlink()
+    (corpus / "new.md").write_text("# Glaciers\n\nGlaciers carve U-shaped valleys.\n")
+    report = ingest(settings, embedder, corpus)
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 1, 3)
+    assert report.chunks_embedded == 2
+    index = open_index(settings, embedder)
+    assert "volcanoes.md" not in index.store.files()
+    assert len(index.sparse.search("Etna", k=5)[0]) == 0
+    ids, _ = index.sparse.search("oolong", k=5)
+    assert [c.path for c in index.store.chunks(list(ids)).values()] == ["notes/tea.txt"]
+    assert index.store.chunk_count() == len(index.dense) == len(index.sparse) == before  # -1 file, +1 file of one chunk each
+
+
+def test_bad_files_are_reported_and_the_rest_goes_in(settings, embedder, corpus, monkeypatch):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    (corpus / "random.txt").write_bytes(random.Random(0).randbytes(2048))
+    (corpus / "latin1.txt").write_bytes("Crème brûlée is a French dessert with a caramelised top.".encode("cp1252"))
+    (corpus / "big.md").write_text("word " * 300_000)
+    (corpus / "locked.txt").write_text("secret")
+    (corpus / "vanishing.md").write_text("# gone soon\n")
+    os.symlink("/etc/hostname", corpus / "outside.txt")
+    os.symlink(corpus / "no-such-file.txt", corpus / "broken.txt")
+    settings.ingest.max_file_mb = 1.0
+
+    real_scan, real_read = pipeline.scan_folder, Path.read_bytes
+
+    def scan_then_vanish(*args, **kwargs):  # the file is deleted between the scan and its read
+        result = real_scan(*args, **kwargs)
+        (corpus / "vanishing.md").unlink()
+        return result
+
+    def read_bytes(self):  # root can read anything, so a permission failure is injected
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(pipeline, "scan_folder", scan_then_vanish)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = ingest(settings, embedder, corpus)
+    reasons = report.failed
+    assert reasons["empty.txt"] == "empty file"
+    assert reasons["corrupt.pdf"].startswith("not a readable PDF")
+    assert reasons["random.txt"].startswith("binary content")
+    assert reasons["big.md"].startswith("too large")
+    assert reasons["locked.txt"] == "permission denied"
+    assert reasons["vanishing.md"] == "vanished during the run"
+    assert "outside the source folder" in reasons["outside.txt"]
+    assert reasons["broken.txt"] == "broken symbolic link"
+    assert len(reasons) == 8
+    assert (report.added, report.exit_code) == (6, 1)
+    index = open_index(settings, embedder)
+    assert "Crème brûlée" in index.store.file_text("latin1.txt")[0]
+    assert index.store.failures() == reasons
+
+
+def test_a_file_that_breaks_keeps_its_previous_version(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    (corpus / "notes" / "tea.txt").write_bytes(b"\x00\x01\x02" * 100)
+    report = ingest(settings, embedder, corpus)
+    assert report.failed["notes/tea.txt"].startswith("binary content")
+    index = open_index(settings, embedder)
+    assert "Camellia sinensis" in index.store.file_text("notes/tea.txt")[0]
+
+
+def test_nothing_ingestible_is_a_usage_error(settings, embedder, tmp_path):
+    (tmp_path / "empty_src").mkdir()
+    with pytest.raises(UsageError, match="no supported documents"):
+        ingest(settings, embedder, tmp_path / "empty_src")
+    with pytest.raises(UsageError, match="not found"):
+        ingest(settings, embedder, tmp_path / "missing")
+    (tmp_path / "bad_src").mkdir()
+    (tmp_path / "bad_src" / "a.txt").write_bytes(b"")
+    assert ingest(settings, embedder, tmp_path / "bad_src").exit_code == 2
+
+
+def test_other_settings_are_a_clear_error_until_rebuilt(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    other = settings.model_copy(deep=True)
+    other.chunking.chunk_tokens = 100
+    with pytest.raises(IndexMismatchError, match="chunk_tokens.*--rebuild"):
+        HybridIndex.open(settings.index_dir, other, dim=embedder.dim)
+    with pytest.raises(IndexMismatchError, match="chunk_tokens"):
+        ingest(other, embedder, corpus)
+    with pytest.raises(IndexMismatchError, match="dim"):
+        HybridIndex.open(settings.index_dir, settings, dim=768)
+    report = ingest(other, embedder, corpus, rebuild=True)
+    assert report.added == 5
+    assert HybridIndex.open(settings.index_dir, other, dim=embedder.dim).spec.chunk_tokens == 100
+
+
+def test_chunk_size_over_the_model_window_is_refused(settings, embedder, corpus):
+    settings.chunking.chunk_tokens = 400
+    with pytest.raises(UsageError, match="overflows the 256-token window"):
+        ingest(settings, embedder, corpus)
+
+
+def test_embeddings_are_unit_vectors_in_the_store(settings, embedder, corpus):
+    ingest(settings, embedder, corpus)
+    ids, vectors = open_index(settings, embedder).store.embeddings(embedder.dim)
+    assert vectors.shape == (len(ids), 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)

@@ -1,0 +1,73 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.generations import (
+    IndexBusyError,
+    IndexNotFoundError,
+    WriteLock,
+    begin_generation,
+    live_generation,
+    prune_generations,
+    publish_generation,
+    require_live_generation,
+)
+
+
+def publish(root: Path, payload: str) -> Path:
+    tmp = begin_generation(root)
+    (tmp / "data.txt").write_text(payload)
+    return publish_generation(tmp)
+
+
+def test_publish_switches_the_live_generation(tmp_path: Path):
+    assert live_generation(tmp_path) is None
+    with pytest.raises(IndexNotFoundError, match="rag ingest"):
+        require_live_generation(tmp_path)
+    first = publish(tmp_path, "one")
+    second = publish(tmp_path, "two")
+    assert (first.name, second.name) == ("gen-000001", "gen-000002")
+    assert live_generation(tmp_path) == second
+    assert (second / "data.txt").read_text() == "two"
+
+
+def test_unpublished_generations_are_never_live_and_are_cleared(tmp_path: Path):
+    publish(tmp_path, "one")
+    abandoned = begin_generation(tmp_path)  # a writer that died before publishing
+    (abandoned / "data.txt").write_text("half")
+    assert live_generation(tmp_path).name == "gen-000001"
+    next_tmp = begin_generation(tmp_path)
+    assert next_tmp.name == "gen-000002.tmp" and list(next_tmp.iterdir()) == []
+
+
+def test_prune_keeps_the_newest(tmp_path: Path):
+    for i in range(4):
+        publish(tmp_path, str(i))
+    prune_generations(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == ["gen-000003", "gen-000004"]
+
+
+def test_current_naming_a_missing_folder_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "CURRENT").write_text("gen-000009\n")
+    with pytest.raises(IndexNotFoundError, match="gen-000009"):
+        live_generation(tmp_path)
+
+
+def test_one_writer_at_a_time_and_the_holder_is_named(tmp_path: Path):
+    with WriteLock(tmp_path):
+        with pytest.raises(IndexBusyError, match=f"pid {os.getpid()}"):
+            with WriteLock(tmp_path):
+                pass
+    with WriteLock(tmp_path):  # released on exit
+        pass
+
+
+def test_a_lock_left_by_a_dead_process_does_not_block(tmp_path: Path):
+    code = f"import os; from rag.generations import WriteLock; l = WriteLock(__import__('pathlib').Path({str(tmp_path)!r})).__enter__(); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "write.lock").read_text().strip().isdigit()  # pid left behind
+    with WriteLock(tmp_path):
+        pass
