@@ -1,4 +1,4 @@
-"""The `rag` command line: `rag ingest SOURCE --index DIR [--json] [--rebuild]`."""
+"""The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`."""
 
 from __future__ import annotations
 
@@ -59,6 +59,53 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _print_answer_sources(answer) -> None:
+    print()
+    if answer.abstained:
+        print("(declined: the collection does not appear to hold the answer)")
+    for c in answer.citations:
+        where = f"{c.path}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+        print(f"[{c.n}] {where}")
+        for sentence in c.sentences:
+            print(f"    \u201c{sentence}\u201d")
+    for note in answer.notes:
+        print(f"note: {note}")
+    print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in answer.timings.items()))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import Answer
+    from rag.config import Settings
+    from rag.engine import Engine
+    from rag.generations import IndexNotFoundError
+    from rag.index import IndexCorruptError
+    from rag.retriever import Filters
+    from rag.store import IndexMismatchError
+
+    try:
+        settings = Settings.load(args.config)
+        if args.top_k:
+            settings.retrieval.top_k = args.top_k
+        extractive = args.generator == "extractive"
+        engine = Engine.from_settings(settings, Path(args.index) if args.index else None, load_llm=not extractive)
+    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
+        print(f"rag ask: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    filters = Filters(args.path, tuple(args.kind or ()))
+    answer = None
+    for part in engine.ask_stream(args.question, filters=filters, extractive=extractive):
+        if isinstance(part, Answer):
+            answer = part
+        elif not args.json:
+            print(part, end="", flush=True)
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False))
+    else:
+        print()
+        _print_answer_sources(answer)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
@@ -71,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     ingest.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
     ingest.set_defaults(func=cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer a question from an index, citing its sources")
+    ask.add_argument("question")
+    ask.add_argument("--index", help="index folder (default: settings index_dir)")
+    ask.add_argument("--json", action="store_true", help="print the whole Answer object as JSON")
+    ask.add_argument("--generator", choices=["llm", "extractive"], default="llm", help="extractive needs no LLM")
+    ask.add_argument("--top-k", type=int, help="passages retrieved (default: retrieval.top_k)")
+    ask.add_argument("--path", help="only files whose path matches this glob")
+    ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
+    ask.set_defaults(func=cmd_ask)
     return parser
 
 

@@ -66,6 +66,44 @@ class DenseSettings(Section):
     use_gpu: bool = True
 
 
+class RetrievalSettings(Section):
+    """Hybrid candidates, their fusion, and how many chunks reach the reranker and generator."""
+
+    candidates: int = Field(100, ge=1, description="taken from each of dense and BM25 before fusion")
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="weighted fusion: dense share, BM25 gets the rest")
+    rrf_k: int = Field(60, ge=0)
+    top_k: int = Field(8, ge=1, description="chunks returned (and offered to the generator)")
+
+
+class RerankSettings(Section):
+    """A sentence-transformers CrossEncoder over the fused top-N; off when `model` is empty."""
+
+    model: str | None = None
+    top_n: int = Field(30, ge=1)
+    batch_size: int = Field(16, ge=1)
+
+
+class GenerationSettings(Section):
+    """The answer writer and every decoding knob, in one place."""
+
+    backend: Literal["auto", "llamacpp", "hf", "extractive"] = Field(
+        "auto", description="auto: llama.cpp for a GGUF file, transformers for a folder; extractive needs no LLM"
+    )
+    model: str = Field("gemma-3-270m", description="bundled name, a GGUF file, or a Hugging Face model folder")
+    context_tokens: int = Field(4096, ge=256)
+    threads: int = Field(1, ge=1, description="1 held 10-39 tokens/s on 2 busy cores; 2 collapsed to 1-2")
+    greedy: bool = True
+    temperature: float = Field(0.7, ge=0.0)
+    top_k: int = Field(40, ge=0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.1, ge=1.0)
+    max_new_tokens: int = Field(160, ge=1)
+    stop: list[str] = ["\n\n", "\nQuestion:", "<source", "</source>"]
+    abstain_below: float = Field(0.25, description="decline when the best dense cosine of the hits is under this")
+    sentences_per_answer: int = Field(2, ge=1, description="extractive: sentences quoted")
+
+
 class Settings(BaseSettings):
     """Everything the CLI, the UI and the eval harness build the engine from."""
 
@@ -77,6 +115,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     bm25: BM25Settings = BM25Settings()
     dense: DenseSettings = DenseSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    rerank: RerankSettings = RerankSettings()
+    generation: GenerationSettings = GenerationSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -64,12 +64,17 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores), each (n_queries, k'), best first; k' = min(k, size)."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores), each (n_queries, k'), best first; k' = min(k, size). With `allowed`
+        (chunk ids), only those are searched; missing slots hold id -1."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        k = min(k, len(self))
+        k = min(k, len(self) if allowed is None else len(allowed))
         if k == 0:
             n = len(queries)
             return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
-        scores, ids = self.index.search(queries, k)
+        if allowed is None:
+            scores, ids = self.index.search(queries, k)
+        else:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            scores, ids = self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
         return ids, scores

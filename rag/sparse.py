@@ -83,9 +83,12 @@ class SparseIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.bm25.get_scores(terms)
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, scores) of the k best rows with a positive score, best first."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, scores) of the k best rows with a positive score, best first; only rows
+        whose chunk id is in `allowed` when it is given."""
         scores = self.scores(query)
+        if allowed is not None:
+            scores = np.where(np.isin(self.ids, allowed), scores, 0.0)
         k = min(k, len(scores))
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

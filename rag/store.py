@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 
 SCHEMA_VERSION = 1
+SQL_BATCH = 10_000  # below SQLite's limit on bound parameters per statement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,7 +107,7 @@ class NewChunk:
 
 
 class ChunkStore:
-    """One generation's SQLite database. Writers use it inside `with store.transaction():`."""
+    """One generation's SQLite database. Writers group changes in `with store.conn:` (one transaction)."""
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
@@ -119,10 +120,6 @@ class ChunkStore:
 
     def close(self) -> None:
         self.conn.close()
-
-    def transaction(self) -> sqlite3.Connection:
-        """Context manager: commits on success, rolls back on error."""
-        return self.conn
 
     def copy_to(self, target: Path) -> "ChunkStore":
         """A consistent copy of this database at `target` (SQLite's online backup), opened for writing."""
@@ -211,6 +208,17 @@ class ChunkStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors
+
+    def chunk_ids_of(self, paths: list[str]) -> np.ndarray:
+        """The ids of every chunk of these files."""
+        rows: list[tuple[int]] = []
+        for at in range(0, len(paths), SQL_BATCH):
+            batch = paths[at : at + SQL_BATCH]
+            rows += self.conn.execute(
+                f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
         """The chunks with these ids, with their file path."""

@@ -1,0 +1,50 @@
+"""Plain data passed between retrieval, generation, the CLI, the UI and the eval harness."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with where it came from and its score and rank at each stage."""
+
+    chunk_id: int
+    path: str
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+    score: float  # the score of the final stage that ranked it
+    scores: dict[str, float] = field(default_factory=dict)  # per stage: dense, sparse, fused, rerank
+    ranks: dict[str, int] = field(default_factory=dict)  # 1-based, per stage
+
+
+@dataclass
+class Citation:
+    """Source [n] of an answer: the chunk it points at and the sentence(s) the answer rests on."""
+
+    n: int
+    chunk_id: int
+    path: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+    sentences: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    hits: list[Hit]
+    timings: dict[str, float]  # milliseconds per stage
+    generator: str = ""
+    notes: list[str] = field(default_factory=list)  # fallbacks taken, said once per engine
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,69 @@
+"""From answer text to citations: which sources [n] it cites, and the sentences of each source
+that the citing answer sentences rest on (by word overlap). Answers that cite nothing get their
+citations inferred the same way, so every claim points at a passage or is flagged."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from rag.answer import Citation, Hit
+from rag.generate.extractive import split_sentences
+
+CITE_RE = re.compile(r"\[(\d+)\]")
+WORD_RE = re.compile(r"\w+")
+MIN_OVERLAP = 0.2
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in WORD_RE.findall(text) if len(w) > 2}
+
+
+def _source_sentences(hit: Hit) -> list[str]:
+    return [" ".join(hit.text[a:b].split()) for a, b in split_sentences(hit.text)] or [" ".join(hit.text.split())]
+
+
+def best_support(claim: str, hit: Hit) -> tuple[str, float]:
+    """The sentence of `hit` sharing the most words with `claim` (overlap over the claim's words)."""
+    words = _words(CITE_RE.sub("", claim))
+    if not words:
+        return "", 0.0
+    scored = [(len(words & _words(s)) / len(words), s) for s in _source_sentences(hit)]
+    score, sentence = max(scored)
+    return sentence, score
+
+
+def answer_sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)] or ([text] if text.strip() else [])
+
+
+def add_missing_citations(text: str, sources: Sequence[Hit]) -> str:
+    """Append [n] to each uncited answer sentence that a source supports; leave the rest as is."""
+    out = []
+    for sentence in answer_sentences(text):
+        if not CITE_RE.search(sentence) and sources:
+            supports = [(best_support(sentence, hit)[1], n) for n, hit in enumerate(sources, start=1)]
+            score, n = max(supports)
+            if score >= MIN_OVERLAP:
+                sentence = f"{sentence} [{n}]"
+        out.append(sentence)
+    return " ".join(out)
+
+
+def citations_for(text: str, sources: Sequence[Hit], quoted: dict[int, list[str]] | None = None) -> list[Citation]:
+    """One Citation per valid [n] in `text`, in order of first mention. `quoted` gives the exact
+    sentences per source when they are known (extractive answers)."""
+    claims: dict[int, list[str]] = {}
+    for sentence in answer_sentences(text):
+        for n in map(int, CITE_RE.findall(sentence)):
+            if 1 <= n <= len(sources):
+                claims.setdefault(n, []).append(sentence)
+    citations = []
+    for n, sentences in claims.items():
+        hit = sources[n - 1]
+        if quoted and n in quoted:
+            support = quoted[n]
+        else:
+            support = sorted({s for s, score in (best_support(c, hit) for c in sentences) if score > 0})
+        citations.append(Citation(n, hit.chunk_id, hit.path, hit.page, hit.start, hit.end, hit.text, support))
+    return citations

@@ -1,0 +1,137 @@
+"""The engine the CLI, the UI and the eval harness share: retrieve, ask, ask_stream.
+
+Grounding: an answer comes only from the numbered sources. The engine declines when retrieval
+finds nothing close enough (the best dense cosine under `generation.abstain_below`), when the
+model says the sources do not hold the answer, or when nothing the model wrote is supported by
+a source (it then quotes the sources extractively instead, and says so)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+from rag.answer import Answer, Hit
+from rag.citations import CITE_RE, add_missing_citations, citations_for
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.generate.base import Generator
+from rag.generate.extractive import ExtractiveAnswerer
+from rag.generate.prompt import DECLINE, build_prompt
+from rag.index import HybridIndex
+from rag.rerank import Reranker
+from rag.retriever import Filters, HybridRetriever
+
+log = logging.getLogger("rag")
+DECLINE_MARKERS = ("i don't know", "i do not know", "do not contain the answer", "sources do not say")
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        index: HybridIndex,
+        embedder: Embedder,
+        retriever: HybridRetriever,
+        generator: Generator | None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.retriever = retriever
+        self.generator = generator
+        self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
+        self.notes = notes or []
+        for note in self.notes:
+            log.warning(note)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True) -> "Engine":
+        """Load the index, the embedder, the reranker and the generator that `settings` name."""
+        from rag.generate.load import load_generator
+
+        settings = settings or Settings.load()
+        embedder = Embedder.load(settings.embedding)
+        index = HybridIndex.open(index_dir or settings.index_dir, settings, dim=embedder.dim)
+        notes = []
+        reranker, why = Reranker.load(settings.rerank, embedder.device)
+        if why:
+            notes.append(why)
+        generator = None
+        if load_llm:
+            generator, why = load_generator(settings.generation)
+            if why:
+                notes.append(why)
+        retriever = HybridRetriever(index, embedder, settings.retrieval, reranker, settings.rerank.top_n)
+        return cls(settings, index, embedder, retriever, generator, notes)
+
+    def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None, **kw) -> list[Hit]:
+        return self.retriever.retrieve(question, top_k, filters, **kw)
+
+    def ask(self, question: str, **kw) -> Answer:
+        *_, answer = self.ask_stream(question, **kw)
+        return answer
+
+    def ask_stream(self, question: str, top_k: int | None = None, filters: Filters | None = None, extractive: bool = False) -> Iterator[str | Answer]:
+        """Yields the answer text as it is written, then the finished Answer."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        hits = self.retriever.retrieve(question, top_k, filters, timings=timings)
+        best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
+        notes = list(self.notes)
+        if not hits or best_dense < self.settings.generation.abstain_below:
+            yield DECLINE
+            yield self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)
+            return
+        if self.generator is not None and not extractive:
+            yield from self._generate(question, hits, timings, started, notes)
+        else:
+            yield from self._extract(question, hits, timings, started, notes)
+
+    def _generate(self, question: str, hits: list[Hit], timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
+        gen, s = self.generator, self.settings.generation
+        prompt = build_prompt(question, hits, gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+        if prompt.left_out:
+            notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
+        t0 = time.perf_counter()
+        pieces = []
+        for piece in gen.stream(prompt.text, s):
+            if not pieces:
+                timings["first_token"] = (time.perf_counter() - t0) * 1000.0
+            pieces.append(piece)
+            yield piece
+        timings["generate"] = (time.perf_counter() - t0) * 1000.0
+        text = "".join(pieces).strip()
+        if not text or any(m in text.lower() for m in DECLINE_MARKERS):
+            yield self._finish(question, text or DECLINE, True, [], hits, timings, started, gen.name, notes)
+            return
+        text = add_missing_citations(text, prompt.sources)
+        if not CITE_RE.search(text):
+            notes.append("the model's answer is not supported by any source; quoting the sources instead")
+            yield "\n\n"
+            yield from self._extract(question, hits, timings, started, notes)
+            return
+        citations = citations_for(text, prompt.sources)
+        yield self._finish(question, text, False, citations, hits, timings, started, gen.name, notes)
+
+    def _extract(self, question: str, hits: list[Hit], timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        quotes = self.extractive.quotes(question, hits)
+        timings["extract"] = (time.perf_counter() - t0) * 1000.0
+        if not quotes:
+            yield DECLINE
+            yield self._finish(question, DECLINE, True, [], hits, timings, started, "extractive", notes)
+            return
+        text = self.extractive.compose(quotes)
+        yield text
+        quoted: dict[int, list[str]] = {}
+        for q in quotes:
+            quoted.setdefault(q.n, []).append(q.sentence)
+        yield self._finish(question, text, False, citations_for(text, hits, quoted), hits, timings, started, "extractive", notes)
+
+    @staticmethod
+    def _finish(question, text, abstained, citations, hits, timings, started, generator, notes) -> Answer:
+        timings["total"] = (time.perf_counter() - started) * 1000.0
+        return Answer(question, text, abstained, citations, hits, {k: round(v, 2) for k, v in timings.items()}, generator, notes)

@@ -1,0 +1,1 @@
+"""Answer writers: a prompt builder, an extractive answerer and two LLM backends."""

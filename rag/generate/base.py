@@ -1,0 +1,36 @@
+"""What every LLM backend provides, and the stop-string handling they share."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Protocol, Sequence
+
+from rag.config import GenerationSettings
+
+
+class Generator(Protocol):
+    name: str
+    context_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]: ...
+
+
+def cut_at_stops(pieces: Iterable[str], stops: Sequence[str]) -> Iterator[str]:
+    """Pass streamed text through until a stop string appears; text that might be the start of
+    a stop string is held back until it is known not to be one."""
+    stops = [s for s in stops if s]
+    held = ""
+    for piece in pieces:
+        held += piece
+        hits = [held.find(s) for s in stops if s in held]
+        if hits:
+            if min(hits) > 0:
+                yield held[: min(hits)]
+            return
+        keep = max((k for s in stops for k in range(1, len(s)) if held.endswith(s[:k])), default=0)
+        if len(held) > keep:
+            yield held[: len(held) - keep]
+            held = held[len(held) - keep :]
+    if held:
+        yield held

@@ -1,0 +1,66 @@
+"""An answerer that needs no LLM: the sentences of the top passages closest to the question
+(MiniLM cosine), each quoted with its source number. The fallback when no generator loads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rag.answer import Hit
+from rag.embedding import Embedder
+
+SENTENCE_RE = re.compile(r"\S(?:.*?)(?:[.!?](?=\s|$)|\n\s*\n|$)", re.DOTALL)
+TOKEN_RE = re.compile(r"\w+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text` (ends of sentence punctuation, or blank lines)."""
+    spans = []
+    for m in SENTENCE_RE.finditer(text):
+        piece = m.group(0).rstrip()
+        if len(TOKEN_RE.findall(piece)) >= 3:
+            spans.append((m.start(), m.start() + len(piece)))
+    return spans
+
+
+@dataclass
+class Quote:
+    n: int  # source number, 1-based
+    sentence: str
+    score: float
+
+
+class ExtractiveAnswerer:
+    def __init__(self, embedder: Embedder, sentences: int = 2, min_similarity: float = 0.3, max_sources: int = 5) -> None:
+        self.embedder = embedder
+        self.sentences = sentences
+        self.min_similarity = min_similarity
+        self.max_sources = max_sources
+
+    def quotes(self, question: str, sources: Sequence[Hit]) -> list[Quote]:
+        """Up to `sentences` distinct sentences at or above `min_similarity`, best first."""
+        candidates = [
+            (n, " ".join(hit.text[a:b].split()))
+            for n, hit in enumerate(sources[: self.max_sources], start=1)
+            for a, b in split_sentences(hit.text)
+        ]
+        if not candidates:
+            return []
+        vectors = self.embedder.encode([question] + [s for _, s in candidates])
+        similarity = vectors[1:] @ vectors[0]
+        order = np.argsort(-similarity, kind="stable")
+        picked: list[Quote] = []
+        for i in order:
+            n, sentence = candidates[i]
+            if similarity[i] < self.min_similarity or len(picked) == self.sentences:
+                break
+            if all(sentence != q.sentence for q in picked):
+                picked.append(Quote(n, sentence, float(similarity[i])))
+        return picked
+
+    @staticmethod
+    def compose(quotes: Sequence[Quote]) -> str:
+        return " ".join(f"{q.sentence} [{q.n}]" for q in quotes)

@@ -1,0 +1,41 @@
+"""llama.cpp backend (llama-cpp-python) for GGUF files: the fastest CPU path measured here
+(about 39 tokens/s for the bundled Gemma 3 270M on one thread)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from rag.config import GenerationSettings
+from rag.generate.base import cut_at_stops
+
+
+class LlamaCppGenerator:
+    def __init__(self, model_path: Path, context_tokens: int, threads: int) -> None:
+        from llama_cpp import Llama
+
+        self.name = f"llama.cpp:{Path(model_path).name}"
+        self.llm = Llama(
+            model_path=str(model_path),
+            n_ctx=context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self.context_tokens = context_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]:
+        chunks = self.llm.create_completion(
+            prompt,
+            max_tokens=settings.max_new_tokens,
+            stop=settings.stop,
+            stream=True,
+            temperature=0.0 if settings.greedy else settings.temperature,
+            top_k=1 if settings.greedy else settings.top_k,
+            top_p=1.0 if settings.greedy else settings.top_p,
+            repeat_penalty=settings.repetition_penalty,
+        )
+        yield from cut_at_stops((c["choices"][0]["text"] for c in chunks), settings.stop)

@@ -1,0 +1,25 @@
+from rag.answer import Hit
+from rag.citations import add_missing_citations, citations_for
+
+
+def hit(i: int, text: str) -> Hit:
+    return Hit(i, f"f{i}.md", text, 100, 100 + len(text), None, None, 1.0)
+
+
+SOURCES = [
+    hit(10, "Mount Etna is on Sicily. It erupts often and its lava reached Catania."),
+    hit(20, "The Danube flows through ten countries. Its delta lies in Romania."),
+]
+
+
+def test_cited_numbers_map_to_sources_with_their_supporting_sentence():
+    cites = citations_for("The Danube crosses ten countries [2]. Etna erupts often [1]. Bogus [7].", SOURCES)
+    assert [(c.n, c.chunk_id, c.path) for c in cites] == [(2, 20, "f20.md"), (1, 10, "f10.md")]
+    assert cites[0].sentences == ["The Danube flows through ten countries."]
+    assert cites[1].sentences == ["It erupts often and its lava reached Catania."]
+    assert (cites[0].start, cites[0].end) == (100, 100 + len(SOURCES[1].text))
+
+
+def test_uncited_supported_sentences_get_a_citation_and_unsupported_do_not():
+    text = add_missing_citations("The Danube delta lies in Romania. Bananas are yellow fruit.", SOURCES)
+    assert text == "The Danube delta lies in Romania. [2] Bananas are yellow fruit."
