@@ -3,6 +3,7 @@ that must be reported instead (broken links, links leading outside the folder)."
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,29 @@ class SourceFile:
     mtime_ns: int
 
 
+IGNORE_FILE = ".ragignore"
+
+
+def ignore_patterns(root: Path) -> list[str]:
+    """Glob patterns from SOURCE/.ragignore (one per line, # for comments), matched against
+    relative paths and bare file names."""
+    try:
+        lines = (root / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def is_ignored(rel: str, patterns: list[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
 def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile], dict[str, str]]:
     """(files sorted by relative path, {relative path: reason} for entries that were skipped)."""
     root = source.resolve()
     extensions = {e.lower() for e in settings.extensions}
+    ignored = ignore_patterns(root)
     files: list[SourceFile] = []
     skipped: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -31,6 +51,8 @@ def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile
                 continue
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
+            if is_ignored(rel, ignored):
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.exists():

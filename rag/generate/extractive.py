@@ -12,18 +12,51 @@ import numpy as np
 from rag.answer import Hit
 from rag.embedding import Embedder
 
-SENTENCE_RE = re.compile(r"\S(?:.*?)(?:[.!?](?=\s|$)|\n\s*\n|$)", re.DOTALL)
+LINE_RE = re.compile(r"[^\n]+")
+STRUCTURAL_RE = re.compile(r"\s*(?:#|[-*+|]\s|\d+[.)]\s)")  # heading, list item, table row
+SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)")
 TOKEN_RE = re.compile(r"\w+")
 
 
+def _split_block(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """Cut text[start:end] after sentence-ending punctuation; keep pieces of 3 words or more."""
+    cuts = [m.end() for m in SENTENCE_END_RE.finditer(text, start, end)] + [end]
+    at = start
+    for cut in cuts:
+        piece = text[at:cut]
+        a = at + len(piece) - len(piece.lstrip())
+        b = at + len(piece.rstrip())
+        if b > a and len(TOKEN_RE.findall(text[a:b])) >= 3:
+            spans.append((a, b))
+        at = cut
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text` (ends of sentence punctuation, or blank lines)."""
-    spans = []
-    for m in SENTENCE_RE.finditer(text):
-        piece = m.group(0).rstrip()
-        if len(TOKEN_RE.findall(piece)) >= 3:
-            spans.append((m.start(), m.start() + len(piece)))
+    """Character spans of the sentences of `text`. Paragraph lines are joined, then cut at
+    sentence ends; headings, list items and table rows stand alone."""
+    spans: list[tuple[int, int]] = []
+    block: list[int] = []  # [start, end] of the paragraph being gathered
+    for m in LINE_RE.finditer(text):
+        if not m.group().strip():
+            continue
+        structural = STRUCTURAL_RE.match(m.group()) is not None
+        if block and (structural or "\n\n" in text[block[1] : m.start()].replace(" ", "")):
+            _split_block(text, block[0], block[1], spans)
+            block = []
+        if structural:
+            _split_block(text, m.start(), m.end(), spans)
+        elif block:
+            block[1] = m.end()
+        else:
+            block = [m.start(), m.end()]
+    if block:
+        _split_block(text, block[0], block[1], spans)
     return spans
+
+
+def informative(sentence: str, asked: set[str]) -> bool:
+    """A sentence that only repeats the question's words (a title, say) answers nothing."""
+    return any(w.lower() not in asked for w in TOKEN_RE.findall(sentence) if len(w) > 2)
 
 
 @dataclass
@@ -42,10 +75,12 @@ class ExtractiveAnswerer:
 
     def quotes(self, question: str, sources: Sequence[Hit]) -> list[Quote]:
         """Up to `sentences` distinct sentences at or above `min_similarity`, best first."""
+        asked = {w.lower() for w in TOKEN_RE.findall(question)}
         candidates = [
-            (n, " ".join(hit.text[a:b].split()))
+            (n, sentence)
             for n, hit in enumerate(sources[: self.max_sources], start=1)
-            for a, b in split_sentences(hit.text)
+            for sentence in (" ".join(hit.text[a:b].split()) for a, b in split_sentences(hit.text))
+            if not sentence.startswith("#") and informative(sentence, asked)
         ]
         if not candidates:
             return []

@@ -176,3 +176,10 @@ def test_embeddings_are_unit_vectors_in_the_store(settings, embedder, corpus):
     ids, vectors = open_index(settings, embedder).store.embeddings(embedder.dim)
     assert vectors.shape == (len(ids), 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_ragignore_patterns_leave_files_out(settings, embedder, corpus):
+    (corpus / ".ragignore").write_text("# not documents\nnotes/*\n*.pdf\n")
+    report = ingest(settings, embedder, corpus)
+    assert report.added == 3
+    assert set(open_index(settings, embedder).store.files()) == {"volcanoes.md", "rivers.html", "bridges.docx"}

@@ -1,0 +1,48 @@
+"""The real `rag ask` command over a small ingested folder: a cited answer, a declined
+question, and the Answer object as JSON."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_corpus
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ask")
+    docs = make_corpus(root / "docs")
+    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
+    return root / "index"
+
+
+def ask(index: Path, question: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(index), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_ask_json_cites_the_file_holding_the_fact(index: Path):
+    result = ask(index, "Where is Mount Etna?", "--generator", "extractive", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"] and "Sicily" in answer["answer"]
+    assert answer["citations"][0]["path"] == "volcanoes.md"
+    assert {"n", "path", "page", "start", "end", "text", "sentences"} <= set(answer["citations"][0])
+    assert answer["hits"] and {"dense", "sparse", "fused"} <= set(answer["hits"][0]["scores"])
+    assert answer["timings"]["total"] > 0
+
+
+def test_ask_prints_sources_and_declines_plainly(index: Path):
+    cited = ask(index, "Which tea leaves are fully oxidised?", "--generator", "extractive")
+    assert cited.returncode == 0 and "[1] notes/tea.txt" in cited.stdout
+    declined = ask(index, "Who won the 1998 football world cup?", "--generator", "extractive")
+    assert declined.returncode == 0 and "declined" in declined.stdout
+
+
+def test_ask_without_an_index_is_a_usage_error(tmp_path: Path):
+    result = ask(tmp_path / "none", "anything")
+    assert result.returncode == 2 and "rag ingest" in result.stderr
