@@ -8,6 +8,11 @@ INDEX  ?= index/samples
 SCIFACT ?= $(wildcard ../shared/datasets/scifact)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python builds from source (about 12 minutes on 2 cores; pip caches the wheel).
+# A portable AVX2 build: the native one used AMX/AVX-512 kernels that crash on these VMs.
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: setup ingest run test test-fast bench-ingest clean
 
@@ -17,6 +22,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	@echo "building $(LLAMA_CPP) (about 12 minutes the first time; pip caches the wheel)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install --quiet $(LLAMA_CPP)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
