@@ -12,7 +12,7 @@ from rag.generate.extractive import split_sentences
 
 CITE_RE = re.compile(r"\[(\d+)\]")
 WORD_RE = re.compile(r"\w+")
-MIN_OVERLAP = 0.2
+MIN_OVERLAP = 0.5  # share of an answer sentence's words a source sentence must hold to support it
 
 
 def _words(text: str) -> set[str]:
@@ -50,14 +50,25 @@ def add_missing_citations(text: str, sources: Sequence[Hit]) -> str:
     return " ".join(out)
 
 
+def cited_claims(text: str) -> list[tuple[int, str]]:
+    """(n, claim) for each [n] in `text`: the claim is the text since the previous marker, so
+    "A. [1] B [2]." gives (1, "A.") and (2, "B"); adjacent markers share one claim."""
+    claims, last, claim = [], 0, ""
+    for m in CITE_RE.finditer(text):
+        between = text[last : m.start()].strip(" .,;:!?\n")
+        claim = between or claim
+        claims.append((int(m.group(1)), claim))
+        last = m.end()
+    return claims
+
+
 def citations_for(text: str, sources: Sequence[Hit], quoted: dict[int, list[str]] | None = None) -> list[Citation]:
     """One Citation per valid [n] in `text`, in order of first mention. `quoted` gives the exact
     sentences per source when they are known (extractive answers)."""
     claims: dict[int, list[str]] = {}
-    for sentence in answer_sentences(text):
-        for n in map(int, CITE_RE.findall(sentence)):
-            if 1 <= n <= len(sources):
-                claims.setdefault(n, []).append(sentence)
+    for n, claim in cited_claims(text):
+        if 1 <= n <= len(sources):
+            claims.setdefault(n, []).append(claim)
     citations = []
     for n, sentences in claims.items():
         hit = sources[n - 1]

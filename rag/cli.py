@@ -92,17 +92,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"rag ask: {exc}", file=sys.stderr)
         return EXIT_USAGE
     filters = Filters(args.path, tuple(args.kind or ()))
-    answer = None
+    answer, streamed = None, []
     for part in engine.ask_stream(args.question, filters=filters, extractive=extractive):
         if isinstance(part, Answer):
             answer = part
         elif not args.json:
+            streamed.append(part)
             print(part, end="", flush=True)
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
-    else:
-        print()
-        _print_answer_sources(answer)
+        return EXIT_OK
+    print()
+    if answer.answer.strip() != "".join(streamed).strip():  # citations were added, or a fallback answered
+        print(f"\nanswer: {answer.answer}")
+    _print_answer_sources(answer)
     return EXIT_OK
 
 

@@ -92,14 +92,16 @@ class GenerationSettings(Section):
     )
     model: str = Field("gemma-3-270m", description="bundled name, a GGUF file, or a Hugging Face model folder")
     context_tokens: int = Field(4096, ge=256)
-    threads: int = Field(1, ge=1, description="1 held 10-39 tokens/s on 2 busy cores; 2 collapsed to 1-2")
+    threads: int = Field(1, ge=1, description="decoding threads: 1 held 10-39 tokens/s on 2 busy cores; 2 collapsed to 1-2")
+    prompt_threads: int = Field(0, ge=0, description="threads reading the prompt (batched, scales well); 0: all cores")
+    max_sources: int = Field(4, ge=1, description="passages offered to the LLM, best first")
     greedy: bool = True
     temperature: float = Field(0.7, ge=0.0)
     top_k: int = Field(40, ge=0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.1, ge=1.0)
     max_new_tokens: int = Field(160, ge=1)
-    stop: list[str] = ["\n\n", "\nQuestion:", "<source", "</source>"]
+    stop: list[str] = ["\n\n", "\nQuestion:", "\nAnswer:", "<source", "</source>"]
     abstain_below: float = Field(0.25, description="decline when the best dense cosine of the hits is under this")
     sentences_per_answer: int = Field(2, ge=1, description="extractive: sentences quoted")
 

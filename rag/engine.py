@@ -92,7 +92,7 @@ class Engine:
 
     def _generate(self, question: str, hits: list[Hit], timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
         gen, s = self.generator, self.settings.generation
-        prompt = build_prompt(question, hits, gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+        prompt = build_prompt(question, hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
         if prompt.left_out:
             notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
         t0 = time.perf_counter()
@@ -104,12 +104,13 @@ class Engine:
             yield piece
         timings["generate"] = (time.perf_counter() - t0) * 1000.0
         text = "".join(pieces).strip()
-        if not text or any(m in text.lower() for m in DECLINE_MARKERS):
-            yield self._finish(question, text or DECLINE, True, [], hits, timings, started, gen.name, notes)
+        if any(m in text.lower() for m in DECLINE_MARKERS):
+            yield self._finish(question, text, True, [], hits, timings, started, gen.name, notes)
             return
         text = add_missing_citations(text, prompt.sources)
         if not CITE_RE.search(text):
-            notes.append("the model's answer is not supported by any source; quoting the sources instead")
+            why = "wrote nothing" if not text else "wrote an answer no source supports"
+            notes.append(f"the model {why}; quoting the sources instead")
             yield "\n\n"
             yield from self._extract(question, hits, timings, started, notes)
             return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -11,7 +12,7 @@ from rag.generate.base import cut_at_stops
 
 
 class LlamaCppGenerator:
-    def __init__(self, model_path: Path, context_tokens: int, threads: int) -> None:
+    def __init__(self, model_path: Path, context_tokens: int, threads: int, prompt_threads: int = 0) -> None:
         from llama_cpp import Llama
 
         self.name = f"llama.cpp:{Path(model_path).name}"
@@ -19,7 +20,7 @@ class LlamaCppGenerator:
             model_path=str(model_path),
             n_ctx=context_tokens,
             n_threads=threads,
-            n_threads_batch=threads,
+            n_threads_batch=prompt_threads or os.cpu_count() or threads,
             verbose=False,
         )
         self.context_tokens = context_tokens

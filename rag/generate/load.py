@@ -43,7 +43,7 @@ def load_generator(settings: GenerationSettings) -> tuple[Generator | None, str 
         if backend == "llamacpp":
             from rag.generate.llamacpp import LlamaCppGenerator
 
-            return LlamaCppGenerator(path, settings.context_tokens, settings.threads), None
+            return LlamaCppGenerator(path, settings.context_tokens, settings.threads, settings.prompt_threads), None
         from rag.generate.hf import HFGenerator
 
         return HFGenerator(path, settings.context_tokens, settings.threads), None

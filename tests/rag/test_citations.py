@@ -23,3 +23,13 @@ def test_cited_numbers_map_to_sources_with_their_supporting_sentence():
 def test_uncited_supported_sentences_get_a_citation_and_unsupported_do_not():
     text = add_missing_citations("The Danube delta lies in Romania. Bananas are yellow fruit.", SOURCES)
     assert text == "The Danube delta lies in Romania. [2] Bananas are yellow fruit."
+
+
+def test_markers_after_the_full_stop_cite_the_sentence_before_them():
+    text = "Etna erupts often. [1] The Danube flows through ten countries. [2]"
+    cites = citations_for(text, SOURCES)
+    assert [(c.n, c.sentences) for c in cites] == [
+        (1, ["It erupts often and its lava reached Catania."]),
+        (2, ["The Danube flows through ten countries."]),
+    ]
+    assert [c.n for c in citations_for(add_missing_citations("Its delta lies in Romania.", SOURCES), SOURCES)] == [2]
