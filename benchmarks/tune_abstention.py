@@ -1,0 +1,76 @@
+"""Tune `generation.abstain_below` on data: the best dense cosine of the retrieved passages for
+questions a collection answers (SciFact train claims over a SciFact slice that holds their
+evidence) against questions it does not (the same claims over the bundled samples).
+
+    python benchmarks/tune_abstention.py --dataset ../shared/datasets/scifact --samples-index index/samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from ingest.pipeline import Ingestor  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.embedding import Embedder  # noqa: E402
+from rag.index import HybridIndex  # noqa: E402
+from rag.retriever import HybridRetriever  # noqa: E402
+
+def best_dense(index: HybridIndex, embedder: Embedder, settings: Settings, questions: list[str]) -> np.ndarray:
+    retriever = HybridRetriever(index, embedder, settings.retrieval)
+    return np.array([max((h.scores.get("dense", -1.0) for h in retriever.retrieve(q)), default=-1.0) for q in questions])
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--samples-index", type=Path, required=True, help="an index of an unrelated collection")
+    parser.add_argument("--queries", type=int, default=300, help="train claims used")
+    parser.add_argument("--max-false-declines", type=float, default=0.02, help="share of answerable questions declined")
+    args = parser.parse_args()
+
+    rng = random.Random(0)
+    with open(args.dataset / "qrels" / "train.tsv") as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t")]
+    relevant: dict[str, set[str]] = {}
+    for r in rows:
+        relevant.setdefault(r["query-id"], set()).add(r["corpus-id"])
+    queries = {json.loads(l)["_id"]: json.loads(l)["text"] for l in open(args.dataset / "queries.jsonl")}
+    chosen = rng.sample(sorted(relevant), args.queries)
+    keep = set().union(*(relevant[q] for q in chosen))
+
+    settings = Settings()
+    embedder = Embedder.load(settings.embedding)
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = Path(tmp) / "docs"
+        docs.mkdir()
+        with open(args.dataset / "corpus.jsonl") as fh:
+            for line in fh:
+                doc = json.loads(line)
+                if doc["_id"] in keep:
+                    (docs / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+        Ingestor(settings, lambda: embedder, interactive=False).run(docs, Path(tmp) / "index")
+        in_collection = HybridIndex.open(Path(tmp) / "index", settings, dim=embedder.dim)
+        questions = [queries[q] for q in chosen]
+        answerable = best_dense(in_collection, embedder, settings, questions)
+    samples = HybridIndex.open(args.samples_index, settings, dim=embedder.dim)
+    unanswerable = best_dense(samples, embedder, settings, questions)
+
+    threshold = float(np.quantile(answerable, args.max_false_declines))
+    declined_out = float((unanswerable < threshold).mean())
+    print(f"answerable best cosine: median {np.median(answerable):.3f}, p2 {np.quantile(answerable, 0.02):.3f}, p5 {np.quantile(answerable, 0.05):.3f}")
+    print(f"unanswerable best cosine: median {np.median(unanswerable):.3f}, p95 {np.quantile(unanswerable, 0.95):.3f}, max {unanswerable.max():.3f}")
+    print(f"threshold at {args.max_false_declines:.0%} false declines: {threshold:.3f}; it declines {declined_out:.1%} of out-of-collection questions")
+    for t in (0.2, 0.25, 0.3, 0.35):
+        print(f"  abstain_below={t}: declines {(answerable < t).mean():.1%} answerable, {(unanswerable < t).mean():.1%} unanswerable")
+
+if __name__ == "__main__":
+    main()
