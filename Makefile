@@ -14,7 +14,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run test test-fast bench-ingest clean
+.PHONY: setup ingest run test test-fast eval bench-ingest clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# Retrieval quality and latency per stage on SciFact's test split (full corpus; the first run
+# embeds it, about 9 minutes here, and later runs reuse the index in .cache/eval).
+eval: setup
+	@test -n "$(SCIFACT)" || (echo "set SCIFACT=path/to/scifact (BEIR layout)"; exit 2)
+	$(BIN)/rag eval retrieval $(SCIFACT) --split test --out runs/eval-scifact-test
 
 # Whole-pipeline ingest throughput against the raw encode rate, on SciFact (see benchmarks/).
 bench-ingest: setup

@@ -18,25 +18,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from eval.datasets import write_corpus  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.index import HybridIndex  # noqa: E402
-
-
-def write_corpus(corpus_jsonl: Path, folder: Path, limit: int | None) -> int:
-    """One text file per document: its title, a blank line, its text."""
-    folder.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with open(corpus_jsonl, encoding="utf-8") as fh:
-        for line in fh:
-            if limit is not None and n >= limit:
-                break
-            doc = json.loads(line)
-            name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(doc["_id"]))
-            (folder / f"{name}.txt").write_text(f"{doc.get('title', '')}\n\n{doc['text']}\n", encoding="utf-8")
-            n += 1
-    return n
 
 
 def main() -> None:
@@ -52,7 +38,7 @@ def main() -> None:
     embedder.encode(["warm up the model"] * 8)
     with tempfile.TemporaryDirectory() as tmp:
         docs, index = Path(tmp) / "docs", Path(tmp) / "index"
-        n_docs = write_corpus(args.dataset / "corpus.jsonl", docs, args.limit)
+        n_docs = len(write_corpus(args.dataset / "corpus.jsonl", docs, args.limit))
 
         ingestor = Ingestor(settings, lambda: embedder, interactive=False)
         report = ingestor.run(docs, index)

@@ -109,6 +109,46 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from eval.datasets import load_beir
+    from eval.report import report_dict, write_report
+    from eval.retrieval import evaluate_retrieval
+    from rag.config import Settings
+
+    try:
+        settings = Settings.load(args.config)
+        dataset = load_beir(Path(args.dataset), args.split, args.max_queries)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"rag eval: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    keep = None
+    if args.corpus_sample is not None:  # a slice: the judged documents plus the first N others
+        keep = set().union(*dataset.qrels.values())
+        with open(dataset.corpus_file, encoding="utf-8") as fh:
+            others = (_json.loads(line)["_id"] for line in fh)
+            keep |= {doc for _, doc in zip(range(args.corpus_sample), others)}
+    results = evaluate_retrieval(dataset, settings, Path(args.cache), keep, progress=sys.stderr.isatty())
+    default = "hybrid+rerank" if "hybrid+rerank" in results else "hybrid"
+    config = {
+        "embedding": settings.embedding.model,
+        "chunk_tokens": settings.chunking.chunk_tokens,
+        "overlap_tokens": settings.chunking.overlap_tokens,
+        "fusion": settings.retrieval.fusion,
+        "dense_weight": settings.retrieval.dense_weight,
+        "bm25": settings.bm25.model_dump(),
+        "reranker": settings.rerank.model or None,
+        "queries": len(dataset.queries),
+        "corpus": "slice" if keep else "full",
+        "doc_score": "max over the document's chunks (MaxP)",
+    }
+    report = report_dict(Path(args.dataset).name, args.split, default, config, results)
+    print(write_report(report, Path(args.out)))
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
@@ -131,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--path", help="only files whose path matches this glob")
     ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
     ask.set_defaults(func=cmd_ask)
+
+    evaluation = sub.add_parser("eval", help="measure retrieval quality and speed")
+    eval_sub = evaluation.add_subparsers(dest="eval_command", required=True)
+    retrieval = eval_sub.add_parser("retrieval", help="nDCG@10, recall, MRR, MAP and latency per stage on a BEIR folder")
+    retrieval.add_argument("dataset", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    retrieval.add_argument("--split", default="test")
+    retrieval.add_argument("--out", default="runs/eval", help="folder for report.json, report.md and plots")
+    retrieval.add_argument("--max-queries", type=int, help="evaluate only this many queries (a smoke test)")
+    retrieval.add_argument("--corpus-sample", type=int, help="index only the judged documents plus N others")
+    retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
+    retrieval.set_defaults(func=cmd_eval_retrieval)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Evaluation harness: BEIR-format retrieval relevance, latency, and readable reports."""

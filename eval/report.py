@@ -1,0 +1,81 @@
+"""Evaluation reports a person can read: report.json (the numbers), report.md (a table) and two
+PNG plots (each metric per stage; per-query nDCG@10 of hybrid against BM25)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.retrieval import METRICS, StageResult
+
+
+def report_dict(dataset: str, split: str, default_stage: str, config: dict, results: dict[str, StageResult]) -> dict:
+    return {
+        "dataset": dataset,
+        "split": split,
+        "default_stage": default_stage,
+        "config": config,
+        "stages": {
+            stage: {**{m: round(r.metrics[m], 4) for m in METRICS}, "latency_ms": {k: round(v, 2) for k, v in r.latency_ms.items()}}
+            for stage, r in results.items()
+        },
+        "per_query_ndcg@10": {stage: r.per_query_ndcg for stage, r in results.items()},
+    }
+
+
+def markdown_table(report: dict) -> str:
+    head = "| stage | " + " | ".join(METRICS) + " | p50 ms | p95 ms |"
+    rule = "|" + " --- |" * (len(METRICS) + 3)
+    rows = []
+    for stage, s in report["stages"].items():
+        mark = " (default)" if stage == report["default_stage"] else ""
+        cells = " | ".join(f"{s[m]:.4f}" for m in METRICS)
+        rows.append(f"| {stage}{mark} | {cells} | {s['latency_ms']['p50']:.1f} | {s['latency_ms']['p95']:.1f} |")
+    return "\n".join([head, rule, *rows])
+
+
+def write_plots(report: dict, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = list(report["stages"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(stages)
+    for i, stage in enumerate(stages):
+        ax.bar([m + i * width for m in range(len(METRICS))], [report["stages"][stage][m] for m in METRICS], width, label=stage)
+    ax.set_xticks([m + 0.4 - width / 2 for m in range(len(METRICS))], METRICS)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{report['dataset']} ({report['split']})")
+    ax.legend()
+    fig.tight_layout()
+    paths = [out / "metrics.png"]
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    per_query = report["per_query_ndcg@10"]
+    if "bm25" in per_query and "hybrid" in per_query:
+        qids = sorted(per_query["hybrid"])
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter([per_query["bm25"].get(q, 0) for q in qids], [per_query["hybrid"].get(q, 0) for q in qids], s=8, alpha=0.5)
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=1)
+        ax.set_xlabel("BM25 nDCG@10")
+        ax.set_ylabel("hybrid nDCG@10")
+        ax.set_title("per query")
+        fig.tight_layout()
+        paths.append(out / "per_query_ndcg.png")
+        fig.savefig(paths[1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
+def write_report(report: dict, out: Path) -> str:
+    """Write report.json, report.md and the plots into `out`; returns the markdown table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    table = markdown_table(report)
+    plots = write_plots(report, out)
+    config = "\n".join(f"- `{k}`: {v}" for k, v in report["config"].items())
+    images = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
+    (out / "report.md").write_text(f"# Retrieval evaluation: {report['dataset']} ({report['split']})\n\n{table}\n\n{config}\n\n{images}\n")
+    return table

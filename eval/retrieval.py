@@ -1,0 +1,118 @@
+"""Retrieval evaluation on a BEIR dataset through the product's own ingest and retriever.
+
+Corpus ids are documents while the index holds chunks: a document's score at each stage is the
+best score of its chunks (MaxP, as in Dai & Callan 2019), so a long abstract split in several
+chunks counts once, at its best passage. Metrics come from ranx."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eval.datasets import BeirDataset, write_corpus
+from ingest.pipeline import Ingestor
+from rag.answer import Hit
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.index import HybridIndex, spec_from_settings
+from rag.rerank import Reranker
+from rag.retriever import HybridRetriever
+
+log = logging.getLogger("eval")
+
+METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map"]
+STAGES = {"bm25": ("sparse", False), "dense": ("dense", False), "hybrid": ("hybrid", False), "hybrid+rerank": ("hybrid", True)}
+EVAL_CANDIDATES = 300  # chunks per retriever, so that at least 100 documents survive aggregation
+
+
+@dataclass
+class StageResult:
+    metrics: dict[str, float]
+    latency_ms: dict[str, float]
+    per_query_ndcg: dict[str, float] = field(default_factory=dict)
+
+
+def corpus_key(dataset: BeirDataset, settings: Settings, dim: int, keep: set[str] | None) -> str:
+    """Cache key for a built index: the corpus bytes, the index-relevant settings, the slice."""
+    digest = hashlib.sha256()
+    with open(dataset.corpus_file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps(spec_from_settings(settings, dim).__dict__, sort_keys=True).encode())
+    digest.update(json.dumps(sorted(keep) if keep else None).encode())
+    return digest.hexdigest()[:16]
+
+
+def build_index(dataset: BeirDataset, settings: Settings, embedder: Embedder, cache: Path, keep: set[str] | None = None) -> tuple[Path, dict[str, str]]:
+    """Ingest the corpus (or the `keep` slice) once per corpus and settings; reuse it after."""
+    folder = cache / f"{dataset.folder.name}-{corpus_key(dataset, settings, embedder.dim, keep)}"
+    names_file = folder / "names.json"
+    if names_file.is_file():
+        names = json.loads(names_file.read_text())
+    else:
+        names = write_corpus(dataset.corpus_file, folder / "docs", keep=keep)
+        names_file.write_text(json.dumps(names))
+    report = Ingestor(settings, lambda: embedder).run(folder / "docs", folder / "index")
+    log.info("index %s: %d chunks embedded now, %d files", folder / "index", report.chunks_embedded, report.files_in_index)
+    return folder / "index", names
+
+
+def doc_scores(hits: list[Hit], doc_of: dict[str, str]) -> dict[str, float]:
+    """The best chunk score of each document (MaxP)."""
+    scores: dict[str, float] = {}
+    for hit in hits:
+        doc = doc_of[hit.path]
+        if hit.score > scores.get(doc, float("-inf")):
+            scores[doc] = hit.score
+    return scores
+
+
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean metrics, per-query nDCG@10) with ranx; queries with an empty run score 0."""
+    from ranx import Qrels, Run, evaluate
+
+    run = {q: (docs or {"__none__": 0.0}) for q, docs in run.items()}
+    qrels_r, run_r = Qrels(qrels), Run(run)
+    means = evaluate(qrels_r, run_r, METRICS, make_comparable=True)
+    per_query = evaluate(qrels_r, run_r, "ndcg@10", return_mean=False, make_comparable=True)
+    return {m: float(means[m]) for m in METRICS}, dict(zip(sorted(run_r.keys()), map(float, per_query)))
+
+
+def evaluate_retrieval(dataset: BeirDataset, settings: Settings, cache: Path, keep: set[str] | None = None, progress: bool = False) -> dict[str, StageResult]:
+    """Every stage the configuration allows, on every query of the split."""
+    embedder = Embedder.load(settings.embedding)
+    index_dir, names = build_index(dataset, settings, embedder, cache, keep)
+    index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
+    reranker, why = Reranker.load(settings.rerank, embedder.device)
+    if why:
+        log.warning(why)
+    retrieval = settings.retrieval.model_copy(update={"candidates": max(EVAL_CANDIDATES, settings.retrieval.candidates)})
+    retriever = HybridRetriever(index, embedder, retrieval, reranker, settings.rerank.top_n)
+    stages = [s for s in STAGES if reranker is not None or not STAGES[s][1]]
+    runs = {s: {} for s in stages}
+    latencies = {s: [] for s in stages}
+    queries = list(dataset.queries.items())
+    if progress:
+        from tqdm import tqdm
+
+        queries = tqdm(queries, unit="query")
+    for qid, text in queries:
+        for stage in stages:
+            mode, rerank = STAGES[stage]
+            started = time.perf_counter()
+            hits = retriever.retrieve(text, top_k=2 * retrieval.candidates, mode=mode, rerank=rerank)
+            latencies[stage].append((time.perf_counter() - started) * 1000.0)
+            runs[stage][qid] = doc_scores(hits, names)
+    index.close()
+    results = {}
+    for stage in stages:
+        metrics, per_query = score_run(dataset.qrels, runs[stage])
+        lat = np.asarray(latencies[stage])
+        results[stage] = StageResult(metrics, {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))}, per_query)
+    return results
