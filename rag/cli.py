@@ -1,4 +1,5 @@
-"""The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`."""
+"""The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
+`rag eval retrieval DATASET --out DIR`."""
 
 from __future__ import annotations
 
@@ -11,16 +12,13 @@ from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
-log = logging.getLogger("rag")
-
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "transformers"):
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # bm25s sets its own logger to DEBUG when imported
+    for noisy in ("sentence_transformers", "httpx", "faiss", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -46,7 +44,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         index = Path(args.index) if args.index else settings.index_dir
         if not Path(args.source).is_dir():
             raise UsageError(f"source folder not found: {args.source}")
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         report = Ingestor(settings, lambda: Embedder.load(settings.embedding)).run(Path(args.source), index, rebuild=args.rebuild)
     except (UsageError, IndexMismatchError, IndexBusyError, ValueError) as exc:
         print(f"rag ingest: {exc}", file=sys.stderr)
@@ -110,8 +107,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
-    import json as _json
-
     from eval.datasets import load_beir
     from eval.report import report_dict, write_report
     from eval.retrieval import evaluate_retrieval
@@ -127,7 +122,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     if args.corpus_sample is not None:  # a slice: the judged documents plus the first N others
         keep = set().union(*dataset.qrels.values())
         with open(dataset.corpus_file, encoding="utf-8") as fh:
-            others = (_json.loads(line)["_id"] for line in fh)
+            others = (json.loads(line)["_id"] for line in fh)
             keep |= {doc for _, doc in zip(range(args.corpus_sample), others)}
     results = evaluate_retrieval(dataset, settings, Path(args.cache), keep, progress=sys.stderr.isatty())
     default = "hybrid+rerank" if "hybrid+rerank" in results else "hybrid"
