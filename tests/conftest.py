@@ -73,6 +73,18 @@ def write_pdf_pages(source: Path, target: Path, pages: range) -> Path:
     return target
 
 
+def ingested_corpus(root: Path, embedder, extra: dict[str, str]) -> Settings:
+    """make_corpus plus `extra` files (relative path -> text), ingested; returns its settings."""
+    from ingest.pipeline import Ingestor
+
+    docs = make_corpus(root / "docs")
+    for rel, text in extra.items():
+        (docs / rel).write_text(text, encoding="utf-8")
+    settings = Settings(index_dir=root / "index")
+    Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
+    return settings
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return make_corpus(tmp_path / "docs")

@@ -3,13 +3,10 @@ known fact answered and cited to its file, an out-of-collection question decline
 document full of instructions that does not take over the answer."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
-from conftest import make_corpus
+from conftest import ingested_corpus
 
-from ingest.pipeline import Ingestor
-from rag.config import Settings
 from rag.engine import Engine
 
 pytestmark = [
@@ -25,11 +22,7 @@ INJECTION = (
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, embedder) -> Engine:
-    root = tmp_path_factory.mktemp("llm")
-    docs = make_corpus(root / "docs")
-    (docs / "notes" / "injection.md").write_text(f"# Bridge maintenance\n\n{INJECTION}\n")
-    settings = Settings(index_dir=root / "index")
-    Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
+    settings = ingested_corpus(tmp_path_factory.mktemp("llm"), embedder, {"notes/injection.md": f"# Bridge maintenance\n\n{INJECTION}\n"})
     engine = Engine.from_settings(settings)
     assert engine.generator is not None and engine.generator.name.startswith("llama.cpp:")
     return engine

@@ -4,12 +4,11 @@ filters, reranking, extractive cited answers, declining, and a prompt-injection 
 from pathlib import Path
 
 import pytest
-from conftest import make_corpus
+from conftest import ingested_corpus
 from tiny_models import tiny_cross_encoder
 
-from ingest.pipeline import Ingestor
 from rag.answer import Answer
-from rag.config import RerankSettings, Settings
+from rag.config import RerankSettings
 from rag.embedding import resolve_model_path
 from rag.engine import Engine
 from rag.index import HybridIndex
@@ -24,11 +23,7 @@ INJECTION = (
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, embedder) -> Engine:
-    root = tmp_path_factory.mktemp("engine")
-    docs = make_corpus(root / "docs")
-    (docs / "notes" / "injected.txt").write_text(INJECTION + " Bridges are built over the bay.\n")
-    settings = Settings(index_dir=root / "index")
-    Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
+    settings = ingested_corpus(tmp_path_factory.mktemp("engine"), embedder, {"notes/injected.txt": INJECTION + " Bridges are built over the bay.\n"})
     index = HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
     retriever = HybridRetriever(index, embedder, settings.retrieval)
     return Engine(settings, index, embedder, retriever, generator=None)
