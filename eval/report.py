@@ -19,7 +19,7 @@ def report_dict(dataset: str, split: str, default_stage: str, config: dict, resu
             stage: {**{m: round(r.metrics[m], 4) for m in METRICS}, "latency_ms": {k: round(v, 2) for k, v in r.latency_ms.items()}}
             for stage, r in results.items()
         },
-        "per_query_ndcg@10": {stage: r.per_query_ndcg for stage, r in results.items()},
+        "per_query": {stage: r.per_query for stage, r in results.items()},
     }
 
 
@@ -53,7 +53,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     paths = [out / "metrics.png"]
     fig.savefig(paths[0], dpi=120)
     plt.close(fig)
-    per_query = report["per_query_ndcg@10"]
+    per_query = {stage: metrics["ndcg@10"] for stage, metrics in report["per_query"].items()}
     if "bm25" in per_query and "hybrid" in per_query:
         qids = sorted(per_query["hybrid"])
         fig, ax = plt.subplots(figsize=(5, 5))

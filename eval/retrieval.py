@@ -35,7 +35,7 @@ EVAL_CANDIDATES = 300  # chunks per retriever, so that at least 100 documents su
 class StageResult:
     metrics: dict[str, float]
     latency_ms: dict[str, float]
-    per_query_ndcg: dict[str, float] = field(default_factory=dict)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> query id -> value
 
 
 def corpus_key(dataset: BeirDataset, settings: Settings, dim: int, keep: set[str] | None) -> str:
@@ -73,15 +73,16 @@ def doc_scores(hits: list[Hit], doc_of: dict[str, str]) -> dict[str, float]:
     return scores
 
 
-def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """(mean metrics, per-query nDCG@10) with ranx; queries with an empty run score 0."""
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(mean metrics, metric -> query id -> value) with ranx; a query with an empty run scores 0."""
     from ranx import Qrels, Run, evaluate
 
     run = {q: (docs or {"__none__": 0.0}) for q, docs in run.items()}
     qrels_r, run_r = Qrels(qrels), Run(run)
     means = evaluate(qrels_r, run_r, METRICS, make_comparable=True)
-    per_query = evaluate(qrels_r, run_r, "ndcg@10", return_mean=False, make_comparable=True)
-    return {m: float(means[m]) for m in METRICS}, dict(zip(sorted(run_r.keys()), map(float, per_query)))
+    per_query = evaluate(qrels_r, run_r, METRICS, return_mean=False, make_comparable=True)
+    qids = list(run_r.keys())
+    return {m: float(means[m]) for m in METRICS}, {m: dict(zip(qids, map(float, per_query[m]))) for m in METRICS}
 
 
 def evaluate_retrieval(dataset: BeirDataset, settings: Settings, cache: Path, keep: set[str] | None = None, progress: bool = False) -> dict[str, StageResult]:

@@ -144,6 +144,20 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    from eval.compare import compare, format_deltas
+
+    try:
+        a, b = (json.loads(Path(p).read_text()) for p in (args.report_a, args.report_b))
+        rows = compare(a, b, args.stage_a, args.stage_b, args.trials)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"rag eval compare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"A: {args.report_a} ({args.stage_a or a['default_stage']})\nB: {args.report_b} ({args.stage_b or b['default_stage']})\n")
+    print(format_deltas(rows))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
@@ -177,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--corpus-sample", type=int, help="index only the judged documents plus N others")
     retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     retrieval.set_defaults(func=cmd_eval_retrieval)
+    comparison = eval_sub.add_parser("compare", help="per-metric deltas of B over A with a paired significance test")
+    comparison.add_argument("report_a")
+    comparison.add_argument("report_b")
+    comparison.add_argument("--stage-a", help="stage of A (default: its default stage)")
+    comparison.add_argument("--stage-b", help="stage of B (default: its default stage)")
+    comparison.add_argument("--trials", type=int, default=10_000)
+    comparison.set_defaults(func=cmd_eval_compare)
     return parser
 
 
