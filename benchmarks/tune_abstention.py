@@ -8,8 +8,6 @@ evidence) against questions it does not (the same claims over the bundled sample
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import random
 import tempfile
@@ -19,15 +17,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from eval.datasets import load_beir, write_corpus  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.index import HybridIndex  # noqa: E402
 from rag.retriever import HybridRetriever  # noqa: E402
 
+
 def best_dense(index: HybridIndex, embedder: Embedder, settings: Settings, questions: list[str]) -> np.ndarray:
     retriever = HybridRetriever(index, embedder, settings.retrieval)
     return np.array([max((h.scores.get("dense", -1.0) for h in retriever.retrieve(q)), default=-1.0) for q in questions])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,29 +38,18 @@ def main() -> None:
     parser.add_argument("--max-false-declines", type=float, default=0.02, help="share of answerable questions declined")
     args = parser.parse_args()
 
-    rng = random.Random(0)
-    with open(args.dataset / "qrels" / "train.tsv") as fh:
-        rows = [r for r in csv.DictReader(fh, delimiter="\t")]
-    relevant: dict[str, set[str]] = {}
-    for r in rows:
-        relevant.setdefault(r["query-id"], set()).add(r["corpus-id"])
-    queries = {json.loads(l)["_id"]: json.loads(l)["text"] for l in open(args.dataset / "queries.jsonl")}
-    chosen = rng.sample(sorted(relevant), args.queries)
-    keep = set().union(*(relevant[q] for q in chosen))
+    data = load_beir(args.dataset, "train")
+    chosen = random.Random(0).sample(sorted(data.qrels), args.queries)
+    keep = set().union(*(data.qrels[q] for q in chosen))
 
     settings = Settings()
     embedder = Embedder.load(settings.embedding)
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
-        docs.mkdir()
-        with open(args.dataset / "corpus.jsonl") as fh:
-            for line in fh:
-                doc = json.loads(line)
-                if doc["_id"] in keep:
-                    (docs / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+        write_corpus(data.corpus_file, docs, keep=keep)
         Ingestor(settings, lambda: embedder, interactive=False).run(docs, Path(tmp) / "index")
         in_collection = HybridIndex.open(Path(tmp) / "index", settings, dim=embedder.dim)
-        questions = [queries[q] for q in chosen]
+        questions = [data.queries[q] for q in chosen]
         answerable = best_dense(in_collection, embedder, settings, questions)
     samples = HybridIndex.open(args.samples_index, settings, dim=embedder.dim)
     unanswerable = best_dense(samples, embedder, settings, questions)
@@ -71,6 +61,7 @@ def main() -> None:
     print(f"threshold at {args.max_false_declines:.0%} false declines: {threshold:.3f}; it declines {declined_out:.1%} of out-of-collection questions")
     for t in (0.2, 0.25, 0.3, 0.35):
         print(f"  abstain_below={t}: declines {(answerable < t).mean():.1%} answerable, {(unanswerable < t).mean():.1%} unanswerable")
+
 
 if __name__ == "__main__":
     main()

@@ -8,15 +8,14 @@ import re
 from typing import Sequence
 
 from rag.answer import Citation, Hit
-from rag.generate.extractive import split_sentences
+from rag.sentences import TOKEN_RE, split_sentences
 
 CITE_RE = re.compile(r"\[(\d+)\]")
-WORD_RE = re.compile(r"\w+")
 MIN_OVERLAP = 0.5  # share of an answer sentence's words a source sentence must hold to support it
 
 
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in WORD_RE.findall(text) if len(w) > 2}
+    return {w.lower() for w in TOKEN_RE.findall(text) if len(w) > 2}
 
 
 def _source_sentences(hit: Hit) -> list[str]:

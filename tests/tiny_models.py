@@ -3,7 +3,6 @@ and inference code of backends whose real weights are not on this machine."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 CORPUS = [

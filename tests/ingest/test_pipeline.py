@@ -3,7 +3,6 @@ bad input in a batch, settings mismatches, and the index it publishes."""
 
 import os
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np

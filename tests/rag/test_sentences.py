@@ -1,4 +1,4 @@
-from rag.generate.extractive import split_sentences
+from rag.sentences import split_sentences
 
 
 def test_sentences_paragraphs_headings_and_lists():
