@@ -14,7 +14,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run test test-fast eval bench-ingest clean
+.PHONY: setup ingest run test test-fast eval eval-qa bench-ingest clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,13 @@ test-fast: setup
 eval: setup
 	@test -n "$(SCIFACT)" || (echo "set SCIFACT=path/to/scifact (BEIR layout)"; exit 2)
 	$(BIN)/rag eval retrieval $(SCIFACT) --split test --out runs/eval-scifact-test
+
+# Answer quality on the bundled samples (questions in eval/data/samples_qa.jsonl) with the
+# default generator, and SciFact claim checking: is an expert's rationale sentence cited?
+eval-qa: setup
+	$(BIN)/rag ingest samples --index index/samples
+	$(BIN)/rag eval qa eval/data/samples_qa.jsonl --index index/samples --out runs/eval-qa-samples
+	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
 
 # Whole-pipeline ingest throughput against the raw encode rate, on SciFact (see benchmarks/).
 bench-ingest: setup

@@ -38,10 +38,10 @@ class StageResult:
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> query id -> value
 
 
-def corpus_key(dataset: BeirDataset, settings: Settings, dim: int, keep: set[str] | None) -> str:
+def corpus_key(corpus_file: Path, settings: Settings, dim: int, keep: set[str] | None) -> str:
     """Cache key for a built index: the corpus bytes, the index-relevant settings, the slice."""
     digest = hashlib.sha256()
-    with open(dataset.corpus_file, "rb") as fh:
+    with open(corpus_file, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     digest.update(json.dumps(spec_from_settings(settings, dim).__dict__, sort_keys=True).encode())
@@ -49,14 +49,15 @@ def corpus_key(dataset: BeirDataset, settings: Settings, dim: int, keep: set[str
     return digest.hexdigest()[:16]
 
 
-def build_index(dataset: BeirDataset, settings: Settings, embedder: Embedder, cache: Path, keep: set[str] | None = None) -> tuple[Path, dict[str, str]]:
-    """Ingest the corpus (or the `keep` slice) once per corpus and settings; reuse it after."""
-    folder = cache / f"{dataset.folder.name}-{corpus_key(dataset, settings, embedder.dim, keep)}"
+def build_index(corpus_file: Path, settings: Settings, embedder: Embedder, cache: Path, keep: set[str] | None = None) -> tuple[Path, dict[str, str]]:
+    """Ingest a corpus.jsonl (or its `keep` slice) once per corpus and settings; reuse it after.
+    Returns the index folder and {file name: document id}."""
+    folder = cache / f"{corpus_file.parent.name}-{corpus_key(corpus_file, settings, embedder.dim, keep)}"
     names_file = folder / "names.json"
     if names_file.is_file():
         names = json.loads(names_file.read_text())
     else:
-        names = write_corpus(dataset.corpus_file, folder / "docs", keep=keep)
+        names = write_corpus(corpus_file, folder / "docs", keep=keep)
         names_file.write_text(json.dumps(names))
     report = Ingestor(settings, lambda: embedder).run(folder / "docs", folder / "index")
     log.info("index %s: %d chunks embedded now, %d files", folder / "index", report.chunks_embedded, report.files_in_index)
@@ -88,7 +89,7 @@ def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
 def evaluate_retrieval(dataset: BeirDataset, settings: Settings, cache: Path, keep: set[str] | None = None, progress: bool = False) -> dict[str, StageResult]:
     """Every stage the configuration allows, on every query of the split."""
     embedder = Embedder.load(settings.embedding)
-    index_dir, names = build_index(dataset, settings, embedder, cache, keep)
+    index_dir, names = build_index(dataset.corpus_file, settings, embedder, cache, keep)
     index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
     reranker, why = Reranker.load(settings.rerank, embedder.device)
     if why:

@@ -11,6 +11,7 @@ from rag.answer import Citation, Hit
 from rag.sentences import TOKEN_RE, split_sentences
 
 CITE_RE = re.compile(r"\[(\d+)\]")
+CITE_RUN_RE = re.compile(r"(?:\s*\[\d+\])+")  # one or more adjacent markers
 MIN_OVERLAP = 0.5  # share of an answer sentence's words a source sentence must hold to support it
 
 
@@ -34,6 +35,25 @@ def best_support(claim: str, hit: Hit) -> tuple[str, float]:
 
 def answer_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in split_sentences(text)] or ([text] if text.strip() else [])
+
+
+def sentence_citations(text: str) -> list[tuple[str, list[int]]]:
+    """Each answer sentence (markers removed) with the source numbers cited right after it,
+    whether the markers stand before or after its full stop: "A. [1] B [2]." gives
+    [("A", [1]), ("B", [2])]; a sentence followed by no marker cites nothing."""
+    out: list[tuple[str, list[int]]] = []
+    pos = 0
+    for run in CITE_RUN_RE.finditer(text):
+        numbers = [int(n) for n in CITE_RE.findall(run.group())]
+        sentences = answer_sentences(text[pos : run.start()].strip(" .,;:!?\n"))
+        out.extend((s, []) for s in sentences[:-1])
+        if sentences:
+            out.append((sentences[-1], numbers))
+        elif out:
+            out[-1][1].extend(numbers)
+        pos = run.end()
+    out.extend((s, []) for s in answer_sentences(text[pos:].strip(" .,;:!?\n")))
+    return out
 
 
 def add_missing_citations(text: str, sources: Sequence[Hit]) -> str:

@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag eval retrieval DATASET --out DIR`."""
+`rag eval retrieval|qa|compare ...`."""
 
 from __future__ import annotations
 
@@ -144,6 +144,60 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval_qa(args: argparse.Namespace) -> int:
+    from eval.judges import load_judge
+    from eval.qa import evaluate_qa, load_claims, load_questions
+    from eval.qa_report import qa_report_dict, write_qa_report
+    from eval.retrieval import build_index
+    from rag.config import Settings
+    from rag.embedding import Embedder
+    from rag.engine import Engine
+    from rag.generations import IndexNotFoundError
+    from rag.index import IndexCorruptError
+    from rag.store import IndexMismatchError
+
+    dataset, extractive = Path(args.dataset), args.generator == "extractive"
+    try:
+        settings = Settings.load(args.config)
+        if args.claims:
+            items = load_claims(dataset, args.max_questions)
+        else:
+            questions = dataset if dataset.is_file() else dataset / "questions.jsonl"
+            if not questions.is_file():
+                raise FileNotFoundError(f"no questions file: {questions}")
+            items = load_questions(questions, args.max_questions)
+        if args.index is None and not (dataset / "corpus.jsonl").is_file():
+            raise FileNotFoundError(f"{dataset} has no corpus.jsonl: give one, or an existing index with --index")
+        embedder = Embedder.load(settings.embedding)
+        if args.index:  # a user's own index: gold ids are file paths as the index stores them
+            index_dir, doc_of = Path(args.index), {}
+        else:
+            index_dir, doc_of = build_index(dataset / "corpus.jsonl", settings, embedder, Path(args.cache))
+        engine = Engine.from_settings(settings, index_dir, load_llm=not extractive, embedder=embedder)
+        judge = load_judge(settings.judge, embedder.device)
+    except (FileNotFoundError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
+        print(f"rag eval qa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        items = tqdm(items, unit="question")
+    rows = evaluate_qa(items, engine, doc_of, judge, extractive)
+    config = {
+        "generator": "extractive" if extractive or engine.generator is None else engine.generator.name,
+        "top_k": settings.retrieval.top_k,
+        "max_sources": settings.generation.max_sources,
+        "fusion": f"{settings.retrieval.fusion} (dense weight {settings.retrieval.dense_weight})",
+        "reranker": settings.rerank.model or None,
+        "abstain_below": settings.generation.abstain_below,
+        "index": str(index_dir),
+    }
+    report = qa_report_dict(dataset.name, "claims" if args.claims else "qa", judge.name, config, rows)
+    print(write_qa_report(report, Path(args.out)))
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return EXIT_OK
+
+
 def cmd_eval_compare(args: argparse.Namespace) -> int:
     from eval.compare import compare, format_deltas
 
@@ -191,6 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--corpus-sample", type=int, help="index only the judged documents plus N others")
     retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     retrieval.set_defaults(func=cmd_eval_retrieval)
+    qa = eval_sub.add_parser("qa", help="answer quality: context recall, correctness, faithfulness, citations, latency")
+    qa.add_argument("dataset", help="folder with questions.jsonl (or evidence.jsonl with --claims) and corpus.jsonl, or a questions file")
+    qa.add_argument("--out", default="runs/eval-qa", help="folder for report.json and report.md")
+    qa.add_argument("--index", help="answer from this existing index instead of building one from corpus.jsonl")
+    qa.add_argument("--claims", action="store_true", help="SciFact claim checking: is a rationale sentence cited?")
+    qa.add_argument("--generator", choices=["llm", "extractive"], default="llm")
+    qa.add_argument("--max-questions", type=int, help="only the first N questions")
+    qa.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
+    qa.set_defaults(func=cmd_eval_qa)
     comparison = eval_sub.add_parser("compare", help="per-metric deltas of B over A with a paired significance test")
     comparison.add_argument("report_a")
     comparison.add_argument("report_b")

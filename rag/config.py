@@ -110,6 +110,16 @@ class GenerationSettings(Section):
     sentences_per_answer: int = Field(2, ge=1, description="extractive: sentences quoted")
 
 
+class JudgeSettings(Section):
+    """How `rag eval qa` decides that a passage supports an answer sentence."""
+
+    min_coverage: float = Field(
+        0.75, gt=0.0, le=1.0, description="lexical judge: share of the claim's stemmed content words the passage must hold"
+    )
+    nli_model: str | None = Field(None, description="an NLI CrossEncoder (name or folder) to judge instead of the lexical rule")
+    nli_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="entailment probability that counts as support")
+
+
 class Settings(BaseSettings):
     """Everything the CLI, the UI and the eval harness build the engine from."""
 
@@ -124,6 +134,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     rerank: RerankSettings = RerankSettings()
     generation: GenerationSettings = GenerationSettings()
+    judge: JudgeSettings = JudgeSettings()
 
     @classmethod
     def settings_customise_sources(

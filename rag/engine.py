@@ -48,12 +48,15 @@ class Engine:
             log.warning(note)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True) -> "Engine":
-        """Load the index, the embedder, the reranker and the generator that `settings` name."""
+    def from_settings(
+        cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True, embedder: Embedder | None = None
+    ) -> "Engine":
+        """Load the index, the embedder (unless given), the reranker and the generator that
+        `settings` name."""
         from rag.generate.load import load_generator
 
         settings = settings or Settings.load()
-        embedder = Embedder.load(settings.embedding)
+        embedder = embedder or Embedder.load(settings.embedding)
         index = HybridIndex.open(index_dir or settings.index_dir, settings, dim=embedder.dim)
         notes = []
         reranker, why = Reranker.load(settings.rerank, embedder.device)

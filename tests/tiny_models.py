@@ -36,16 +36,18 @@ def tiny_llama(folder: Path) -> Path:
     return folder
 
 
-def tiny_cross_encoder(folder: Path, vocab_from: Path) -> Path:
-    """A 1-layer BERT sequence classifier (one logit) with MiniLM's WordPiece vocabulary."""
+def tiny_cross_encoder(folder: Path, vocab_from: Path, labels: dict[int, str] | None = None) -> Path:
+    """A 1-layer BERT sequence classifier with MiniLM's WordPiece vocabulary: one relevance
+    logit, or one logit per label of `labels` (an NLI model's, say)."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     tokenizer = AutoTokenizer.from_pretrained(str(vocab_from))
     tokenizer.save_pretrained(folder)
+    names = {"id2label": labels, "label2id": {v: k for k, v in labels.items()}} if labels else {}
     config = BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512, num_labels=1,
+        intermediate_size=64, max_position_embeddings=512, num_labels=len(labels) if labels else 1, **names,
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)

@@ -1,5 +1,5 @@
 from rag.answer import Hit
-from rag.citations import add_missing_citations, citations_for
+from rag.citations import add_missing_citations, citations_for, sentence_citations
 
 
 def hit(i: int, text: str) -> Hit:
@@ -33,3 +33,15 @@ def test_markers_after_the_full_stop_cite_the_sentence_before_them():
         (2, ["The Danube flows through ten countries."]),
     ]
     assert [c.n for c in citations_for(add_missing_citations("Its delta lies in Romania.", SOURCES), SOURCES)] == [2]
+
+
+def test_each_answer_sentence_gets_the_markers_that_follow_it():
+    text = "Etna erupts often. [1] The Danube crosses ten countries [2]. Bananas are yellow fruit. Its delta is in Romania [2][1]"
+    assert sentence_citations(text) == [
+        ("Etna erupts often", [1]),
+        ("The Danube crosses ten countries", [2]),
+        ("Bananas are yellow fruit.", []),
+        ("Its delta is in Romania", [2, 1]),
+    ]
+    assert sentence_citations("No marker anywhere in this one.") == [("No marker anywhere in this one", [])]
+    assert sentence_citations("") == []

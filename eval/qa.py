@@ -1,0 +1,199 @@
+"""Answer evaluation: every question goes through the product's engine (retrieve, generate,
+cite), and each answer is scored for context recall, correctness against gold strings,
+faithfulness and citation precision (by a judge, see eval/judges.py), abstention and latency.
+
+Questions come from a JSONL file (`_id`, `question`, `answers`, optional `gold_passage_ids`)
+or, in claim-checking mode, from SciFact's `evidence.jsonl`: there the measure is whether the
+answer cites one of the expert's rationale sentences.
+
+Exact match and token F1 follow the SQuAD definitions (lower-case, drop punctuation and
+articles, split on whitespace); they are a dozen lines, written here rather than pulling in a
+metrics framework that fetches its scripts from a hub."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from eval.judges import Judge
+from rag.answer import Answer
+from rag.citations import CITE_RE, sentence_citations
+
+ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
+PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+@dataclass
+class QaItem:
+    id: str
+    question: str
+    answers: list[str] = field(default_factory=list)  # gold strings; none: unanswerable or a claim
+    gold_docs: list[str] = field(default_factory=list)  # document ids (corpus ids or index paths)
+    rationales: dict[str, list[str]] = field(default_factory=dict)  # doc id -> rationale sentences
+
+
+def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
+    """Questions from JSONL; a malformed line is an error naming the file, line and field."""
+    items = []
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                item = QaItem(str(row["_id"]), str(row["question"]), [str(a) for a in row.get("answers", [])], [str(d) for d in row.get("gold_passage_ids", [])])
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
+            except KeyError as exc:
+                raise ValueError(f"{path}:{line_no}: missing field {exc.args[0]!r}") from None
+            items.append(item)
+    if not items:
+        raise ValueError(f"{path}: no questions")
+    return items[:limit]
+
+
+def load_claims(folder: Path, limit: int | None = None) -> list[QaItem]:
+    """SciFact claims with rationales: `evidence.jsonl` plus the `sentences` of corpus.jsonl."""
+    evidence_file = folder / "evidence.jsonl"
+    if not evidence_file.is_file():
+        raise FileNotFoundError(f"{folder} has no evidence.jsonl (claim-checking needs SciFact's rationales)")
+    rows = [json.loads(line) for line in evidence_file.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+    wanted = {doc for row in rows for doc in row["evidence"]}
+    sentences: dict[str, list[str]] = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            doc = json.loads(line)
+            if doc["_id"] in wanted:
+                if "sentences" not in doc:
+                    raise ValueError(f"{folder / 'corpus.jsonl'}: document {doc['_id']} has no 'sentences' field")
+                sentences[doc["_id"]] = doc["sentences"]
+    items = []
+    for row in rows:
+        rationales = {doc: [sentences[doc][i] for i in ev["sentences"]] for doc, ev in row["evidence"].items()}
+        items.append(QaItem(str(row["_id"]), row["claim"], [], list(rationales), rationales))
+    return items
+
+
+def normalize(text: str) -> str:
+    text = CITE_RE.sub(" ", text).lower().translate(PUNCTUATION)
+    return " ".join(ARTICLES_RE.sub(" ", text).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = normalize(prediction).split(), normalize(gold).split()
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def correctness(prediction: str, golds: list[str]) -> dict[str, float]:
+    """Best over the gold strings: exact match, token F1, and whether a gold string is contained."""
+    answer = normalize(prediction)
+    return {
+        "exact_match": float(any(answer == normalize(g) for g in golds)),
+        "token_f1": max(token_f1(prediction, g) for g in golds),
+        "contains_answer": float(any(normalize(g) and f" {normalize(g)} " in f" {answer} " for g in golds)),
+    }
+
+
+def _support(answer: Answer, judge: Judge) -> list[list[bool]]:
+    """For each answer sentence, whether each source it cites supports it (an invalid [n] never does)."""
+    passages = {c.n: c.text for c in answer.citations}
+    return [[n in passages and judge.supports(sentence, passages[n]) for n in cited] for sentence, cited in sentence_citations(answer.answer)]
+
+
+def faithfulness(answer: Answer, judge: Judge) -> float | None:
+    """Share of answer sentences that a passage they cite supports (an uncited sentence is
+    unsupported); None for an abstention."""
+    if answer.abstained:
+        return None
+    support = _support(answer, judge)
+    return sum(any(s) for s in support) / len(support) if support else 0.0
+
+
+def citation_precision(answer: Answer, judge: Judge) -> float | None:
+    """Share of citations (sentence, [n]) whose passage supports the sentence; None without any."""
+    pairs = [ok for s in _support(answer, judge) for ok in s] if not answer.abstained else []
+    return sum(pairs) / len(pairs) if pairs else None
+
+
+def same_sentence(a: str, b: str) -> bool:
+    """Two sentence strings from different splitters: equal or one holding the other once normalised."""
+    a, b = normalize(a), normalize(b)
+    return bool(a and b) and (a in b or b in a)
+
+
+def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Judge) -> dict:
+    """Every metric for one question; None where it does not apply."""
+    retrieved = {doc_of.get(h.path, h.path) for h in answer.hits}
+    cited_docs = [doc_of.get(c.path, c.path) for c in answer.citations]
+    scores: dict = {
+        "context_recall": len(retrieved & set(item.gold_docs)) / len(item.gold_docs) if item.gold_docs else None,
+        "faithfulness": faithfulness(answer, judge),
+        "citation_precision": citation_precision(answer, judge),
+        "gold_citation_precision": (sum(d in item.gold_docs for d in cited_docs) / len(cited_docs)) if item.gold_docs and cited_docs else None,
+        "abstained": float(answer.abstained),
+    }
+    if item.answers:
+        scores.update(correctness("" if answer.abstained else answer.answer, item.answers))
+    elif not item.gold_docs:  # nothing in the collection answers it: declining is right
+        scores["declined_unanswerable"] = float(answer.abstained)
+    if item.rationales:
+        cited = [(doc_of.get(c.path, c.path), s) for c in answer.citations for s in c.sentences]
+        scores["rationale_cited"] = float(
+            any(same_sentence(s, r) for doc, s in cited for r in item.rationales.get(doc, []))
+        )
+    return scores
+
+
+def summarize(per_question: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean of each metric over the questions it applies to, with that count."""
+    names = sorted({k for row in per_question for k, v in row["scores"].items()})
+    summary = {}
+    for name in names:
+        values = [row["scores"][name] for row in per_question if row["scores"].get(name) is not None]
+        if values:
+            summary[name] = {"mean": round(float(np.mean(values)), 4), "n": len(values)}
+    return summary
+
+
+def latency(per_question: list[dict]) -> dict[str, dict[str, float]]:
+    """p50 and p95 (ms) of each engine timing: retrieval stages, first token, generation, total."""
+    stages = sorted({k for row in per_question for k in row["timings"]})
+    result = {}
+    for stage in stages:
+        values = np.asarray([row["timings"][stage] for row in per_question if stage in row["timings"]])
+        result[stage] = {"p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1), "n": len(values)}
+    return result
+
+
+def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: Judge, extractive: bool = False) -> list[dict]:
+    """Ask every question through `engine` (an rag.engine.Engine) and score the answers."""
+    rows = []
+    for item in items:
+        started = time.perf_counter()
+        answer = engine.ask(item.question, extractive=extractive)
+        wall_ms = (time.perf_counter() - started) * 1000.0
+        rows.append(
+            {
+                "id": item.id,
+                "question": item.question,
+                "gold": item.answers,
+                "answer": answer.answer,
+                "generator": answer.generator,
+                "cited": [{"n": c.n, "doc": doc_of.get(c.path, c.path), "sentences": c.sentences} for c in answer.citations],
+                "scores": score_answer(item, answer, doc_of, judge),
+                "timings": {**answer.timings, "wall": round(wall_ms, 2)},
+            }
+        )
+    return rows

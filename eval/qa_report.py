@@ -1,0 +1,63 @@
+"""The answer-evaluation report: report.json (means, latency, every question with its answer and
+scores) and report.md (the tables and a sample of answers a person can check by eye)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.qa import latency, summarize
+
+METRIC_NAMES = {
+    "context_recall": "context recall (gold passage in the top k)",
+    "exact_match": "exact match",
+    "token_f1": "token F1",
+    "contains_answer": "gold answer contained",
+    "faithfulness": "faithfulness (sentences supported by what they cite)",
+    "citation_precision": "citation precision (citations that support their claim)",
+    "gold_citation_precision": "cited passages from a gold document",
+    "rationale_cited": "a rationale sentence is cited (claims)",
+    "abstained": "abstention rate",
+    "declined_unanswerable": "declined, of questions the collection cannot answer",
+}
+EXAMPLES = 8
+
+
+def qa_report_dict(dataset: str, mode: str, judge: str, config: dict, rows: list[dict]) -> dict:
+    return {
+        "dataset": dataset,
+        "mode": mode,
+        "judge": judge,
+        "config": config,
+        "questions": len(rows),
+        "metrics": summarize(rows),
+        "latency_ms": latency(rows),
+        "per_question": rows,
+    }
+
+
+def qa_markdown(report: dict) -> str:
+    lines = ["| metric | mean | questions |", "| --- | --- | --- |"]
+    for name, value in report["metrics"].items():
+        lines.append(f"| {METRIC_NAMES.get(name, name)} | {value['mean']:.4f} | {value['n']} |")
+    lines += ["", "| timing | p50 ms | p95 ms | questions |", "| --- | --- | --- | --- |"]
+    for stage, value in report["latency_ms"].items():
+        lines.append(f"| {stage} | {value['p50']:.1f} | {value['p95']:.1f} | {value['n']} |")
+    return "\n".join(lines)
+
+
+def write_qa_report(report: dict, out: Path) -> str:
+    """Write report.json and report.md into `out`; returns the markdown tables."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    tables = qa_markdown(report)
+    config = "\n".join(f"- `{k}`: {v}" for k, v in report["config"].items())
+    examples = []
+    for row in report["per_question"][:EXAMPLES]:
+        gold = f"\n  - gold: {'; '.join(row['gold'])}" if row["gold"] else ""
+        examples.append(f"- **{row['question']}**\n  - answer ({row['generator']}): {row['answer']}{gold}\n  - scores: {row['scores']}")
+    (out / "report.md").write_text(
+        f"# Answer evaluation: {report['dataset']} ({report['mode']})\n\n{tables}\n\n"
+        f"Judge: {report['judge']}\n\n{config}\n\n## First {len(examples)} answers\n\n" + "\n".join(examples) + "\n"
+    )
+    return tables
