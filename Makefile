@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 DOCS   ?= samples
 INDEX  ?= index/samples
 SCIFACT ?= $(wildcard ../shared/datasets/scifact)
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python builds from source (about 12 minutes on 2 cores; pip caches the wheel).
@@ -16,7 +18,13 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 
 .PHONY: setup ingest run test test-fast eval eval-qa bench-ingest clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+# Debian's chromium for the browser test (Playwright drives it; it never downloads a browser).
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser test"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +38,12 @@ $(STAMP): requirements.txt pyproject.toml
 ingest: setup
 	$(BIN)/rag ingest $(DOCS) --index $(INDEX)
 
-# The main job on the bundled samples: build (or bring up to date) their index.
+# The main job: bring the samples' index up to date (only what changed is redone) and serve
+# the app on http://127.0.0.1:8501 (PORT=... for another port).
+PORT ?= 8501
 run: setup
 	$(BIN)/rag ingest samples --index index/samples
+	$(BIN)/rag serve --index index/samples --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -46,6 +46,15 @@ def load_beir(folder: Path, split: str, max_queries: int | None = None) -> BeirD
     return BeirDataset(folder, split, {q: queries[q] for q in chosen}, {q: qrels[q] for q in chosen})
 
 
+def corpus_slice(dataset: BeirDataset, others: int) -> set[str]:
+    """The judged documents plus the first `others` of the corpus: a small, still meaningful corpus."""
+    keep = set().union(*dataset.qrels.values())
+    with open(dataset.corpus_file, encoding="utf-8") as fh:
+        ids = (json.loads(line)["_id"] for line in fh)
+        keep |= {doc for _, doc in zip(range(others), ids)}
+    return keep
+
+
 def doc_file_name(doc_id: str) -> str:
     """A safe, unique file name for a corpus id (the id itself when it is already safe)."""
     safe = SAFE_NAME_RE.sub("_", doc_id)

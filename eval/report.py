@@ -7,13 +7,31 @@ import json
 from pathlib import Path
 
 from eval.retrieval import METRICS, StageResult
+from rag.config import Settings
 
 
-def report_dict(dataset: str, split: str, default_stage: str, config: dict, results: dict[str, StageResult]) -> dict:
+def retrieval_config(settings: Settings, queries: int, sliced: bool) -> dict:
+    """The settings that shaped a retrieval report, recorded in it."""
+    return {
+        "embedding": settings.embedding.model,
+        "chunk_tokens": settings.chunking.chunk_tokens,
+        "overlap_tokens": settings.chunking.overlap_tokens,
+        "fusion": settings.retrieval.fusion,
+        "dense_weight": settings.retrieval.dense_weight,
+        "bm25": settings.bm25.model_dump(),
+        "reranker": settings.rerank.model or None,
+        "queries": queries,
+        "corpus": "slice" if sliced else "full",
+        "doc_score": "max over the document's chunks (MaxP)",
+    }
+
+
+def report_dict(dataset: str, split: str, config: dict, results: dict[str, StageResult]) -> dict:
+    """The report's JSON; the default stage is the one the product answers with."""
     return {
         "dataset": dataset,
         "split": split,
-        "default_stage": default_stage,
+        "default_stage": "hybrid+rerank" if "hybrid+rerank" in results else "hybrid",
         "config": config,
         "stages": {
             stage: {**{m: round(r.metrics[m], 4) for m in METRICS}, "latency_ms": {k: round(v, 2) for k, v in r.latency_ms.items()}}

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -86,8 +87,16 @@ def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
     return {m: float(means[m]) for m in METRICS}, {m: dict(zip(qids, map(float, per_query[m]))) for m in METRICS}
 
 
-def evaluate_retrieval(dataset: BeirDataset, settings: Settings, cache: Path, keep: set[str] | None = None, progress: bool = False) -> dict[str, StageResult]:
-    """Every stage the configuration allows, on every query of the split."""
+def evaluate_retrieval(
+    dataset: BeirDataset,
+    settings: Settings,
+    cache: Path,
+    keep: set[str] | None = None,
+    progress: bool = False,
+    on_query: Callable[[int, int], None] | None = None,
+) -> dict[str, StageResult]:
+    """Every stage the configuration allows, on every query of the split. `progress` draws a
+    terminal bar; `on_query(done, total)` serves other front ends (the UI)."""
     embedder = Embedder.load(settings.embedding)
     index_dir, names = build_index(dataset.corpus_file, settings, embedder, cache, keep)
     index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
@@ -104,13 +113,15 @@ def evaluate_retrieval(dataset: BeirDataset, settings: Settings, cache: Path, ke
         from tqdm import tqdm
 
         queries = tqdm(queries, unit="query")
-    for qid, text in queries:
+    for done, (qid, text) in enumerate(queries, start=1):
         for stage in stages:
             mode, rerank = STAGES[stage]
             started = time.perf_counter()
             hits = retriever.retrieve(text, top_k=2 * retrieval.candidates, mode=mode, rerank=rerank)
             latencies[stage].append((time.perf_counter() - started) * 1000.0)
             runs[stage][qid] = doc_scores(hits, names)
+        if on_query is not None:
+            on_query(done, len(dataset.queries))
     index.close()
     results = {}
     for stage in stages:

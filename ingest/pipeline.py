@@ -89,9 +89,17 @@ def _read_failure(exc: Exception) -> str:
 class Ingestor:
     """Builds and updates an index folder from a source folder with one embedder and settings."""
 
-    def __init__(self, settings: Settings, load_embedder: Callable[[], Embedder], interactive: bool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        load_embedder: Callable[[], Embedder],
+        interactive: bool | None = None,
+        on_progress: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        """`on_progress(files_done, files_total, chunks_embedded)` is called as work advances (the UI's bar)."""
         self.settings = settings
         self.interactive = interactive
+        self.on_progress = on_progress
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
         self._chunker = None
@@ -170,6 +178,7 @@ class Ingestor:
                 if prev_spec:
                     prev_spec.check_matches(spec, root)
                 store.write_spec(spec)
+                store.set_meta("source", str(source.resolve()))  # where the UI finds files to open
                 log.info("stage: building search indexes")
                 if live and not chunks_changed:
                     _copy_search_indexes(live, tmp)
@@ -192,7 +201,7 @@ class Ingestor:
     def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport) -> int:
         """Read, chunk and embed the candidates into `store`; returns how many only had new stat data."""
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
-        progress = Progress(len(candidates), interactive=self.interactive)
+        progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
         pending: list[_Pending] = []
         touched = 0
         log.info("stage: reading and embedding %d files", len(candidates))

@@ -1,10 +1,12 @@
-"""Progress over files: a tqdm bar on a terminal, plain log lines (at most one per 10 s) when not."""
+"""Progress over files: a tqdm bar on a terminal, plain log lines (at most one per 10 s) when not,
+and an optional callback for other front ends (the UI's progress bar)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -12,8 +14,9 @@ log = logging.getLogger("ingest")
 
 
 class Progress:
-    def __init__(self, total: int, unit: str = "file", interactive: bool | None = None) -> None:
+    def __init__(self, total: int, unit: str = "file", interactive: bool | None = None, on_update: Callable[[int, int, int], None] | None = None) -> None:
         self.total, self.unit, self.done, self.chunks = total, unit, 0, 0
+        self.on_update = on_update
         interactive = sys.stderr.isatty() if interactive is None else interactive
         self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True) if interactive else None
         self._last_log = time.monotonic()
@@ -21,6 +24,8 @@ class Progress:
     def advance(self, files: int = 0, chunks: int = 0) -> None:
         self.done += files
         self.chunks += chunks
+        if self.on_update is not None:
+            self.on_update(self.done, self.total, self.chunks)
         if self._bar is not None:
             self._bar.update(files)
             self._bar.set_postfix(chunks=self.chunks, refresh=False)

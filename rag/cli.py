@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -107,8 +108,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
-    from eval.datasets import load_beir
-    from eval.report import report_dict, write_report
+    from eval.datasets import corpus_slice, load_beir
+    from eval.report import report_dict, retrieval_config, write_report
     from eval.retrieval import evaluate_retrieval
     from rag.config import Settings
 
@@ -118,27 +119,10 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"rag eval: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    keep = None
-    if args.corpus_sample is not None:  # a slice: the judged documents plus the first N others
-        keep = set().union(*dataset.qrels.values())
-        with open(dataset.corpus_file, encoding="utf-8") as fh:
-            others = (json.loads(line)["_id"] for line in fh)
-            keep |= {doc for _, doc in zip(range(args.corpus_sample), others)}
+    keep = None if args.corpus_sample is None else corpus_slice(dataset, args.corpus_sample)
     results = evaluate_retrieval(dataset, settings, Path(args.cache), keep, progress=sys.stderr.isatty())
-    default = "hybrid+rerank" if "hybrid+rerank" in results else "hybrid"
-    config = {
-        "embedding": settings.embedding.model,
-        "chunk_tokens": settings.chunking.chunk_tokens,
-        "overlap_tokens": settings.chunking.overlap_tokens,
-        "fusion": settings.retrieval.fusion,
-        "dense_weight": settings.retrieval.dense_weight,
-        "bm25": settings.bm25.model_dump(),
-        "reranker": settings.rerank.model or None,
-        "queries": len(dataset.queries),
-        "corpus": "slice" if keep else "full",
-        "doc_score": "max over the document's chunks (MaxP)",
-    }
-    report = report_dict(Path(args.dataset).name, args.split, default, config, results)
+    config = retrieval_config(settings, len(dataset.queries), keep is not None)
+    report = report_dict(Path(args.dataset).name, args.split, config, results)
     print(write_report(report, Path(args.out)))
     print(f"report: {Path(args.out) / 'report.md'}")
     return EXIT_OK
@@ -212,6 +196,43 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def streamlit_command(app: Path, host: str, port: int, max_upload_mb: float) -> list[str]:
+    """The `streamlit run` line for the app: headless, no usage statistics, no file watcher."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--server.maxUploadSize", str(max(1, math.ceil(max_upload_mb))),
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+    ]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from rag.config import Settings
+
+    try:
+        settings = Settings.load(args.config)
+    except ValueError as exc:
+        print(f"rag serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    index = Path(args.index) if args.index else settings.index_dir
+    host, port = args.host or settings.ui.host, args.port or settings.ui.port
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.ui.password is None:
+        print(f"rag serve: warning: listening on {host} with no ui.password set: anyone who can reach it can use it", file=sys.stderr)
+    env = {**os.environ, "RAG_INDEX_DIR": str(index.resolve())}
+    if args.config:
+        env["RAG_CONFIG"] = str(Path(args.config).resolve())
+    import ui
+
+    app = Path(ui.__file__).resolve().parent / "app.py"
+    print(f"Serving {index} at http://{host}:{port} (Ctrl+C stops it)", flush=True)
+    try:
+        return subprocess.call(streamlit_command(app, host, port, settings.ingest.max_file_mb), env=env)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
@@ -234,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--path", help="only files whose path matches this glob")
     ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
     ask.set_defaults(func=cmd_ask)
+
+    serve = sub.add_parser("serve", help="start the browser app over an index")
+    serve.add_argument("--index", help="index folder (default: settings index_dir)")
+    serve.add_argument("--host", help="address to listen on (default: ui.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: ui.port, 8501)")
+    serve.set_defaults(func=cmd_serve)
 
     evaluation = sub.add_parser("eval", help="measure retrieval quality and speed")
     eval_sub = evaluation.add_subparsers(dest="eval_command", required=True)

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "RAG_CONFIG"
@@ -120,6 +120,16 @@ class JudgeSettings(Section):
     nli_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="entailment probability that counts as support")
 
 
+class UiSettings(Section):
+    """The Streamlit app that `rag serve` (and `make run`) starts."""
+
+    host: str = Field("127.0.0.1", description="loopback only unless you mean to share it")
+    port: int = Field(8501, ge=1, le=65535)
+    password: SecretStr | None = Field(None, description="asked for before anything shows: set it for a shared deployment")
+    source_dir: Path | None = Field(None, description="folder uploads go into and re-sync reads; default: the one the index was built from")
+    runs_dir: Path = Field(Path("runs"), description="where the Evaluation page writes its reports")
+
+
 class Settings(BaseSettings):
     """Everything the CLI, the UI and the eval harness build the engine from."""
 
@@ -135,6 +145,7 @@ class Settings(BaseSettings):
     rerank: RerankSettings = RerankSettings()
     generation: GenerationSettings = GenerationSettings()
     judge: JudgeSettings = JudgeSettings()
+    ui: UiSettings = UiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -8,17 +8,19 @@ a source (it then quotes the sources extractively instead, and says so)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 from rag.answer import Answer, Hit
 from rag.citations import CITE_RE, add_missing_citations, citations_for
-from rag.config import Settings
+from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
 from rag.generate.base import Generator
 from rag.generate.extractive import ExtractiveAnswerer
 from rag.generate.prompt import DECLINE, build_prompt
+from rag.generations import live_generation
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
@@ -44,6 +46,7 @@ class Engine:
         self.generator = generator
         self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
         self.notes = notes or []
+        self._refresh_lock = threading.Lock()
         for note in self.notes:
             log.warning(note)
 
@@ -70,6 +73,22 @@ class Engine:
         retriever = HybridRetriever(index, embedder, settings.retrieval, reranker, settings.rerank.top_n)
         return cls(settings, index, embedder, retriever, generator, notes)
 
+    def refresh(self) -> bool:
+        """Switch to the index's live generation when an ingest has published a newer one, so a
+        long-running process serves new documents without a restart. True when it switched."""
+        root = self.index.generation.parent
+        live = live_generation(root)
+        if live is None or live == self.index.generation:
+            return False
+        with self._refresh_lock:
+            if live_generation(root) != self.index.generation:
+                index = HybridIndex.open(root, self.settings, dim=self.embedder.dim)
+                retriever = HybridRetriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
+                # Queries in flight keep the old generation's objects; ingest keeps old folders a while.
+                self.index, self.retriever = index, retriever
+                log.info("switched to generation %s", index.generation.name)
+        return True
+
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None, **kw) -> list[Hit]:
         return self.retriever.retrieve(question, top_k, filters, **kw)
 
@@ -77,24 +96,36 @@ class Engine:
         *_, answer = self.ask_stream(question, **kw)
         return answer
 
-    def ask_stream(self, question: str, top_k: int | None = None, filters: Filters | None = None, extractive: bool = False) -> Iterator[str | Answer]:
-        """Yields the answer text as it is written, then the finished Answer."""
+    def ask_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        extractive: bool = False,
+        retrieval: RetrievalSettings | None = None,
+        generation: GenerationSettings | None = None,
+        rerank: bool = True,
+    ) -> Iterator[str | Answer]:
+        """Yields the answer text as it is written, then the finished Answer. `retrieval` and
+        `generation` override the settings for this question only (the UI's sidebar)."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        hits = self.retriever.retrieve(question, top_k, filters, timings=timings)
+        self.refresh()
+        hits = self.retriever.retrieve(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
         notes = list(self.notes)
-        if not hits or best_dense < self.settings.generation.abstain_below:
+        generation = generation or self.settings.generation
+        if not hits or best_dense < generation.abstain_below:
             yield DECLINE
             yield self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)
             return
         if self.generator is not None and not extractive:
-            yield from self._generate(question, hits, timings, started, notes)
+            yield from self._generate(question, hits, generation, timings, started, notes)
         else:
             yield from self._extract(question, hits, timings, started, notes)
 
-    def _generate(self, question: str, hits: list[Hit], timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
-        gen, s = self.generator, self.settings.generation
+    def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
+        gen = self.generator
         prompt = build_prompt(question, hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
         if prompt.left_out:
             notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")

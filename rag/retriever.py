@@ -69,13 +69,16 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         rerank: bool = True,
         timings: dict[str, float] | None = None,
+        settings: RetrievalSettings | None = None,
     ) -> list[Hit]:
-        """The best `top_k` chunks for `query`, best first."""
-        top_k = top_k or self.settings.top_k
+        """The best `top_k` chunks for `query`, best first. `settings` overrides the retriever's
+        own for this query (the UI's sidebar), leaving them unchanged for everyone else."""
+        settings = settings or self.settings
+        top_k = top_k or settings.top_k
         timings = {} if timings is None else timings
         clock = _Stopwatch(timings)
         allowed = self.allowed_ids(filters)
-        n = self.settings.candidates
+        n = settings.candidates
         stage_scores: dict[str, dict[int, float]] = {}
         if mode in ("dense", "hybrid"):
             vector = self.embedder.encode([query])
@@ -88,10 +91,10 @@ class HybridRetriever:
             stage_scores["sparse"] = {int(i): float(s) for i, s in zip(ids, scores)}
             clock.lap("sparse")
         if mode == "hybrid":
-            if self.settings.fusion == "rrf":
-                fused = reciprocal_rank_fusion([ranked(stage_scores["dense"]), ranked(stage_scores["sparse"])], self.settings.rrf_k)
+            if settings.fusion == "rrf":
+                fused = reciprocal_rank_fusion([ranked(stage_scores["dense"]), ranked(stage_scores["sparse"])], settings.rrf_k)
             else:
-                fused = weighted_fusion(stage_scores["dense"], stage_scores["sparse"], self.settings.dense_weight)
+                fused = weighted_fusion(stage_scores["dense"], stage_scores["sparse"], settings.dense_weight)
             stage_scores["fused"] = fused
             clock.lap("fuse")
         final_stage = "fused" if mode == "hybrid" else mode

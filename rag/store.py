@@ -130,15 +130,20 @@ class ChunkStore:
         return ChunkStore(target)
 
     # --- spec -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def read_spec(self) -> IndexSpec | None:
-        rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        if "spec" not in rows:
-            return None
-        return IndexSpec(**json.loads(rows["spec"]))
+        spec = self.get_meta("spec")
+        return IndexSpec(**json.loads(spec)) if spec else None
 
     def write_spec(self, spec: IndexSpec) -> None:
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('spec', ?)", (json.dumps(asdict(spec)),))
+        self.set_meta("spec", json.dumps(asdict(spec)))
 
     # --- files ----------------------------------------------------------------------------
     def files(self) -> dict[str, FileRecord]:
@@ -197,6 +202,10 @@ class ChunkStore:
     # --- chunks ---------------------------------------------------------------------------
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def chunks_per_file(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT f.path, COUNT(c.id) FROM files f LEFT JOIN chunks c ON c.file_id = f.id GROUP BY f.id")
+        return dict(rows.fetchall())
 
     def iter_chunk_texts(self) -> Iterator[tuple[int, str]]:
         """(chunk id, text) in id order: the order sparse and dense indexes are built in."""

@@ -1,0 +1,85 @@
+"""The app in a real browser: `rag serve` on a free loopback port over a small ingested folder,
+Debian's chromium driven by Playwright asks a question, waits for the answer, opens a citation,
+checks the source panel, leaves feedback, and saves a screenshot as a test artifact."""
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ingested_corpus
+
+CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"rag serve exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the app did not come up at {url} within {seconds} s")
+
+
+@pytest.mark.slow
+def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: `make setup` installs Debian's chromium"
+    settings = ingested_corpus(tmp_path, embedder, {})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RAG_GENERATION__BACKEND": "extractive"}
+    cmd = [sys.executable, "-m", "rag.cli", "serve", "--index", str(settings.index_dir), "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_until_healthy(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.wait_for(timeout=120_000)  # the first visit loads the models
+            box.fill("Which town have Etna's lava flows reached?")
+            box.press("Enter")
+            cite = page.get_by_role("button", name=re.compile(r"^\[\d+\] volcanoes\.md$"))
+            cite.wait_for(timeout=120_000)
+            assert "Catania" in page.get_by_test_id("stChatMessage").nth(1).inner_text()
+            cite.click()
+            page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
+            assert any("Catania" in text for text in page.locator(".rag-passage mark").all_inner_texts())
+            assert page.get_by_role("button", name="Open / download the file").is_visible()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-answer-with-source.png"))
+
+            page.locator("[data-testid=stFeedback] [aria-label='Thumbs up']").click()
+            page.get_by_label("Comment (optional)").fill("right passage")
+            page.get_by_label("Comment (optional)").press("Enter")
+            page.get_by_role("button", name="Send feedback").click()
+            page.get_by_text("Thanks for the feedback.").wait_for(timeout=30_000)
+            browser.close()
+        rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()
+        assert rows == [(1, "right passage", "Which town have Etna's lava flows reached?")]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

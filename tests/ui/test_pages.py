@@ -1,0 +1,133 @@
+"""Each page of the Streamlit app under streamlit.testing.v1.AppTest, over a small ingested
+folder with the extractive answerer (no LLM needed): asking and opening a source, hostile
+document text rendered as text, the collection's list, re-sync and delete, the evaluation
+page's run and compare, and the password gate."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ingested_corpus
+from streamlit.testing.v1 import AppTest
+
+UI = Path(__file__).resolve().parents[2] / "ui"
+HOSTILE = (
+    "Zebrafish migrate along the Orinoco river every spring <script>alert('pwned')</script> "
+    "as [the survey](javascript:alert(1)) and <img src=x onerror=alert(2)> **loudly** report.\n"
+)
+UNESCAPED_MARKUP = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, embedder, monkeypatch) -> Path:
+    settings = ingested_corpus(tmp_path, embedder, {"hostile.md": HOSTILE})
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
+    monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
+    monkeypatch.setenv("RAG_UI__RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    return tmp_path
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=180)
+
+
+def ask(question: str) -> AppTest:
+    at = page("ask").run()
+    assert not at.exception
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception
+    return at
+
+
+def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
+    at = ask("Which town have Etna's lava flows reached?")
+    answer = at.session_state["history"][0]
+    assert not answer.abstained and "Catania" in answer.answer
+    cite = next(b for b in at.button if b.label.startswith("[") and "volcanoes.md" in b.label)
+    cite.click().run()
+    panel = at.get("html")[0].proto.body
+    assert "<mark>" in panel and "Catania" in panel.split("<mark>", 1)[1]
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Open / download the file" in labels and "Export feedback (JSONL)" in labels
+    assert any("total" in c.value for c in at.caption)  # per-answer timings
+    assert at.sidebar.slider[0].label == "Passages (top-k)"
+
+
+def test_a_declined_question_shows_a_banner(app_env: Path):
+    at = ask("What is the airspeed velocity of an unladen swallow?")
+    assert at.session_state["history"][0].abstained
+    assert any("Declined" in w.value for w in at.warning)
+
+
+def test_document_text_is_rendered_as_text_never_markup(app_env: Path):
+    at = ask("When do zebrafish migrate along the Orinoco river?")
+    answer = at.session_state["history"][0]
+    assert "<script>" in answer.answer  # the hostile sentence is what got quoted
+    for md in at.markdown:
+        assert not UNESCAPED_MARKUP.search(md.value), md.value
+    next(b for b in at.button if "hostile.md" in b.label).click().run()
+    panel = at.get("html")[0].proto.body
+    assert "&lt;script&gt;" in panel and "<script" not in panel and "<img" not in panel
+
+
+def test_sidebar_settings_reach_the_engine(app_env: Path):
+    at = page("ask").run()
+    at.sidebar.slider[0].set_value(2).run()
+    at.chat_input[0].set_value("Where does the Danube delta lie?").run()
+    assert len(at.session_state["history"][0].hits) == 2
+
+
+def test_collection_lists_resyncs_and_deletes(app_env: Path):
+    at = page("collection").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "volcanoes.md" in set(table["document"]) and set(table["status"]) == {"indexed"}
+    (app_env / "docs" / "glaciers.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.\n")
+    next(b for b in at.button if b.label.startswith("Re-sync")).click().run()
+    assert any("Added 1" in s.value for s in at.success)
+    assert "glaciers.txt" in set(at.dataframe[0].value["document"])
+    at.selectbox[0].set_value("glaciers.txt")
+    at.checkbox[0].check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert any("removed 1" in s.value for s in at.success)
+    assert "glaciers.txt" not in set(at.dataframe[0].value["document"])
+    assert not (app_env / "docs" / "glaciers.txt").exists()
+
+
+def write_beir(folder: Path) -> Path:
+    docs = {"d1": "Mount Etna is an active volcano on Sicily.", "d2": "The Danube flows through ten countries.", "d3": "Green tea is unoxidised."}
+    queries = {"q1": "volcano on Sicily", "q2": "river through ten countries"}
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_evaluation_runs_shows_and_compares_reports(app_env: Path, monkeypatch):
+    monkeypatch.chdir(app_env)  # the eval cache goes under the working folder
+    dataset = write_beir(app_env / "beir")
+    at = page("evaluation").run()
+    assert any("No reports" in i.value for i in at.info)
+    for _ in range(2):
+        at.text_input[0].set_value(str(dataset))
+        at.button[0].click().run()
+        assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["stage"]) == ["bm25", "dense", "hybrid"] and table["ndcg@10"].min() == pytest.approx(1.0)
+    assert len(at.get("image")) == 2  # metric bars and per-query nDCG
+    next(b for b in at.button if b.label == "Compare").click().run()
+    deltas = at.dataframe[1].value
+    assert list(deltas["delta"]) == [0.0] * 5 and set(deltas["p_value"]) == {1.0}
+
+
+def test_the_password_gate(app_env: Path, monkeypatch):
+    monkeypatch.setenv("RAG_UI__PASSWORD", "s3cret")
+    at = AppTest.from_file(str(UI / "app.py"), default_timeout=180).run()
+    assert at.text_input[0].label == "Password" and not at.chat_input
+    at.text_input[0].set_value("wrong").run()
+    assert any("Wrong password" in e.value for e in at.error) and not at.chat_input
+    at.text_input[0].set_value("s3cret").run()
+    assert at.chat_input and at.session_state["authenticated"]

@@ -1,0 +1,142 @@
+"""Ask: a chat over the collection. The answer streams in; each citation [n] opens a source panel
+with the passage, its cited sentence highlighted, and the file to open; feedback is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.uploads import UploadError, resolve_inside
+from rag.answer import Answer, Citation
+from rag.config import Settings
+from rag.engine import Engine
+from ui import resources
+from ui.safe import highlighted_passage_html, plain_markdown
+
+MIME = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".txt": "text/plain"}
+
+
+def sidebar(current: Settings, eng: Engine) -> dict:
+    """The per-question knobs, defaulting to the settings file; returns ask_stream's overrides."""
+    r, g = current.retrieval, current.generation
+    with st.sidebar:
+        st.header("Settings")
+        top_k = st.slider("Passages (top-k)", 1, 30, r.top_k)
+        fusion = st.selectbox("Fusion", ["weighted", "rrf"], index=["weighted", "rrf"].index(r.fusion))
+        weight = st.slider("Dense weight", 0.0, 1.0, r.dense_weight, 0.05, disabled=fusion != "weighted")
+        has_reranker = eng.retriever.reranker is not None
+        rerank = st.toggle("Rerank", value=has_reranker, disabled=not has_reranker, help=None if has_reranker else "no reranker is configured")
+        choices = ["LLM", "Extractive"] if eng.generator is not None else ["Extractive"]
+        generator = st.radio("Answer with", choices, help="Extractive quotes the best sentences; it needs no LLM")
+        with st.expander("Decoding", expanded=False):
+            greedy = st.toggle("Greedy", value=g.greedy)
+            temperature = st.slider("Temperature", 0.0, 2.0, g.temperature, 0.05, disabled=greedy)
+            top_p = st.slider("Top-p", 0.05, 1.0, g.top_p, 0.05, disabled=greedy)
+            sample_top_k = st.number_input("Top-k (sampling)", 0, 200, g.top_k, disabled=greedy)
+            max_new = st.number_input("Max new tokens", 16, 2048, g.max_new_tokens)
+        store = resources.feedback_store(str(current.index_dir))
+        st.download_button("Export feedback (JSONL)", store.export_jsonl(), "feedback.jsonl", "application/jsonl")
+    return {
+        "top_k": top_k,
+        "extractive": generator == "Extractive",
+        "rerank": rerank,
+        "retrieval": r.model_copy(update={"top_k": top_k, "fusion": fusion, "dense_weight": weight}),
+        "generation": g.model_copy(update={"greedy": greedy, "temperature": temperature, "top_p": top_p, "top_k": int(sample_top_k), "max_new_tokens": int(max_new)}),
+    }
+
+
+def where(c: Citation) -> str:
+    return Path(c.path).name + (f", page {c.page}" if c.page else "")
+
+
+def source_panel(c: Citation, source: Path | None, key: str) -> None:
+    with st.container(border=True):
+        st.markdown(f"**[{c.n}] {plain_markdown(where(c))}**")
+        st.caption(plain_markdown(f"{c.path}, characters {c.start}-{c.end}"))
+        st.html(highlighted_passage_html(c.text, c.sentences))
+        path = None
+        if source is not None:
+            try:
+                path = resolve_inside(source, c.path)
+            except UploadError:
+                path = None
+        if path is not None and path.is_file():
+            mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+            st.download_button("Open / download the file", path.read_bytes(), path.name, mime, key=f"dl-{key}")
+        else:
+            st.caption("The source file is not in the source folder any more.")
+
+
+def feedback(i: int, answer: Answer, current: Settings) -> None:
+    sent = st.session_state.setdefault("feedback_sent", set())
+    if i in sent:
+        st.caption("Thanks for the feedback.")
+        return
+    rating = st.feedback("thumbs", key=f"rating-{i}")
+    if rating is not None:
+        comment = st.text_input("Comment (optional)", key=f"comment-{i}")
+        if st.button("Send feedback", key=f"send-{i}"):
+            resources.feedback_store(str(current.index_dir)).add(answer, thumbs_up=rating == 1, comment=comment)
+            sent.add(i)
+            st.rerun()
+
+
+def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) -> None:
+    with st.chat_message("user"):
+        st.markdown(plain_markdown(answer.question))
+    with st.chat_message("assistant"):
+        if answer.abstained:
+            st.warning("Declined: the collection does not appear to hold the answer.")
+        for note in answer.notes:
+            st.info(plain_markdown(note))
+        st.markdown(plain_markdown(answer.answer))
+        if answer.citations:
+            per_row = 4
+            for row in range(0, len(answer.citations), per_row):
+                for col, c in zip(st.columns(per_row), answer.citations[row : row + per_row]):
+                    if col.button(f"[{c.n}] {where(c)}", key=f"cite-{i}-{c.n}", help="show the passage"):
+                        st.session_state.setdefault("open_source", {})[i] = c.n
+        chosen = st.session_state.get("open_source", {}).get(i)
+        for c in answer.citations:
+            if c.n == chosen:
+                source_panel(c, source, f"{i}-{c.n}")
+        cited = {c.chunk_id for c in answer.citations}
+        others = [h for h in answer.hits if h.chunk_id not in cited]
+        if others:
+            with st.expander(f"Also retrieved ({len(others)})"):
+                for h in others:
+                    st.markdown(f"**{plain_markdown(Path(h.path).name)}**" + (f" (page {h.page})" if h.page else "") + f", score {h.score:.3f}")
+                    st.text(h.text[:400] + (" ..." if len(h.text) > 400 else ""))
+        st.caption(plain_markdown(f"{answer.generator}; " + ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings.items())))
+        feedback(i, answer, current)
+
+
+def ask(question: str, eng: Engine, options: dict) -> Answer:
+    """Stream the answer into the page; return the finished Answer."""
+    with st.chat_message("user"):
+        st.markdown(plain_markdown(question))
+    with st.chat_message("assistant"):
+        shown, text, answer = st.empty(), "", None
+        with st.spinner("Retrieving and writing ..."):
+            for part in eng.ask_stream(question, **options):
+                if isinstance(part, Answer):
+                    answer = part
+                else:
+                    text += part
+                    shown.markdown(plain_markdown(text) + " \u258c")
+    return answer
+
+
+current = resources.settings()
+st.title("Ask your documents")
+eng = resources.engine(current)
+if eng is not None:
+    options = sidebar(current, eng)
+    history: list[Answer] = st.session_state.setdefault("history", [])
+    source = resources.source_folder(current, eng)
+    for i, past in enumerate(history):
+        show_answer(i, past, source, current)
+    if question := st.chat_input("Ask a question about the collection"):
+        history.append(ask(question, eng, options))
+        st.rerun()

@@ -1,0 +1,106 @@
+"""Collection: upload documents, ingest them with a progress bar, see every document with its
+status (and why a file failed), delete one, or re-sync the whole source folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.pipeline import Ingestor, UsageError
+from ingest.uploads import UploadError, resolve_inside, save_upload
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.engine import Engine
+from rag.generations import IndexBusyError
+from rag.store import IndexMismatchError
+from ui import resources
+from ui.safe import plain_markdown
+
+
+def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
+    """Ingest `source` into the index with a live progress bar, then rerun the page with a summary."""
+    bar = st.progress(0.0, text="Scanning ...")
+
+    def on_progress(done: int, total: int, chunks: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{done} of {total} files, {chunks} chunks embedded")
+
+    load = (lambda: eng.embedder) if eng else (lambda: Embedder.load(current.embedding))
+    try:
+        report = Ingestor(current, load, interactive=False, on_progress=on_progress).run(source, current.index_dir)
+    except IndexBusyError as exc:
+        st.error(plain_markdown(f"Another ingest is writing this index: {exc}"))
+        return
+    except (UsageError, IndexMismatchError, ValueError) as exc:
+        st.error(plain_markdown(str(exc)))
+        return
+    summary = (
+        f"Added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}; "
+        f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s."
+    )
+    if report.failed:
+        summary += f" {len(report.failed)} file(s) could not be read: see their status below."
+    st.session_state["collection_flash"] = summary
+    if eng is None:
+        resources.forget_engine()  # the first generation exists now
+    else:
+        eng.refresh()
+    st.rerun()
+
+
+def documents_table(eng: Engine) -> list[dict]:
+    store = eng.index.store
+    failures, counts = store.failures(), store.chunks_per_file()
+    rows = []
+    for path, record in sorted(store.files().items()):
+        status = "indexed" if path not in failures else f"kept last good version; now failing: {failures[path]}"
+        rows.append({"document": path, "kind": record.kind, "KB": round(record.size / 1024, 1), "chunks": counts.get(path, 0), "status": status})
+    for path, reason in sorted(failures.items()):
+        if path not in counts:
+            rows.append({"document": path, "kind": "", "KB": None, "chunks": 0, "status": f"failed: {reason}"})
+    return rows
+
+
+current = resources.settings()
+st.title("Collection")
+eng = resources.engine(current) if resources.live_index(current) else None
+if eng is not None:
+    eng.refresh()  # show what the latest ingest published, wherever it ran
+source = resources.source_folder(current, eng)
+if source is None:
+    st.warning("No source folder is known for this index: set `ui.source_dir` in the settings file.")
+    st.stop()
+st.caption(plain_markdown(f"Source folder: {source}\nIndex: {current.index_dir}"))
+if flash := st.session_state.pop("collection_flash", None):
+    st.success(flash)
+
+allowed = [e.lstrip(".") for e in current.ingest.extensions]
+uploads = st.file_uploader(f"Add documents (up to {current.ingest.max_file_mb:g} MB each)", type=allowed, accept_multiple_files=True)
+if uploads and st.button("Upload and ingest", type="primary"):
+    source.mkdir(parents=True, exist_ok=True)
+    for upload in uploads:
+        try:
+            saved = save_upload(upload.name, upload.getvalue(), source, current.ingest)
+            st.toast(plain_markdown(f"Saved as {saved.name}"))
+        except (UploadError, OSError) as exc:
+            st.error(plain_markdown(str(exc)))
+    run_ingest(current, eng, source)
+
+left, right = st.columns(2)
+if left.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
+    run_ingest(current, eng, source)
+
+if eng is not None:
+    rows = documents_table(eng)
+    st.subheader(f"Documents ({len(rows)})")
+    st.dataframe(rows, hide_index=True, width="stretch")
+    with right.popover("Delete a document"):
+        doomed = st.selectbox("Document", [r["document"] for r in rows if r["chunks"]])
+        confirm = st.checkbox("Delete the file from the source folder too")
+        if st.button("Delete", disabled=not (doomed and confirm)):
+            try:
+                resolve_inside(source, doomed).unlink(missing_ok=True)
+            except UploadError as exc:
+                st.error(plain_markdown(str(exc)))
+            else:
+                run_ingest(current, eng, source)

@@ -1,0 +1,65 @@
+"""What the pages share, loaded once per process with Streamlit's resource cache (not on every
+rerun): the engine (index, embedder, reranker, generator) and the feedback store. Settings are
+read on each run, so the cache key follows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from rag.config import Settings
+from rag.engine import Engine
+from rag.feedback import FeedbackStore
+from rag.generations import IndexNotFoundError, live_generation
+from rag.index import IndexCorruptError
+from rag.store import IndexMismatchError
+from ui.safe import plain_markdown
+
+INDEX_ERRORS = (IndexNotFoundError, IndexMismatchError, IndexCorruptError)
+
+
+def settings() -> Settings:
+    """The settings file and RAG_* variables (`rag serve` passes the index as RAG_INDEX_DIR)."""
+    return Settings.load()
+
+
+@st.cache_resource(show_spinner="Loading the index and the models ...")
+def _engine(settings_json: str) -> Engine:
+    return Engine.from_settings(Settings.model_validate_json(settings_json))
+
+
+def engine(current: Settings) -> Engine | None:
+    """The shared engine, or None after showing why the index cannot be opened."""
+    try:
+        return _engine(current.model_dump_json(exclude={"ui"}))
+    except INDEX_ERRORS as exc:
+        st.error(plain_markdown(f"The index cannot be opened: {exc}"))
+        st.info("Add documents on the Collection page, or run `rag ingest FOLDER --index DIR` and start again.")
+        return None
+
+
+def live_index(current: Settings) -> bool:
+    """Whether the index folder has a published generation yet."""
+    try:
+        return live_generation(current.index_dir) is not None
+    except IndexNotFoundError:
+        return False
+
+
+@st.cache_resource
+def feedback_store(index_dir: str) -> FeedbackStore:
+    return FeedbackStore(Path(index_dir))
+
+
+def source_folder(current: Settings, eng: Engine | None) -> Path | None:
+    """Where uploads go and re-sync reads: the setting, else the folder the index was built from."""
+    if current.ui.source_dir:
+        return current.ui.source_dir
+    recorded = eng.index.store.get_meta("source") if eng else None
+    return Path(recorded) if recorded else None
+
+
+def forget_engine() -> None:
+    """Drop the cached engine (after the first ingest of a new index, say); the next run reloads it."""
+    _engine.clear()
