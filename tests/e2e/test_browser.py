@@ -1,6 +1,7 @@
 """The app in a real browser: `rag serve` on a free loopback port over a small ingested folder,
 Debian's chromium driven by Playwright asks a question, waits for the answer, opens a citation,
-checks the source panel, leaves feedback, and saves a screenshot as a test artifact."""
+checks the source panel, leaves feedback, saves a screenshot as a test artifact, then uploads a
+file on the Collection page and asks about it."""
 
 import os
 import re
@@ -77,6 +78,18 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             page.get_by_label("Comment (optional)").press("Enter")
             page.get_by_role("button", name="Send feedback").click()
             page.get_by_text("Thanks for the feedback.").wait_for(timeout=30_000)
+
+            page.get_by_role("link", name="Collection").click()
+            glacier = {"name": "../../glaciers.txt", "mimeType": "text/plain", "buffer": b"The Aletsch Glacier is the largest glacier in the Alps.\n"}
+            page.locator("input[type=file]").set_input_files(files=[glacier])
+            page.get_by_role("button", name="Upload and ingest").click()
+            page.get_by_text("Added 1,").wait_for(timeout=120_000)
+            assert (tmp_path / "docs" / "glaciers.txt").is_file()  # saved inside the folder, under a safe name
+            page.get_by_role("link", name="Ask").click()
+            box.wait_for(timeout=60_000)
+            box.fill("What is the largest glacier in the Alps?")
+            box.press("Enter")
+            page.get_by_role("button", name="[1] glaciers.txt").wait_for(timeout=120_000)  # the new generation serves
             browser.close()
         rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()
         assert rows == [(1, "right passage", "Which town have Etna's lava flows reached?")]
