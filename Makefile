@@ -16,7 +16,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run test test-fast eval eval-qa bench-ingest clean
+.PHONY: setup ingest run test test-fast eval eval-qa bench clean
 
 setup: $(STAMP) $(CHROMIUM)
 
@@ -64,10 +64,18 @@ eval-qa: setup
 	$(BIN)/rag eval qa eval/data/samples_qa.jsonl --index index/samples --out runs/eval-qa-samples
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
 
-# Whole-pipeline ingest throughput against the raw encode rate, on SciFact (see benchmarks/).
-bench-ingest: setup
+# Every benchmark (bench/): ingest throughput, query latency, generation, the llama-index peer
+# (in its own .venv-peer) and 1M synthetic chunks; writes runs/bench/bench.json, prints a table.
+PEER_VENV := .venv-peer
+$(PEER_VENV)/.installed: requirements-peer.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet -r requirements-peer.txt
+	touch $@
+
+bench: setup $(PEER_VENV)/.installed
 	@test -n "$(SCIFACT)" || (echo "set SCIFACT=path/to/scifact (BEIR layout)"; exit 2)
-	$(BIN)/python benchmarks/ingest_throughput.py --dataset $(SCIFACT)
+	rm -rf runs/bench/work
+	$(BIN)/rag bench --out runs/bench --dataset $(SCIFACT) --peer-python $(PEER_VENV)/bin/python
 
 clean:
-	rm -rf $(VENV) index .pytest_cache
+	rm -rf $(VENV) $(PEER_VENV) index .pytest_cache

@@ -233,6 +233,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.run import main as run_bench
+
+    dataset = Path(args.dataset) if args.dataset else None
+    if dataset is not None and not (dataset / "corpus.jsonl").is_file():
+        print(f"rag bench: {dataset} is not a BEIR folder (no corpus.jsonl)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
@@ -261,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: ui.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: ui.port, 8501)")
     serve.set_defaults(func=cmd_serve)
+
+    bench = sub.add_parser("bench", help="ingest, query, generation, llama-index peer and 1M-chunk scale benchmarks")
+    bench.add_argument("--out", default="runs/bench", help="folder for bench.json and the stages' work")
+    bench.add_argument("--dataset", help="BEIR folder (SciFact) for the ingest, query and peer stages; none: scale only")
+    bench.add_argument("--peer-python", help="python of a venv with requirements-peer.txt; none: no peer stage")
+    bench.add_argument("--scale-chunks", type=int, default=1_000_000, help="synthetic collection size (0: no scale stage)")
+    bench.add_argument("--raw-sample", type=int, default=3000, help="chunks encoded for the raw rate (0: all)")
+    bench.set_defaults(func=cmd_bench)
 
     evaluation = sub.add_parser("eval", help="measure retrieval quality and speed")
     eval_sub = evaluation.add_subparsers(dest="eval_command", required=True)

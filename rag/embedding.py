@@ -57,6 +57,7 @@ class Embedder:
     batch_size: int
     normalize: bool
     _model: object
+    _query_encoder: object | None = None  # OnnxQueryEncoder when it serves this model
 
     @classmethod
     def load(cls, settings: EmbeddingSettings) -> "Embedder":
@@ -70,6 +71,14 @@ class Embedder:
             log.info("embedding on the CPU (no CUDA device present)")
         model = SentenceTransformer(resolve_model_path(settings.model), device=device)
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+        query_encoder = None
+        if device == "cpu" and settings.query_backend != "torch":
+            from rag.query_encoder import OnnxQueryEncoder
+
+            folder = Path(resolve_model_path(settings.model))
+            query_encoder, why = OnnxQueryEncoder.load(model, folder, settings.normalize, settings.query_threads, settings.onnx_cache)
+            if why:
+                (log.warning if settings.query_backend == "onnx" else log.info)(why)
         return cls(
             model_name=settings.model,
             dim=int(dim),
@@ -78,6 +87,7 @@ class Embedder:
             batch_size=settings.batch_size,
             normalize=settings.normalize,
             _model=model,
+            _query_encoder=query_encoder,
         )
 
     @property
@@ -88,6 +98,16 @@ class Embedder:
         """A function giving the word pieces of a text, without special tokens (for chunk sizing)."""
         tok = self._model.tokenizer
         return lambda text: tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+
+    @property
+    def query_backend(self) -> str:
+        return "onnx" if self._query_encoder is not None else "torch"
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One text, shape (1, dim): ONNX Runtime when it serves this model, else PyTorch."""
+        if self._query_encoder is not None:
+            return self._query_encoder.encode(text)
+        return self.encode([text])
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """float32 array (len(texts), dim); rows are unit length when `normalize` is on."""

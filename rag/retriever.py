@@ -81,7 +81,7 @@ class HybridRetriever:
         n = settings.candidates
         stage_scores: dict[str, dict[int, float]] = {}
         if mode in ("dense", "hybrid"):
-            vector = self.embedder.encode([query])
+            vector = self.embedder.encode_query(query)
             clock.lap("embed_query")
             ids, scores = self.index.dense.search(vector, n, allowed)
             stage_scores["dense"] = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}

@@ -3,11 +3,11 @@ folder with the extractive answerer (no LLM needed): asking and opening a source
 document text rendered as text, the collection's list, re-sync and delete, the evaluation
 page's run and compare, and the password gate."""
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+from beir_factory import write_beir
 from conftest import ingested_corpus
 from streamlit.testing.v1 import AppTest
 
@@ -94,16 +94,6 @@ def test_collection_lists_resyncs_and_deletes(app_env: Path):
     assert any("removed 1" in s.value for s in at.success)
     assert "glaciers.txt" not in set(at.dataframe[0].value["document"])
     assert not (app_env / "docs" / "glaciers.txt").exists()
-
-
-def write_beir(folder: Path) -> Path:
-    docs = {"d1": "Mount Etna is an active volcano on Sicily.", "d2": "The Danube flows through ten countries.", "d3": "Green tea is unoxidised."}
-    queries = {"q1": "volcano on Sicily", "q2": "river through ten countries"}
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
-    return folder
 
 
 def test_evaluation_runs_shows_and_compares_reports(app_env: Path, monkeypatch):

@@ -1,0 +1,59 @@
+"""Small measuring tools the benchmark stages share: latency percentiles and peak memory."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+STATUS = Path("/proc/self/status")
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    values = np.asarray(ms, dtype=np.float64)
+    return {"p50_ms": round(float(np.percentile(values, 50)), 2), "p95_ms": round(float(np.percentile(values, 95)), 2), "n": len(values)}
+
+
+def rss_mb() -> float:
+    """Resident memory now (Linux), else the process's peak so far."""
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakRss:
+    """Peak resident memory (MB) while the block runs, sampled every 20 ms by a thread."""
+
+    def __init__(self, every_s: float = 0.02) -> None:
+        self.every_s, self.peak_mb = every_s, 0.0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, rss_mb())
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> "PeakRss":
+        self.peak_mb = rss_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = round(max(self.peak_mb, rss_mb()), 1)
+
+
+def timed(fn, *args, **kw) -> tuple[object, float]:
+    """(result, seconds)."""
+    started = time.perf_counter()
+    result = fn(*args, **kw)
+    return result, time.perf_counter() - started

@@ -1,0 +1,127 @@
+"""`rag bench --out DIR`: every benchmark stage in its own process (so each one's memory peak is
+its own and a failing stage does not stop the rest), then DIR/bench.json and a table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.table import format_table
+
+PEER_SCRIPT = Path(__file__).with_name("peer.py")
+
+
+def run_stage(name: str, cmd: list[str], out: Path, env: dict | None = None) -> dict:
+    """Run one stage; its JSON result, or {"error": ...} with the end of its output."""
+    print(f"bench: {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    seconds = round(time.perf_counter() - started, 1)
+    if done.returncode != 0 or not out.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-15:]
+        print(f"bench: {name} failed ({done.returncode}):\n  " + "\n  ".join(tail), file=sys.stderr)
+        return {"error": f"exit {done.returncode}: " + " | ".join(tail[-3:]), "stage_seconds": seconds}
+    print(f"bench: {name} done in {seconds} s", file=sys.stderr, flush=True)
+    return {**json.loads(out.read_text()), "stage_seconds": seconds}
+
+
+def peer_figures(raw: dict, dataset: Path, split: str) -> dict:
+    """Score the peer's run like ours (documents by their best chunk, ranx nDCG@10)."""
+    from bench.query import file_names
+    from eval.datasets import load_beir
+    from eval.retrieval import score_run
+
+    names = file_names(dataset / "corpus.jsonl")
+    data = load_beir(dataset, split)
+    run = {q: {names[f]: s for f, s in files.items() if f in names} for q, files in raw["run"].items()}
+    means, _ = score_run(data.qrels, run)
+    ms = np.asarray(raw["latency_ms"])
+    return {
+        "ingest_seconds": round(raw["ingest_s"], 1),
+        "nodes": raw["nodes"],
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "ndcg@10": round(means["ndcg@10"], 4),
+    }
+
+
+def machine() -> dict:
+    import faiss
+    import torch
+
+    from rag.dense import gpu_count
+
+    return {
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "faiss_gpus": gpu_count(),
+        "faiss_version": faiss.__version__,
+    }
+
+
+def bench(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int, split: str = "test") -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    py = sys.executable
+    result: dict = {"machine": machine()}
+    if dataset is not None:
+        scifact = work / dataset.name
+        result["ingest"] = run_stage("ingest", [py, "-m", "bench.ingest", "--dataset", str(dataset), "--work", str(scifact), "--raw-sample", str(raw_sample), "--out", str(out / "ingest.json")], out / "ingest.json")
+        query_cmd = [py, "-m", "bench.query", "--dataset", str(dataset), "--split", split, "--index", str(scifact / "index"), "--out", str(out / "query.json")]
+        result["query"] = run_stage("query", query_cmd, out / "query.json")
+        if result["machine"]["cuda"] or result["machine"]["faiss_gpus"]:  # the same on the CPU, to compare
+            cpu_env = {"RAG_EMBEDDING__DEVICE": "cpu", "RAG_DENSE__USE_GPU": "false"}
+            result["query_cpu"] = run_stage("query (CPU)", query_cmd[:-1] + [str(out / "query-cpu.json")], out / "query-cpu.json", cpu_env)
+        result["generate"] = result["query"].pop("generate", {"skipped": "query stage failed"})
+        if peer_python:
+            from eval.datasets import load_beir
+            from rag.embedding import resolve_model_path
+
+            (out / "queries.json").write_text(json.dumps(load_beir(dataset, split).queries))
+            peer_cmd = [peer_python, str(PEER_SCRIPT), "--docs", str(scifact / "docs"), "--queries", str(out / "queries.json"), "--model", resolve_model_path("all-MiniLM-L6-v2"), "--out", str(out / "peer-run.json")]
+            raw = run_stage("peer (llama-index)", peer_cmd, out / "peer-run.json")
+            result["peer"] = peer_figures(raw, dataset, split) if "error" not in raw else raw
+            ours = result["query"].get("stages", {}).get("hybrid", {})
+            if "error" not in raw and ours:
+                result["peer"]["ours"] = {"ingest_seconds": result["ingest"].get("pipeline_seconds"), "p50_ms": ours["p50_ms"], "ndcg@10": result["query"]["hybrid_ndcg@10"]}
+                result["peer"]["query_speedup"] = round(result["peer"]["p50_ms"] / ours["p50_ms"], 1)
+                if result["ingest"].get("pipeline_seconds"):
+                    result["peer"]["ingest_speedup"] = round(result["peer"]["ingest_seconds"] / result["ingest"]["pipeline_seconds"], 2)
+    if chunks:
+        label = f"{chunks // 1_000_000}M" if chunks % 1_000_000 == 0 else f"{chunks // 1000}k"
+        scale = run_stage(f"scale ({label} chunks)", [py, "-m", "bench.scale", "--chunks", str(chunks), "--work", str(work / f"scale-{label}"), "--out", str(out / "scale.json")], out / "scale.json")
+        result["scale"] = {label: scale}
+    result["memory"] = memory_table(result)
+    (out / "bench.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def memory_table(result: dict) -> dict:
+    """Peak resident memory (MB) per stage, from each stage's own figures."""
+    peaks = {}
+    if "peak_rss_mb" in result.get("ingest", {}):
+        peaks["ingest"] = result["ingest"]["peak_rss_mb"]
+    if "peak_rss_mb" in result.get("query", {}):
+        peaks["query"] = result["query"]["peak_rss_mb"]
+    if "peak_rss_mb" in result.get("generate", {}):
+        peaks["generate"] = result["generate"]["peak_rss_mb"]
+    for label, scale in result.get("scale", {}).items():
+        for part in ("flat", "ivf", "index", "hybrid"):
+            if "peak_rss_mb" in scale.get(part, {}):
+                peaks[f"scale {label} {part}"] = scale[part]["peak_rss_mb"]
+    return peaks
+
+
+def main(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int) -> int:
+    result = bench(out, dataset, peer_python, chunks, raw_sample)
+    print(format_table(result))
+    print(f"\nbench.json: {out / 'bench.json'}")
+    failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]
+    return 1 if failed else 0

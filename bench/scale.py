@@ -1,0 +1,178 @@
+"""Scale: a synthetic collection of N chunks (1M by default) through the product's own index.
+
+Vectors are random unit vectors of the model's dimension drawn around random topic centres
+(uniform noise in 384 dimensions has no neighbours worth finding, unlike real embeddings);
+each query is a noisy copy of one chunk's vector. Text is drawn from a Zipf vocabulary and a
+query's words from its chunk. FAISS flat (exact), IVF and the product's dense index (HNSW
+past `dense.hnsw_threshold`) are compared on build time, recall@10 against flat and latency;
+BM25 is built and queried at full size; then the whole hybrid retriever runs over a real
+generation (SQLite store + FAISS + BM25). Query vectors are given, not embedded: the MiniLM
+query time is measured on SciFact (the `query` stage) and adds to the hybrid figure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bench.measure import PeakRss, percentiles, timed
+from rag.config import Settings
+from rag.dense import DenseIndex
+from rag.generations import begin_generation, publish_generation
+from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, spec_from_settings
+from rag.retriever import HybridRetriever
+from rag.sparse import SparseIndex
+from rag.store import ChunkStore, NewChunk
+
+VOCABULARY, ZIPF_S, WORDS_PER_CHUNK, CHUNKS_PER_FILE = 50_000, 1.1, 60, 100
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def synthetic(n: int, dim: int, queries: int, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray]:
+    """(vectors, texts, query vectors, query texts, the chunk each query was drawn from)."""
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((max(16, n // 1000), dim)))
+    vectors = np.empty((n, dim), dtype=np.float32)
+    for at in range(0, n, 100_000):
+        m = min(100_000, n - at)
+        noise = rng.standard_normal((m, dim)).astype(np.float32) / math.sqrt(dim)
+        vectors[at : at + m] = unit(centres[rng.integers(0, len(centres), m)] + noise)
+    p = 1.0 / np.arange(1, VOCABULARY + 1) ** ZIPF_S
+    words = np.array([f"w{i}" for i in range(VOCABULARY)])[rng.choice(VOCABULARY, size=n * WORDS_PER_CHUNK, p=p / p.sum())]
+    texts = [" ".join(words[i * WORDS_PER_CHUNK : (i + 1) * WORDS_PER_CHUNK]) for i in range(n)]
+    source = rng.choice(n, size=queries, replace=False)
+    query_vectors = unit(vectors[source] + rng.standard_normal((queries, dim)).astype(np.float32) * (0.5 / math.sqrt(dim)))
+    query_texts = [" ".join(rng.choice(texts[i].split(), size=4, replace=False)) for i in source]
+    return vectors, texts, query_vectors, query_texts, source
+
+
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth)]))
+
+
+def search_latency(index: faiss.Index, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, dict]:
+    found, ms = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, ids = index.search(q[None, :], k)
+        ms.append((time.perf_counter() - started) * 1000)
+        found.append(ids[0])
+    return np.asarray(found), percentiles(ms)
+
+
+class GivenVectors:
+    """The retriever's embedder for synthetic queries: returns each query's own vector."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
+        self._by_text = dict(zip(texts, vectors))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._by_text[text][None, :]
+
+
+def write_generation(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings) -> tuple[Path, dict]:
+    """A real index generation holding the synthetic chunks; returns it and per-part build figures."""
+    tmp = begin_generation(root)
+    figures: dict = {}
+    store = ChunkStore(tmp / STORE_FILE)
+    started = time.perf_counter()
+    with store.conn:
+        for f, at in enumerate(range(0, len(texts), CHUNKS_PER_FILE)):
+            part = texts[at : at + CHUNKS_PER_FILE]
+            chunks = [NewChunk(t, 0, len(t), None, None) for t in part]
+            store.add_file(f"synthetic/{f:06d}.txt", 0, 0, "", "text", "", [0], chunks, vectors[at : at + len(part)])
+    figures["store_build_s"] = round(time.perf_counter() - started, 1)
+    ids = np.arange(1, len(texts) + 1, dtype=np.int64)  # AUTOINCREMENT ids of a fresh store, in order
+    assert store.conn.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM chunks").fetchone() == (1, len(texts), len(texts))
+    dense, seconds = timed(DenseIndex.build, ids, vectors, settings.dense)
+    figures["dense_kind"] = type(faiss.downcast_index(dense.index.index)).__name__
+    figures["dense_build_s"] = round(seconds, 1)
+    dense.save(tmp / DENSE_FILE)
+    sparse, seconds = timed(SparseIndex.build, zip(ids.tolist(), texts), settings.bm25)
+    figures["bm25_build_s"] = round(seconds, 1)
+    sparse.save(tmp / SPARSE_DIR)
+    spec = spec_from_settings(settings, vectors.shape[1])
+    store.write_spec(spec)
+    store.close()
+    manifest = {"spec": spec.__dict__, "chunks": len(texts), "files": math.ceil(len(texts) / CHUNKS_PER_FILE)}
+    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest))
+    return publish_generation(tmp), figures
+
+
+def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) -> dict:
+    faiss.omp_set_num_threads(settings.dense.faiss_threads)
+    result: dict = {"chunks": n, "queries": queries}
+    with PeakRss() as mem:
+        (vectors, texts, qv, qt, _), seconds = timed(synthetic, n, dim, queries)
+    result["generate_s"], result["generate_peak_rss_mb"] = round(seconds, 1), mem.peak_mb
+
+    with PeakRss() as mem:
+        flat = faiss.IndexFlatIP(dim)
+        _, seconds = timed(flat.add, vectors)
+        truth, latency = search_latency(flat, qv)
+        del flat
+    result["flat"] = {"build_s": round(seconds, 1), "recall@10": 1.0, **latency, "peak_rss_mb": mem.peak_mb}
+
+    with PeakRss() as mem:
+        nlist = max(16, int(math.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        train = vectors[np.random.default_rng(1).choice(n, size=min(n, 40 * nlist), replace=False)]
+        started = time.perf_counter()
+        ivf.train(train)
+        ivf.add(vectors)
+        build = time.perf_counter() - started
+        for nprobe in (1, 2, 4, 8, 16, 32, 64, 128):  # the smallest that reaches recall 0.95
+            ivf.nprobe = nprobe
+            found, latency = search_latency(ivf, qv)
+            if recall_at_10(found, truth) >= 0.95:
+                break
+        del ivf, quantizer
+    result["ivf"] = {"build_s": round(build, 1), "nlist": nlist, "nprobe": nprobe, "recall@10": round(recall_at_10(found, truth), 4), **latency, "peak_rss_mb": mem.peak_mb}
+
+    with PeakRss() as mem:
+        generation, figures = write_generation(root, texts, vectors, settings)
+        del vectors
+        index = HybridIndex.open(root, settings, dim=dim)
+    result["index"] = {**figures, "peak_rss_mb": mem.peak_mb}
+    found, latency = search_latency(index.dense.index, qv)
+    result["dense"] = {"kind": figures["dense_kind"], "build_s": figures["dense_build_s"], "recall@10": round(recall_at_10(found - 1, truth), 4), **latency}
+    bm25_ms = []
+    for q in qt:
+        started = time.perf_counter()
+        index.sparse.search(q, settings.retrieval.candidates)
+        bm25_ms.append((time.perf_counter() - started) * 1000)
+    result["bm25"] = {"build_s": figures["bm25_build_s"], **percentiles(bm25_ms)}
+    retriever = HybridRetriever(index, GivenVectors(qt, qv), settings.retrieval)
+    with PeakRss() as mem:
+        hybrid_ms = []
+        for q in qt:
+            started = time.perf_counter()
+            retriever.retrieve(q)
+            hybrid_ms.append((time.perf_counter() - started) * 1000)
+    result["hybrid"] = {**percentiles(hybrid_ms), "peak_rss_mb": mem.peak_mb, "generation": generation.name}
+    index.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--work", type=Path, required=True, help="folder for the synthetic index")
+    parser.add_argument("--out", type=Path, required=True, help="JSON result file")
+    args = parser.parse_args()
+    result = run(args.chunks, args.queries, args.work, Settings.load())
+    args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

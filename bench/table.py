@@ -1,0 +1,63 @@
+"""bench.json as the table `rag bench` prints: one row per figure, with its target where the
+issue sets one."""
+
+from __future__ import annotations
+
+
+def _row(what: str, value, target: str = "") -> str:
+    return f"| {what} | {value} | {target} |"
+
+
+def format_table(r: dict) -> str:
+    lines = ["| what | measured | target |", "| --- | --- | --- |"]
+    ing = r.get("ingest", {})
+    if "error" in ing:
+        lines.append(_row("ingest", f"failed: {ing['error']}"))
+    elif ing:
+        lines += [
+            _row("ingest: pipeline", f"{ing['pipeline_chunks_per_s']} chunks/s ({ing['chunks']} chunks, {ing['pipeline_seconds']} s)"),
+            _row("ingest: raw encode, same model", f"{ing['raw_encode_chunks_per_s']} chunks/s ({ing['raw_encode_chunks']} chunks)"),
+            _row("ingest: throughput_ratio", ing["throughput_ratio"], ">= 0.9"),
+            _row("re-ingest, unchanged", f"{ing['reingest_seconds']} s, {ing['reingest_chunks_embedded']} embedded", "< 5 s, 0"),
+        ]
+    for key, device in (("query", ""), ("query_cpu", " (CPU)")):
+        q = r.get(key, {})
+        if "error" in q:
+            lines.append(_row(f"query{device}", f"failed: {q['error']}"))
+        for stage, s in q.get("stages", {}).items():
+            target = "< 10 ms" if stage == "hybrid" else ""
+            lines.append(_row(f"query{device}: {stage} p50 / p95", f"{s['p50_ms']} / {s['p95_ms']} ms", target))
+        if "hybrid_ndcg@10" in q:
+            lines.append(_row(f"query{device}: hybrid nDCG@10", q["hybrid_ndcg@10"]))
+    g = r.get("generate", {})
+    if "first_token_ms" in g:
+        lines.append(_row(f"generate: {g['generator']}", f"first token {g['first_token_ms']} ms, {g['tokens_per_s']} tokens/s"))
+    elif g:
+        lines.append(_row("generate", g.get("skipped") or g.get("error")))
+    p = r.get("peer", {})
+    if "error" in p:
+        lines.append(_row("peer (llama-index)", f"failed: {p['error']}"))
+    elif p:
+        ours = p.get("ours", {})
+        lines += [
+            _row("peer: ingest s (ours)", f"{p['ingest_seconds']} ({ours.get('ingest_seconds')})"),
+            _row("peer: query p50 ms (ours)", f"{p['p50_ms']} ({ours.get('p50_ms')})"),
+            _row("peer: nDCG@10 (ours)", f"{p['ndcg@10']} ({ours.get('ndcg@10')})", "ours >= peer"),
+            _row("query_speedup", p.get("query_speedup"), ">= 5"),
+            _row("ingest_speedup", p.get("ingest_speedup")),
+        ]
+    for label, s in r.get("scale", {}).items():
+        if "error" in s:
+            lines.append(_row(f"scale {label}", f"failed: {s['error']}"))
+            continue
+        lines += [
+            _row(f"scale {label}: flat", f"build {s['flat']['build_s']} s, p50 {s['flat']['p50_ms']} ms"),
+            _row(f"scale {label}: IVF (nlist {s['ivf']['nlist']}, nprobe {s['ivf']['nprobe']})", f"build {s['ivf']['build_s']} s, recall@10 {s['ivf']['recall@10']}, p50 {s['ivf']['p50_ms']} ms"),
+            _row(f"scale {label}: {s['dense']['kind']} (product)", f"build {s['dense']['build_s']} s, recall@10 {s['dense']['recall@10']}, p50 {s['dense']['p50_ms']} ms", "recall >= 0.95"),
+            _row(f"scale {label}: BM25", f"build {s['bm25']['build_s']} s, p50 {s['bm25']['p50_ms']} ms"),
+            _row(f"scale {label}: hybrid p50 / p95", f"{s['hybrid']['p50_ms']} / {s['hybrid']['p95_ms']} ms (query vectors given)", "< 100 ms"),
+            _row(f"scale {label}: hybrid peak RSS", f"{s['hybrid']['peak_rss_mb']} MB"),
+        ]
+    for stage, mb in r.get("memory", {}).items():
+        lines.append(_row(f"peak RSS: {stage}", f"{mb} MB"))
+    return "\n".join(lines)

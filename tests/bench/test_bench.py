@@ -1,0 +1,73 @@
+"""The benchmark code on tiny inputs (CI runs no benchmark): the synthetic scale stage through
+the product's HNSW path, the ingest and query stages on a tiny BEIR folder, the table, and
+`rag bench` end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from beir_factory import write_beir
+
+from bench import ingest, query, scale
+from bench.table import format_table
+from rag.config import DenseSettings, GenerationSettings, Settings
+
+
+def test_synthetic_queries_lie_near_their_chunk():
+    vectors, texts, qv, qt, source = scale.synthetic(2000, 32, 10, seed=3)
+    assert vectors.shape == (2000, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert len(texts) == 2000 and all(len(t.split()) == scale.WORDS_PER_CHUNK for t in texts[:5])
+    nearest = np.argmax(qv @ vectors.T, axis=1)
+    assert np.mean(nearest == source) > 0.8  # each query is a noisy copy of its chunk
+    assert all(set(q.split()) <= set(texts[i].split()) for q, i in zip(qt, source))
+
+
+def test_scale_stage_on_a_small_collection_uses_hnsw_past_the_threshold(tmp_path: Path):
+    settings = Settings(dense=DenseSettings(hnsw_threshold=1000))
+    result = scale.run(3000, 30, tmp_path / "scale", settings, dim=64)
+    assert result["flat"]["recall@10"] == 1.0 and result["dense"]["kind"] == "IndexHNSWFlat"
+    assert result["dense"]["recall@10"] >= 0.95 and result["ivf"]["recall@10"] >= 0.95
+    assert result["hybrid"]["p50_ms"] > 0 and result["hybrid"]["peak_rss_mb"] > 0
+    assert result["bm25"]["n"] == 30
+
+
+@pytest.mark.slow
+def test_ingest_and_query_stages_on_a_tiny_dataset(tmp_path: Path):
+    dataset = write_beir(tmp_path / "tiny")
+    settings = Settings(generation=GenerationSettings(backend="extractive"))
+    figures = ingest.run(dataset / "corpus.jsonl", tmp_path / "docs", tmp_path / "index", settings, raw_sample=3)
+    assert figures["chunks"] == 5 and figures["raw_encode_chunks"] == 3 and figures["throughput_ratio"] > 0
+    assert figures["reingest_chunks_embedded"] == 0
+    result = query.run(dataset, "test", tmp_path / "index", settings)
+    assert set(result["stages"]) == {"bm25", "dense", "hybrid"} and result["hybrid_ndcg@10"] == pytest.approx(1.0)
+    assert "embed_query" in result["stages"]["hybrid"]["parts_p50_ms"]
+    assert "skipped" in result["generate"]
+
+
+def test_the_table_shows_targets_and_failures():
+    result = {
+        "ingest": {"error": "exit 1: boom"},
+        "query": {"stages": {"hybrid": {"p50_ms": 8.0, "p95_ms": 9.5}}, "hybrid_ndcg@10": 0.73},
+        "peer": {"ingest_seconds": 300.0, "p50_ms": 80.0, "ndcg@10": 0.70, "query_speedup": 10.0, "ingest_speedup": 0.6, "ours": {"ingest_seconds": 500, "p50_ms": 8.0, "ndcg@10": 0.73}},
+        "memory": {"query": 900.0},
+    }
+    table = format_table(result)
+    assert "| ingest | failed: exit 1: boom |" in table
+    assert "| query: hybrid p50 / p95 | 8.0 / 9.5 ms | < 10 ms |" in table
+    assert "| query_speedup | 10.0 | >= 5 |" in table and "| peak RSS: query | 900.0 MB |" in table
+
+
+@pytest.mark.slow
+def test_rag_bench_smoke(tmp_path: Path):
+    dataset = write_beir(tmp_path / "tiny")
+    out = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "rag.cli", "bench", "--out", str(out), "--dataset", str(dataset), "--scale-chunks", "2000", "--raw-sample", "0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "RAG_GENERATION__BACKEND": "extractive"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "bench.json").read_text())
+    assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
+    assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
+    assert "| query: hybrid p50 / p95 |" in done.stdout and "peak RSS: ingest" in done.stdout
