@@ -4,6 +4,7 @@ a size threshold, moved to the GPU at load time when CUDA is present. Saved alwa
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,11 @@ def build_faiss(ids: np.ndarray, vectors: np.ndarray, settings: DenseSettings) -
         inner = faiss.IndexFlatIP(dim)
     index = faiss.IndexIDMap2(inner)
     if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building has the cores to itself (HNSW 200k: 62 s on 1, 33 s on 2)
+        try:
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+        finally:
+            faiss.omp_set_num_threads(settings.faiss_threads)
     return index
 
 
