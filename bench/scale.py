@@ -30,6 +30,7 @@ from rag.sparse import SparseIndex
 from rag.store import ChunkStore, NewChunk
 
 VOCABULARY, ZIPF_S, WORDS_PER_CHUNK, CHUNKS_PER_FILE = 50_000, 1.1, 60, 100
+EF_SWEEP = (64, 128, 256, 512, 1024)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -145,6 +146,15 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
     result["index"] = {**figures, "peak_rss_mb": mem.peak_mb}
     found, latency = search_latency(index.dense.index, qv)
     result["dense"] = {"kind": figures["dense_kind"], "build_s": figures["dense_build_s"], "recall@10": round(recall_at_10(found - 1, truth), 4), **latency}
+    inner = faiss.downcast_index(index.dense.index.index)
+    if isinstance(inner, faiss.IndexHNSW):  # the search breadth the recall target needs
+        sweep = {}
+        for ef in EF_SWEEP:
+            inner.hnsw.efSearch = ef
+            found, latency = search_latency(index.dense.index, qv)
+            sweep[ef] = {"recall@10": round(recall_at_10(found - 1, truth), 4), "p50_ms": latency["p50_ms"]}
+        inner.hnsw.efSearch = settings.dense.hnsw_ef_search
+        result["dense"].update(ef_search=settings.dense.hnsw_ef_search, ef_sweep=sweep)
     bm25_ms = []
     for q in qt:
         started = time.perf_counter()
@@ -166,7 +176,7 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--work", type=Path, required=True, help="folder for the synthetic index")
     parser.add_argument("--out", type=Path, required=True, help="JSON result file")
     args = parser.parse_args()

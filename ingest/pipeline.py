@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from ingest.progress import Progress
-from ingest.readers import ReadError, read_document
+from ingest.readers import Limits, ReadError, read_document
+from ingest.timeout import time_limit
 from ingest.scan import SourceFile, scan_folder
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -100,6 +101,7 @@ class Ingestor:
         self.settings = settings
         self.interactive = interactive
         self.on_progress = on_progress
+        self.limits = Limits(int(settings.ingest.max_expanded_mb * 1024 * 1024), settings.ingest.max_pdf_pages)
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
         self._chunker = None
@@ -145,6 +147,8 @@ class Ingestor:
             if prev_spec:  # the model's dimension is checked once the model loads
                 prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim), root)
             files, report.failed = scan_folder(source, self.settings.ingest)
+            for path, reason in report.failed.items():
+                log.warning("skipped %s: %s", path, reason, extra={"event": "skipped", "path": path, "reason": reason})
             if not files and not known:
                 exts = ", ".join(self.settings.ingest.extensions)
                 raise UsageError(f"no supported documents in {source} (looked for {exts})")
@@ -222,14 +226,15 @@ class Ingestor:
                     report.unchanged += 1
                     progress.advance(files=1)
                     continue
-                doc = read_document(f.path, data)
+                with time_limit(self.settings.ingest.file_timeout_s):
+                    doc = read_document(f.path, data, self.limits)
                 st = f.path.stat()
                 if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
                     raise ReadError("changed while it was being read; run ingest again to pick it up")
                 chunks = self.chunker().chunk(doc)
             except Exception as exc:  # reported and skipped: one bad file never stops the batch
                 report.failed[f.rel] = _read_failure(exc)
-                log.warning("skipped %s: %s", f.rel, report.failed[f.rel])
+                log.warning("skipped %s: %s", f.rel, report.failed[f.rel], extra={"event": "skipped", "path": f.rel, "reason": report.failed[f.rel]})
                 progress.advance(files=1)
                 continue
             pending.append(_Pending(f, sha, doc.kind, doc.text, doc.page_starts, chunks, old is not None))

@@ -96,8 +96,24 @@ def _locate_headings(text: str, titles: list[str]) -> list[tuple[int, str]]:
     return found
 
 
-def read_pdf(path: Path) -> Extracted:
+@dataclass(frozen=True)
+class Limits:
+    """What a reader refuses to take on: zip bombs in DOCX, PDFs past a page count."""
+
+    max_expanded_bytes: int = 256 * 1024 * 1024
+    max_pdf_pages: int = 5000
+
+
+def read_pdf(path: Path, limits: Limits = Limits()) -> Extracted:
     from llama_index.readers.file import PDFReader
+    from pypdf import PdfReader
+
+    try:
+        pages = len(PdfReader(path).pages)
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise ReadError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
+    if pages > limits.max_pdf_pages:
+        raise ReadError(f"{pages} pages, over the limit of {limits.max_pdf_pages} (ingest.max_pdf_pages)")
 
     # PDFReader retries failures 3 times; a broken PDF will not mend, so call it once.
     load_once = PDFReader.load_data.__wrapped__
@@ -117,10 +133,17 @@ def read_pdf(path: Path) -> Extracted:
     return Extracted("pdf", text, starts or [0])
 
 
-def read_docx(path: Path) -> Extracted:
+def read_docx(path: Path, limits: Limits = Limits()) -> Extracted:
     from llama_index.readers.file import DocxReader
 
     try:
+        with zipfile.ZipFile(path) as zf:
+            expanded = sum(info.file_size for info in zf.infolist())
+        if expanded > limits.max_expanded_bytes:
+            raise ReadError(
+                f"its zipped parts expand to {expanded / 1e6:.0f} MB, over the limit of "
+                f"{limits.max_expanded_bytes / 1e6:.0f} MB (ingest.max_expanded_mb): a zip bomb, or too large"
+            )
         text = _normalise(DocxReader().load_data(path)[0].text)
         with zipfile.ZipFile(path) as zf:
             xml = zf.read("word/document.xml").decode("utf-8", errors="replace")
@@ -155,7 +178,7 @@ def read_plain(data: bytes, kind: str) -> Extracted:
     return Extracted(kind, text, headings=headings)
 
 
-def read_document(path: Path, data: bytes) -> Extracted:
+def read_document(path: Path, data: bytes, limits: Limits = Limits()) -> Extracted:
     """Extract `path` (whose bytes are `data`); raises ReadError with a specific reason."""
     kind = kind_of(path)
     if kind is None:
@@ -163,9 +186,9 @@ def read_document(path: Path, data: bytes) -> Extracted:
     if not data:
         raise ReadError("empty file")
     if kind == "pdf":
-        return read_pdf(path)
+        return read_pdf(path, limits)
     if kind == "docx":
-        return read_docx(path)
+        return read_docx(path, limits)
     if kind == "html":
         return read_html(data)
     return read_plain(data, kind)

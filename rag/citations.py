@@ -11,6 +11,7 @@ from rag.answer import Citation, Hit
 from rag.sentences import TOKEN_RE, split_sentences
 
 CITE_RE = re.compile(r"\[(\d+)\]")
+SPACED_CITE_RE = re.compile(r"\s*\[(\d+)\]")
 CITE_RUN_RE = re.compile(r"(?:\s*\[\d+\])+")  # one or more adjacent markers
 MIN_OVERLAP = 0.5  # share of an answer sentence's words a source sentence must hold to support it
 
@@ -54,6 +55,20 @@ def sentence_citations(text: str) -> list[tuple[str, list[int]]]:
         pos = run.end()
     out.extend((s, []) for s in answer_sentences(text[pos:].strip(" .,;:!?\n")))
     return out
+
+
+def drop_stray_citations(text: str, sources: int) -> tuple[str, list[str]]:
+    """Remove markers [n] outside 1..sources (a model misled by a document, say); returns the
+    text and the markers removed."""
+    stray: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        if 1 <= int(m.group(1)) <= sources:
+            return m.group(0)
+        stray.append(m.group(0).strip())
+        return ""
+
+    return SPACED_CITE_RE.sub(keep, text).strip(), stray
 
 
 def add_missing_citations(text: str, sources: Sequence[Hit]) -> str:

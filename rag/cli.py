@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
-def _setup_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)  # bm25s sets its own logger to DEBUG when imported
-    for noisy in ("sentence_transformers", "httpx", "faiss", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Logging from the settings' [logging] table, with the command line's flags on top."""
+    from rag.config import LoggingSettings, Settings
+    from rag.logs import setup_logging
+
+    try:
+        base = Settings.load(args.config).logging
+    except ValueError:  # the command itself reports a broken settings file
+        base = LoggingSettings()
+    update = {k: v for k, v in (("file", args.log_file), ("format", args.log_format)) if v}
+    setup_logging(base.model_copy(update=update), args.verbose)
 
 
 def _print_summary(report: dict, index: Path) -> None:
@@ -48,6 +52,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = Ingestor(settings, lambda: Embedder.load(settings.embedding)).run(Path(args.source), index, rebuild=args.rebuild)
     except (UsageError, IndexMismatchError, IndexBusyError, ValueError) as exc:
         print(f"rag ingest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, sqlite3.DatabaseError) as exc:  # a full disk, say, while writing the new generation
+        print(f"rag ingest: could not write the new index generation ({exc}); the live index is unchanged", file=sys.stderr)
         return EXIT_USAGE
     result = report.as_dict()
     if args.json:
@@ -243,10 +250,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rag.config import Settings
+    from rag.doctor import diagnose, repair
+    from rag.generations import IndexBusyError
+
+    settings = Settings.load(args.config)
+    index = Path(args.index) if args.index else settings.index_dir
+    try:
+        found = diagnose(index, settings) if args.check else repair(index, settings)
+    except IndexBusyError as exc:
+        print(f"rag doctor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"index: {index}, live generation: {found.generation.name if found.generation else 'none'}")
+    for check in found.checks:
+        print(f"  {'ok  ' if check.ok else 'BAD '} {check.part}: {check.detail}")
+    for action in found.actions:
+        print(f"repaired: {action}")
+    if found.healthy:
+        print("healthy")
+        return EXIT_OK
+    after = diagnose(index, settings) if found.actions else found
+    print("healthy after repair" if after.healthy else "damaged: see above")
+    return EXIT_OK if after.healthy else EXIT_PARTIAL
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local retrieval-augmented QA over your documents.")
     parser.add_argument("--config", type=Path, help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-file", type=Path, help="also write the log here (default: logging.file)")
+    parser.add_argument("--log-format", choices=["text", "json"], help="json: one object a line (default: logging.format)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="index a folder of documents (only what changed)")
@@ -277,8 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dataset", help="BEIR folder (SciFact) for the ingest, query and peer stages; none: scale only")
     bench.add_argument("--peer-python", help="python of a venv with requirements-peer.txt; none: no peer stage")
     bench.add_argument("--scale-chunks", type=int, default=1_000_000, help="synthetic collection size (0: no scale stage)")
-    bench.add_argument("--raw-sample", type=int, default=3000, help="chunks encoded for the raw rate (0: all)")
+    bench.add_argument("--raw-sample", type=int, default=1500, help="chunks encoded for the raw rate (0: all)")
     bench.set_defaults(func=cmd_bench)
+
+    doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")
+    doctor.add_argument("--index", help="index folder (default: settings index_dir)")
+    doctor.add_argument("--check", action="store_true", help="report only; change nothing")
+    doctor.set_defaults(func=cmd_doctor)
 
     evaluation = sub.add_parser("eval", help="measure retrieval quality and speed")
     eval_sub = evaluation.add_subparsers(dest="eval_command", required=True)
@@ -314,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose)
+    _setup_logging(args)
     return args.func(args)
 
 

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "RAG_CONFIG"
@@ -19,6 +19,15 @@ class Section(BaseModel):
     """A settings table; an unknown key is an error naming it, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def empty_is_unset(cls, value, info):
+        """`key = ""` in TOML (which has no null) leaves an optional path unset."""
+        field = cls.model_fields[info.field_name]
+        if value == "" and "Path" in str(field.annotation) and "None" in str(field.annotation):
+            return None
+        return value
 
 
 class EmbeddingSettings(Section):
@@ -49,6 +58,9 @@ class IngestSettings(Section):
     max_file_mb: float = Field(50.0, gt=0, description="larger files are reported, not read")
     follow_symlinks: bool = False
     keep_generations: int = Field(2, ge=1, description="old generations kept for readers in flight")
+    max_expanded_mb: float = Field(256.0, gt=0, description="a DOCX whose zipped parts expand past this is refused (zip bombs)")
+    max_pdf_pages: int = Field(5000, ge=1, description="longer PDFs are reported, not read")
+    file_timeout_s: float = Field(120.0, gt=0, description="a file whose reader runs longer is reported (CLI ingests; see README)")
 
 
 class BM25Settings(Section):
@@ -135,6 +147,14 @@ class UiSettings(Section):
     runs_dir: Path = Field(Path("runs"), description="where the Evaluation page writes its reports")
 
 
+class LoggingSettings(Section):
+    """Where log lines go and in what shape (the command line's -v and --log-* flags override)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field("text", description="json: one object a line, with event, path and reason keys")
+    file: Path | None = Field(None, description="also append the log to this file")
+
+
 class Settings(BaseSettings):
     """Everything the CLI, the UI and the eval harness build the engine from."""
 
@@ -151,6 +171,7 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     judge: JudgeSettings = JudgeSettings()
     ui: UiSettings = UiSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @classmethod
     def settings_customise_sources(

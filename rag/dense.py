@@ -75,6 +75,8 @@ class DenseIndex:
         if settings.use_gpu and gpu_count() > 0 and not isinstance(hnsw, faiss.IndexHNSW):
             log.info("dense search on the GPU (%d device(s))", gpu_count())
             return cls(faiss.index_cpu_to_all_gpus(index), on_gpu=True)
+        if settings.use_gpu and gpu_count() == 0:
+            log.debug("dense search on the CPU (FAISS sees no GPU)", extra={"event": "fallback", "reason": "no GPU for FAISS"})
         return cls(index)
 
     def __len__(self) -> int:

@@ -68,7 +68,7 @@ class Embedder:
 
         device = pick_device(settings.device)
         if device == "cpu":
-            log.info("embedding on the CPU (no CUDA device present)")
+            log.info("embedding on the CPU (no CUDA device present)", extra={"event": "fallback", "reason": "no CUDA device"})
         model = SentenceTransformer(resolve_model_path(settings.model), device=device)
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
         query_encoder = None

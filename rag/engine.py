@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.answer import Answer, Hit
-from rag.citations import CITE_RE, add_missing_citations, citations_for
+from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
 from rag.generate.base import Generator
@@ -48,7 +48,7 @@ class Engine:
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
         for note in self.notes:
-            log.warning(note)
+            log.warning(note, extra={"event": "fallback", "reason": note})
 
     @classmethod
     def from_settings(
@@ -111,18 +111,21 @@ class Engine:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         self.refresh()
-        hits = self.retriever.retrieve(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
+        retriever = self.retriever  # one generation for the whole answer, even if an ingest publishes meanwhile
+        hits = retriever.retrieve(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
         notes = list(self.notes)
         generation = generation or self.settings.generation
         if not hits or best_dense < generation.abstain_below:
-            yield DECLINE
-            yield self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)
-            return
-        if self.generator is not None and not extractive:
-            yield from self._generate(question, hits, generation, timings, started, notes)
+            parts = iter([DECLINE, self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)])
+        elif self.generator is not None and not extractive:
+            parts = self._generate(question, hits, generation, timings, started, notes)
         else:
-            yield from self._extract(question, hits, timings, started, notes)
+            parts = self._extract(question, hits, timings, started, notes)
+        for part in parts:
+            if isinstance(part, Answer):
+                part.generation = retriever.index.generation.name
+            yield part
 
     def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
         gen = self.generator
@@ -142,6 +145,9 @@ class Engine:
             yield self._finish(question, text, True, [], hits, timings, started, gen.name, notes)
             return
         text = add_missing_citations(text, prompt.sources)
+        text, stray = drop_stray_citations(text, len(prompt.sources))
+        if stray:
+            notes.append(f"removed citation(s) to sources that were not offered: {', '.join(stray)}")
         if not CITE_RE.search(text):
             why = "wrote nothing" if not text else "wrote an answer no source supports"
             notes.append(f"the model {why}; quoting the sources instead")

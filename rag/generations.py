@@ -72,27 +72,37 @@ def _fsync_path(path: Path) -> None:
 
 def publish_generation(tmp_folder: Path) -> Path:
     """Make `tmp_folder` durable and live: fsync its files, rename it, then swap CURRENT."""
-    root = tmp_folder.parent
     for dirpath, _, filenames in os.walk(tmp_folder):
         for name in filenames:
             _fsync_path(Path(dirpath) / name)
         _fsync_path(Path(dirpath))
     final = tmp_folder.with_name(tmp_folder.name.removesuffix(".tmp"))
     os.rename(tmp_folder, final)
+    set_live(final)
+    return final
+
+
+def set_live(generation: Path) -> None:
+    """Point CURRENT at a published generation, atomically (write, fsync, rename)."""
+    root = generation.parent
     pointer = root / f"{CURRENT}.tmp"
     with open(pointer, "w", encoding="ascii") as fh:
-        fh.write(final.name + "\n")
+        fh.write(generation.name + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(pointer, root / CURRENT)
     _fsync_path(root)
-    return final
+
+
+def published_generations(root: Path) -> list[Path]:
+    """Every published generation folder, oldest first."""
+    return [root / f"gen-{n:06d}" for n in _generation_numbers(root) if (root / f"gen-{n:06d}").is_dir()]
 
 
 def prune_generations(root: Path, keep: int) -> None:
     """Remove all but the newest `keep` published generations (never the live one)."""
     live = live_generation(root)
-    published = [root / f"gen-{n:06d}" for n in _generation_numbers(root) if (root / f"gen-{n:06d}").is_dir()]
+    published = published_generations(root)
     for folder in published[:-keep] if keep > 0 else published:
         if folder != live:
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,7 @@ STORE_FILE = "store.sqlite"
 DENSE_FILE = "dense.faiss"
 SPARSE_DIR = "sparse"
 MANIFEST_FILE = "manifest.json"
+DOCTOR = "`rag doctor --index {root}` repairs it"
 
 
 class IndexCorruptError(RuntimeError):
@@ -63,7 +64,7 @@ class HybridIndex:
             manifest = json.loads((gen / MANIFEST_FILE).read_text())
             spec = IndexSpec(**manifest["spec"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}") from None
+            raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
         if spec.schema_version != SCHEMA_VERSION:
             raise IndexMismatchError(
                 f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; "
@@ -76,9 +77,9 @@ class HybridIndex:
             sparse = SparseIndex.load(gen / SPARSE_DIR, settings.bm25)
             counts = {"manifest": manifest["chunks"], "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
         except Exception as exc:  # any unreadable part means the generation is damaged
-            raise IndexCorruptError(f"generation {gen} cannot be loaded: {exc}") from exc
+            raise IndexCorruptError(f"generation {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
         if len(set(counts.values())) != 1:
-            raise IndexCorruptError(f"generation {gen} parts disagree on the chunk count: {counts}")
+            raise IndexCorruptError(f"generation {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
         return cls(gen, spec, store, dense, sparse)
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from rag.config import BM25Settings
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
 STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
+STEM_CACHE = 1_000_000  # words; cleared when full
 
 
 class Tokenizer:
@@ -26,10 +27,19 @@ class Tokenizer:
     def __init__(self, stemmer: str | None = "english", stopwords: str | None = "en") -> None:
         self._stemmer = Stemmer.Stemmer(stemmer) if stemmer else None
         self._stopwords = STOPWORDS[stopwords] if stopwords else frozenset()
+        self._stems: dict[str, str] = {}  # word -> stem: a vocabulary is small next to its text
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in TOKEN_RE.findall(text.lower()) if w not in self._stopwords]
-        return self._stemmer.stemWords(words) if self._stemmer else words
+        if self._stemmer is None:
+            return words
+        stems = self._stems
+        new = [w for w in set(words) if w not in stems]
+        if new:
+            if len(stems) > STEM_CACHE:
+                stems.clear()
+            stems.update(zip(new, self._stemmer.stemWords(new)))
+        return [stems[w] for w in words]
 
 
 @dataclass
@@ -48,24 +58,29 @@ class SparseIndex:
             ids.append(chunk_id)
             tokens.append(tokenizer(text))
         bm25 = bm25s.BM25(method=settings.method, k1=settings.k1, b=settings.b)
-        if tokens:
+        if any(tokens):  # bm25s cannot index a collection without a single term (found by fuzzing)
             bm25.index(tokens, show_progress=False)
         return cls(np.asarray(ids, dtype=np.int64), bm25, tokenizer)
+
+    @property
+    def indexed(self) -> bool:
+        return bool(getattr(self.bm25, "vocab_dict", None))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "ids.npy", self.ids)
-        if len(self.ids):
+        if self.indexed:
             self.bm25.save(str(folder), show_progress=False)
-        (folder / "sparse.json").write_text(json.dumps({"count": int(len(self.ids))}))
+        (folder / "sparse.json").write_text(json.dumps({"count": int(len(self.ids)), "indexed": self.indexed}))
 
     @classmethod
     def load(cls, folder: Path, settings: BM25Settings) -> "SparseIndex":
         ids = np.load(folder / "ids.npy")
-        count = json.loads((folder / "sparse.json").read_text())["count"]
+        meta = json.loads((folder / "sparse.json").read_text())
+        count = meta["count"]
         if count != len(ids):
             raise ValueError(f"{folder}: BM25 ids file holds {len(ids)} ids, manifest says {count}")
-        if len(ids):
+        if meta.get("indexed", bool(len(ids))):
             bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
             if bm25.scores["num_docs"] != len(ids):
                 raise ValueError(f"{folder}: BM25 matrix has {bm25.scores['num_docs']} rows for {len(ids)} ids")
@@ -79,7 +94,7 @@ class SparseIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for `query` (zeros when no query term is in the index)."""
         terms = self.tokenizer(query)
-        if not len(self.ids) or not terms:
+        if not self.indexed or not terms:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.bm25.get_scores(terms)
 

@@ -9,8 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from rag.answer import Hit
+from rag.citations import CITE_RE
 from rag.embedding import Embedder
 from rag.sentences import TOKEN_RE, split_sentences
+
+DEFUSED = r"(\1)"  # [9] inside a quoted sentence -> (9)
 
 
 def informative(sentence: str, asked: set[str]) -> bool:
@@ -57,4 +60,6 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def compose(quotes: Sequence[Quote]) -> str:
-        return " ".join(f"{q.sentence} [{q.n}]" for q in quotes)
+        """The quotes, each followed by its [n]; a bracketed number inside a quote becomes (n),
+        so a document cannot forge a citation."""
+        return " ".join(f"{CITE_RE.sub(DEFUSED, q.sentence)} [{q.n}]" for q in quotes)

@@ -1,0 +1,91 @@
+"""Damage to an index is detected at open with a clear error, and `rag doctor` repairs it:
+search files are rebuilt from the store; a damaged store sends the index back to the newest
+whole generation."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ingested_corpus
+
+from rag.config import IngestSettings
+from rag.doctor import diagnose, repair
+from rag.generations import CURRENT
+from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, IndexCorruptError
+
+
+@pytest.fixture
+def index(tmp_path: Path, embedder):
+    settings = ingested_corpus(tmp_path, embedder, {})
+    settings.ingest = IngestSettings(keep_generations=5)
+    from ingest.pipeline import Ingestor
+
+    (tmp_path / "docs" / "glaciers.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.\n")
+    Ingestor(settings, lambda: embedder, interactive=False).run(tmp_path / "docs", settings.index_dir)
+    return settings
+
+
+def live(settings) -> Path:
+    return settings.index_dir / (settings.index_dir / CURRENT).read_text().strip()
+
+
+def search(settings, embedder) -> list[int]:
+    opened = HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
+    ids = opened.dense.search(embedder.encode_query("largest glacier in the Alps"), 3)[0][0].tolist()
+    opened.close()
+    return ids
+
+
+def corrupt_dense(gen: Path) -> None:
+    (gen / DENSE_FILE).write_bytes(b"not a faiss index")
+
+
+def corrupt_sparse(gen: Path) -> None:
+    next((gen / SPARSE_DIR).glob("*.npy")).unlink()
+
+
+@pytest.mark.parametrize("damage", [corrupt_dense, corrupt_sparse])
+def test_damaged_search_files_are_rebuilt_from_the_store(index, embedder, damage):
+    before = search(index, embedder)
+    damaged = live(index)
+    damage(damaged)
+    with pytest.raises(IndexCorruptError, match="rag doctor --index"):
+        HybridIndex.open(index.index_dir, index, dim=embedder.dim)
+    assert not diagnose(index.index_dir, index).healthy
+    found = repair(index.index_dir, index)
+    assert "rebuilt FAISS, BM25 and the manifest" in found.actions[0]
+    assert live(index) != damaged and diagnose(index.index_dir, index).healthy
+    assert search(index, embedder) == before  # same chunk ids, same vectors
+
+
+def test_a_truncated_store_goes_back_to_the_last_whole_generation(index, embedder):
+    damaged = live(index)
+    store = damaged / STORE_FILE
+    store.write_bytes(store.read_bytes()[:4096])
+    with pytest.raises(IndexCorruptError):
+        HybridIndex.open(index.index_dir, index, dim=embedder.dim)
+    found = repair(index.index_dir, index)
+    assert any("is live again" in a for a in found.actions)
+    assert live(index) != damaged and diagnose(index.index_dir, index).healthy
+    opened = HybridIndex.open(index.index_dir, index, dim=embedder.dim)
+    assert "glaciers.txt" not in opened.store.files()  # the generation before the last ingest
+    opened.close()
+
+
+def test_current_naming_a_lost_folder_is_repaired(index):
+    (index.index_dir / CURRENT).write_text("gen-000099\n")
+    assert not diagnose(index.index_dir, index).healthy
+    repair(index.index_dir, index)
+    assert diagnose(index.index_dir, index).healthy
+
+
+def test_rag_doctor_command(index):
+    cmd = [sys.executable, "-m", "rag.cli", "doctor", "--index", str(index.index_dir)]
+    healthy = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert healthy.returncode == 0 and "healthy" in healthy.stdout
+    corrupt_dense(live(index))
+    checked = subprocess.run(cmd + ["--check"], capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 1 and "BAD  dense" in checked.stdout
+    repaired = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert repaired.returncode == 0 and "healthy after repair" in repaired.stdout, repaired.stdout + repaired.stderr
