@@ -72,8 +72,9 @@ $(PEER_VENV)/.installed: requirements-peer.txt
 	$(PEER_VENV)/bin/pip install --quiet -r requirements-peer.txt
 	touch $@
 
-bench: setup $(PEER_VENV)/.installed
+bench:
 	@test -n "$(SCIFACT)" || (echo "set SCIFACT=path/to/scifact (BEIR layout)"; exit 2)
+	$(MAKE) -j2 setup $(PEER_VENV)/.installed
 	rm -rf runs/bench/work
 	$(BIN)/rag bench --out runs/bench --dataset $(SCIFACT) --peer-python $(PEER_VENV)/bin/python
 

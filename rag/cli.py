@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dataset", help="BEIR folder (SciFact) for the ingest, query and peer stages; none: scale only")
     bench.add_argument("--peer-python", help="python of a venv with requirements-peer.txt; none: no peer stage")
     bench.add_argument("--scale-chunks", type=int, default=1_000_000, help="synthetic collection size (0: no scale stage)")
-    bench.add_argument("--raw-sample", type=int, default=1500, help="chunks encoded for the raw rate (0: all)")
+    bench.add_argument("--raw-sample", type=int, default=1000, help="chunks encoded for the raw rate (0: all)")
     bench.set_defaults(func=cmd_bench)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")

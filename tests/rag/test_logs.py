@@ -11,6 +11,8 @@ from rag.logs import setup_logging
 
 def test_json_lines_to_a_file_with_extra_fields(tmp_path: Path, capsys):
     log_file = tmp_path / "logs" / "rag.jsonl"
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     setup_logging(LoggingSettings(format="json", file=log_file))
     try:
         logging.getLogger("ingest").warning("skipped %s: %s", "a.pdf", "corrupt", extra={"event": "skipped", "path": "a.pdf", "reason": "corrupt"})
@@ -21,7 +23,12 @@ def test_json_lines_to_a_file_with_extra_fields(tmp_path: Path, capsys):
         assert lines[0]["message"] == "skipped a.pdf: corrupt"
         assert json.loads(capsys.readouterr().err.splitlines()[-1])["path"] == "a.pdf"  # stderr too
     finally:
-        setup_logging(LoggingSettings())
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
 
 
 def test_cli_logs_each_skipped_file_and_the_reranker_fallback_once(tmp_path: Path, corpus: Path, embedder):
