@@ -35,7 +35,7 @@ def test_a_model_that_does_not_mean_pool_stays_on_pytorch(tmp_path: Path):
 
     folder = Path(resolve_model_path("all-MiniLM-L6-v2"))
     transformer = Transformer(str(folder))
-    model = SentenceTransformer(modules=[transformer, Pooling(transformer.get_word_embedding_dimension(), pooling_mode="cls")], device="cpu")
+    model = SentenceTransformer(modules=[transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode="cls")], device="cpu")
     encoder, why = OnnxQueryEncoder.load(model, folder, normalize=True, threads=1, cache=tmp_path)
     assert encoder is None and "does not pool by mean" in why
     assert not list(tmp_path.rglob("model.onnx"))
