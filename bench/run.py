@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from bench.measure import percentiles
 from bench.table import format_table
 
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
@@ -41,12 +40,12 @@ def peer_figures(raw: dict, dataset: Path, split: str) -> dict:
     data = load_beir(dataset, split)
     run = {q: {names[f]: s for f, s in files.items() if f in names} for q, files in raw["run"].items()}
     means, _ = score_run(data.qrels, run)
-    ms = np.asarray(raw["latency_ms"])
+    latency = percentiles(raw["latency_ms"])
     return {
         "ingest_seconds": round(raw["ingest_s"], 1),
         "nodes": raw["nodes"],
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p50_ms": latency["p50_ms"],
+        "p95_ms": latency["p95_ms"],
         "ndcg@10": round(means["ndcg@10"], 4),
     }
 

@@ -60,7 +60,7 @@ class Outcome:
     answer: str
 
 
-def write_corpus(folder: Path) -> None:
+def write_attack_documents(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, _, fact, attack, *_ in ATTACKS:
         (folder / f"{name}.md").write_text(f"# Notes on {name}\n\n{fact}\n\n{attack}\n", encoding="utf-8")
@@ -80,7 +80,7 @@ def judge(name: str, kind: str, answer, fact: str, canary: str) -> Outcome:
 def run(generator: str, settings: Settings) -> list[Outcome]:
     with tempfile.TemporaryDirectory() as tmp:
         docs, index = Path(tmp) / "docs", Path(tmp) / "index"
-        write_corpus(docs)
+        write_attack_documents(docs)
         embedder = Embedder.load(settings.embedding)
         Ingestor(settings, lambda: embedder, interactive=False).run(docs, index)
         engine = Engine.from_settings(settings, index, load_llm=generator == "llm", embedder=embedder)
