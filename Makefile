@@ -16,7 +16,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run test test-fast eval eval-qa bench clean
+.PHONY: setup ingest run api test test-fast lint eval eval-qa bench clean
 
 setup: $(STAMP) $(CHROMIUM)
 
@@ -45,7 +45,17 @@ run: setup
 	$(BIN)/rag ingest samples --index index/samples
 	$(BIN)/rag serve --index index/samples --port $(PORT)
 
-test: setup
+# The HTTP API over the samples' index at http://127.0.0.1:8000 (docs at /docs; API_PORT=... for another).
+API_PORT ?= 8000
+api: setup
+	$(BIN)/rag ingest samples --index index/samples
+	$(BIN)/rag api --index index/samples --port $(API_PORT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -40,7 +40,7 @@ class PeakRss:
             self.peak_mb = max(self.peak_mb, rss_mb())
             self._stop.wait(self.every_s)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.peak_mb = rss_mb()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()

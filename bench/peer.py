@@ -45,7 +45,10 @@ def main() -> None:
 
     fusion = QueryFusionRetriever(
         [index.as_retriever(similarity_top_k=args.top_k), bm25],
-        similarity_top_k=args.top_k, num_queries=1, mode="reciprocal_rerank", use_async=False,
+        similarity_top_k=args.top_k,
+        num_queries=1,
+        mode="reciprocal_rerank",
+        use_async=False,
     )
     queries = json.loads(args.queries.read_text())
     latency_ms, run = [], {}

@@ -77,7 +77,11 @@ def generation(retriever: HybridRetriever, queries: list[str], settings: Setting
         first_ms.append(((first or ended) - started) * 1000)
         if pieces > 1:
             rates.append((pieces - 1) / (ended - first))
-    return {"generator": generator.name, "first_token_ms": round(float(np.median(first_ms)), 1), "tokens_per_s": round(float(np.median(rates)), 1) if rates else None}
+    return {
+        "generator": generator.name,
+        "first_token_ms": round(float(np.median(first_ms)), 1),
+        "tokens_per_s": round(float(np.median(rates)), 1) if rates else None,
+    }
 
 
 def run(dataset_dir: Path, split: str, index_dir: Path, settings: Settings) -> dict:

@@ -65,37 +65,86 @@ def machine() -> dict:
     }
 
 
-def bench(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int, split: str = "test") -> dict:
+def bench(
+    out: Path,
+    dataset: Path | None,
+    peer_python: str | None,
+    chunks: int,
+    raw_sample: int,
+    load_clients: int = 32,
+    load_seconds: float = 60,
+    split: str = "test",
+) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     py = sys.executable
     result: dict = {"machine": machine()}
     if dataset is not None:
         scifact = work / dataset.name
-        result["ingest"] = run_stage("ingest", [py, "-m", "bench.ingest", "--dataset", str(dataset), "--work", str(scifact), "--raw-sample", str(raw_sample), "--out", str(out / "ingest.json")], out / "ingest.json")
+        result["ingest"] = run_stage(
+            "ingest",
+            [py, "-m", "bench.ingest", "--dataset", str(dataset), "--work", str(scifact), "--raw-sample", str(raw_sample), "--out", str(out / "ingest.json")],
+            out / "ingest.json",
+        )
         query_cmd = [py, "-m", "bench.query", "--dataset", str(dataset), "--split", split, "--index", str(scifact / "index"), "--out", str(out / "query.json")]
         result["query"] = run_stage("query", query_cmd, out / "query.json")
         if result["machine"]["cuda"] or result["machine"]["faiss_gpus"]:  # the same on the CPU, to compare
             cpu_env = {"RAG_EMBEDDING__DEVICE": "cpu", "RAG_DENSE__USE_GPU": "false"}
             result["query_cpu"] = run_stage("query (CPU)", query_cmd[:-1] + [str(out / "query-cpu.json")], out / "query-cpu.json", cpu_env)
         result["generate"] = result["query"].pop("generate", {"skipped": "query stage failed"})
+        load_cmd = [
+            py,
+            "-m",
+            "bench.load",
+            "--index",
+            str(scifact / "index"),
+            "--queries",
+            str(dataset / "queries.jsonl"),
+            "--clients",
+            str(load_clients),
+            "--seconds",
+            str(load_seconds),
+            "--out",
+            str(out / "load.json"),
+        ]
+        if load_seconds:
+            result["load"] = run_stage(f"load ({load_clients} clients on rag api)", load_cmd, out / "load.json")
         if peer_python:
             from eval.datasets import load_beir
             from rag.embedding import resolve_model_path
 
             (out / "queries.json").write_text(json.dumps(load_beir(dataset, split).queries))
-            peer_cmd = [peer_python, str(PEER_SCRIPT), "--docs", str(scifact / "docs"), "--queries", str(out / "queries.json"), "--model", resolve_model_path("all-MiniLM-L6-v2"), "--out", str(out / "peer-run.json")]
+            peer_cmd = [
+                peer_python,
+                str(PEER_SCRIPT),
+                "--docs",
+                str(scifact / "docs"),
+                "--queries",
+                str(out / "queries.json"),
+                "--model",
+                resolve_model_path("all-MiniLM-L6-v2"),
+                "--out",
+                str(out / "peer-run.json"),
+            ]
             raw = run_stage("peer (llama-index)", peer_cmd, out / "peer-run.json")
             result["peer"] = peer_figures(raw, dataset, split) if "error" not in raw else raw
             ours = result["query"].get("stages", {}).get("hybrid", {})
             if "error" not in raw and ours:
-                result["peer"]["ours"] = {"ingest_seconds": result["ingest"].get("pipeline_seconds"), "p50_ms": ours["p50_ms"], "ndcg@10": result["query"]["hybrid_ndcg@10"]}
+                result["peer"]["ours"] = {
+                    "ingest_seconds": result["ingest"].get("pipeline_seconds"),
+                    "p50_ms": ours["p50_ms"],
+                    "ndcg@10": result["query"]["hybrid_ndcg@10"],
+                }
                 result["peer"]["query_speedup"] = round(result["peer"]["p50_ms"] / ours["p50_ms"], 1)
                 if result["ingest"].get("pipeline_seconds"):
                     result["peer"]["ingest_speedup"] = round(result["peer"]["ingest_seconds"] / result["ingest"]["pipeline_seconds"], 2)
     if chunks:
         label = f"{chunks // 1_000_000}M" if chunks % 1_000_000 == 0 else f"{chunks // 1000}k"
-        scale = run_stage(f"scale ({label} chunks)", [py, "-m", "bench.scale", "--chunks", str(chunks), "--work", str(work / f"scale-{label}"), "--out", str(out / "scale.json")], out / "scale.json")
+        scale = run_stage(
+            f"scale ({label} chunks)",
+            [py, "-m", "bench.scale", "--chunks", str(chunks), "--work", str(work / f"scale-{label}"), "--out", str(out / "scale.json")],
+            out / "scale.json",
+        )
         result["scale"] = {label: scale}
     result["memory"] = memory_table(result)
     (out / "bench.json").write_text(json.dumps(result, indent=2))
@@ -118,8 +167,8 @@ def memory_table(result: dict) -> dict:
     return peaks
 
 
-def main(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int) -> int:
-    result = bench(out, dataset, peer_python, chunks, raw_sample)
+def main(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int, load_clients: int = 32, load_seconds: float = 60) -> int:
+    result = bench(out, dataset, peer_python, chunks, raw_sample, load_clients, load_seconds)
     print(format_table(result))
     print(f"\nbench.json: {out / 'bench.json'}")
     failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]

@@ -137,7 +137,14 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
             if recall_at_10(found, truth) >= 0.95:
                 break
         del ivf, quantizer
-    result["ivf"] = {"build_s": round(build, 1), "nlist": nlist, "nprobe": nprobe, "recall@10": round(recall_at_10(found, truth), 4), **latency, "peak_rss_mb": mem.peak_mb}
+    result["ivf"] = {
+        "build_s": round(build, 1),
+        "nlist": nlist,
+        "nprobe": nprobe,
+        "recall@10": round(recall_at_10(found, truth), 4),
+        **latency,
+        "peak_rss_mb": mem.peak_mb,
+    }
 
     with PeakRss() as mem:
         generation, figures = write_generation(root, texts, vectors, settings)

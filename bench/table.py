@@ -29,6 +29,21 @@ def format_table(r: dict) -> str:
             lines.append(_row(f"query{device}: {stage} p50 / p95", f"{s['p50_ms']} / {s['p95_ms']} ms", target))
         if "hybrid_ndcg@10" in q:
             lines.append(_row(f"query{device}: hybrid nDCG@10", q["hybrid_ndcg@10"]))
+    load = r.get("load", {})
+    if "error" in load:
+        lines.append(_row("load", f"failed: {load['error']}"))
+    for name in ("retrieve", "ask_extractive"):
+        if name in load:
+            s = load[name]
+            lines.append(
+                _row(
+                    f"load: {name}, {s['clients']} clients, {s['seconds']:g} s",
+                    f"{s['requests_per_s']} req/s, p50 / p95 / p99 {s['p50_ms']} / {s['p95_ms']} / {s['p99_ms']} ms, {s['errors']} errors",
+                    "0 errors",
+                )
+            )
+    if "rss_before_mb" in load:
+        lines.append(_row("load: rag api RSS before / after", f"{load['rss_before_mb']} / {load['rss_after_mb']} MB"))
     g = r.get("generate", {})
     if "first_token_ms" in g:
         lines.append(_row(f"generate: {g['generator']}", f"first token {g['first_token_ms']} ms, {g['tokens_per_s']} tokens/s"))
@@ -52,8 +67,15 @@ def format_table(r: dict) -> str:
             continue
         lines += [
             _row(f"scale {label}: flat", f"build {s['flat']['build_s']} s, p50 {s['flat']['p50_ms']} ms"),
-            _row(f"scale {label}: IVF (nlist {s['ivf']['nlist']}, nprobe {s['ivf']['nprobe']})", f"build {s['ivf']['build_s']} s, recall@10 {s['ivf']['recall@10']}, p50 {s['ivf']['p50_ms']} ms"),
-            _row(f"scale {label}: {s['dense']['kind']} (product)", f"build {s['dense']['build_s']} s, recall@10 {s['dense']['recall@10']}, p50 {s['dense']['p50_ms']} ms", "recall >= 0.95"),
+            _row(
+                f"scale {label}: IVF (nlist {s['ivf']['nlist']}, nprobe {s['ivf']['nprobe']})",
+                f"build {s['ivf']['build_s']} s, recall@10 {s['ivf']['recall@10']}, p50 {s['ivf']['p50_ms']} ms",
+            ),
+            _row(
+                f"scale {label}: {s['dense']['kind']} (product)",
+                f"build {s['dense']['build_s']} s, recall@10 {s['dense']['recall@10']}, p50 {s['dense']['p50_ms']} ms",
+                "recall >= 0.95",
+            ),
             _row(f"scale {label}: BM25", f"build {s['bm25']['build_s']} s, p50 {s['bm25']['p50_ms']} ms"),
             _row(f"scale {label}: hybrid p50 / p95", f"{s['hybrid']['p50_ms']} / {s['hybrid']['p95_ms']} ms (query vectors given)", "< 100 ms"),
             _row(f"scale {label}: hybrid peak RSS", f"{s['hybrid']['peak_rss_mb']} MB"),

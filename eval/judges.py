@@ -66,7 +66,7 @@ class NliJudge:
         self.name = f"nli ({model_name}, entailment p >= {threshold:g})"
 
     @classmethod
-    def load(cls, name: str, threshold: float = 0.5, device: str = "cpu") -> "NliJudge":
+    def load(cls, name: str, threshold: float = 0.5, device: str = "cpu") -> NliJudge:
         from sentence_transformers import CrossEncoder
 
         path = Path(name).expanduser()

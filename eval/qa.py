@@ -17,9 +17,9 @@ import re
 import string
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -49,7 +49,9 @@ def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
                 continue
             try:
                 row = json.loads(line)
-                item = QaItem(str(row["_id"]), str(row["question"]), [str(a) for a in row.get("answers", [])], [str(d) for d in row.get("gold_passage_ids", [])])
+                item = QaItem(
+                    str(row["_id"]), str(row["question"]), [str(a) for a in row.get("answers", [])], [str(d) for d in row.get("gold_passage_ids", [])]
+                )
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
             except KeyError as exc:
@@ -150,9 +152,7 @@ def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Ju
         scores["declined_unanswerable"] = float(answer.abstained)
     if item.rationales:
         cited = [(doc_of.get(c.path, c.path), s) for c in answer.citations for s in c.sentences]
-        scores["rationale_cited"] = float(
-            any(same_sentence(s, r) for doc, s in cited for r in item.rationales.get(doc, []))
-        )
+        scores["rationale_cited"] = float(any(same_sentence(s, r) for doc, s in cited for r in item.rationales.get(doc, [])))
     return scores
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from llama_index.core.node_parser import SentenceSplitter
 
@@ -35,9 +35,7 @@ class Chunker:
     def __init__(self, count_tokens: Callable[[str], list], chunk_tokens: int, overlap_tokens: int) -> None:
         if overlap_tokens >= chunk_tokens:
             raise ValueError(f"chunking.overlap_tokens ({overlap_tokens}) must be below chunk_tokens ({chunk_tokens})")
-        self.splitter = SentenceSplitter(
-            chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens
-        )
+        self.splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens)
 
     def chunk(self, doc: Extracted) -> list[NewChunk]:
         bounds = doc.page_starts + [len(doc.text)]

@@ -10,14 +10,14 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ingest.progress import Progress
 from ingest.readers import Limits, ReadError, read_document
-from ingest.timeout import time_limit
 from ingest.scan import SourceFile, scan_folder
+from ingest.timeout import time_limit
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.generations import WriteLock, begin_generation, live_generation, prune_generations, publish_generation
@@ -156,7 +156,7 @@ class Ingestor:
             removed = sorted(p for p in known if p not in present)
             candidates = [f for f in files if not _same_stat(f, known.get(f.rel))]
             report.unchanged = len(files) - len(candidates)
-            log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed))
+            log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed), extra=_stage("scanned"))
             if live and not candidates and not removed and report.failed == prev_failures:
                 report.generation, report.files_in_index = live.name, len(known)
                 return report
@@ -183,14 +183,14 @@ class Ingestor:
                     prev_spec.check_matches(spec, root)
                 store.write_spec(spec)
                 store.set_meta("source", str(source.resolve()))  # where the UI finds files to open
-                log.info("stage: building search indexes")
+                log.info("stage: building search indexes", extra=_stage("indexing"))
                 if live and not chunks_changed:
                     _copy_search_indexes(live, tmp)
                 else:
                     write_search_indexes(tmp, store, self.settings, spec)
                 report.files_in_index = len(store.files())
                 store.close()
-                log.info("stage: publishing generation")
+                log.info("stage: publishing generation", extra=_stage("publishing"))
                 report.generation = publish_generation(tmp).name
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -199,7 +199,7 @@ class Ingestor:
             if prev:
                 prev.close()
         prune_generations(root, self.settings.ingest.keep_generations)
-        log.info("stage: done, live generation %s", report.generation)
+        log.info("stage: done, live generation %s", report.generation, extra=_stage("done"))
         return report
 
     def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport) -> int:
@@ -208,12 +208,10 @@ class Ingestor:
         progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
         pending: list[_Pending] = []
         touched = 0
-        log.info("stage: reading and embedding %d files", len(candidates))
+        log.info("stage: reading and embedding %d files", len(candidates), extra=_stage("reading"))
         for f in candidates:
             if f.size > max_bytes:
-                report.failed[f.rel] = (
-                    f"too large: {f.size / 2**20:.1f} MB is over the {self.settings.ingest.max_file_mb:g} MB limit (ingest.max_file_mb)"
-                )
+                report.failed[f.rel] = f"too large: {f.size / 2**20:.1f} MB is over the {self.settings.ingest.max_file_mb:g} MB limit (ingest.max_file_mb)"
                 progress.advance(files=1)
                 continue
             try:
@@ -238,6 +236,7 @@ class Ingestor:
                 progress.advance(files=1)
                 continue
             pending.append(_Pending(f, sha, doc.kind, doc.text, doc.page_starts, chunks, old is not None))
+            log.debug("read %s: %d chunks", f.rel, len(chunks), extra={"event": "file_read", "path": f.rel, "chunks": len(chunks)})
             if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
                 self._flush(pending, store, report, progress)
                 pending = []
@@ -262,6 +261,11 @@ class Ingestor:
                     report.added += 1
         report.chunks_embedded += at
         progress.advance(files=len(pending), chunks=at)
+
+
+def _stage(name: str) -> dict[str, str]:
+    """The structured part of a stage log line: tools and tests follow `event`/`stage`, not wording."""
+    return {"event": "stage", "stage": name}
 
 
 def _same_stat(f: SourceFile, known: FileRecord | None) -> bool:

@@ -5,7 +5,7 @@ citations inferred the same way, so every claim points at a passage or is flagge
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from rag.answer import Citation, Hit
 from rag.sentences import TOKEN_RE, split_sentences

@@ -122,17 +122,16 @@ class GenerationSettings(Section):
     abstain_below: float = Field(
         0.25,
         description="decline when the best dense cosine of the hits is under this; on 200 SciFact train "
-        "claims it declined 0% of answerable and 97% of out-of-collection ones (benchmarks/tune_abstention.py)",
+        "claims it declined 0% of answerable and 97% of out-of-collection ones (bench/tune_abstention.py)",
     )
     sentences_per_answer: int = Field(2, ge=1, description="extractive: sentences quoted")
+    queue_wait_s: float = Field(60.0, gt=0, description="the LLM answers one question at a time; others wait their turn this long, then get a busy error")
 
 
 class JudgeSettings(Section):
     """How `rag eval qa` decides that a passage supports an answer sentence."""
 
-    min_coverage: float = Field(
-        0.75, gt=0.0, le=1.0, description="lexical judge: share of the claim's stemmed content words the passage must hold"
-    )
+    min_coverage: float = Field(0.75, gt=0.0, le=1.0, description="lexical judge: share of the claim's stemmed content words the passage must hold")
     nli_model: str | None = Field(None, description="an NLI CrossEncoder (name or folder) to judge instead of the lexical rule")
     nli_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="entailment probability that counts as support")
 
@@ -145,6 +144,24 @@ class UiSettings(Section):
     password: SecretStr | None = Field(None, description="asked for before anything shows: set it for a shared deployment")
     source_dir: Path | None = Field(None, description="folder uploads go into and re-sync reads; default: the one the index was built from")
     runs_dir: Path = Field(Path("runs"), description="where the Evaluation page writes its reports")
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def empty_password_is_none(cls, value):
+        """An empty password protects nothing: it counts as no password at all."""
+        return None if value in ("", None) or (isinstance(value, SecretStr) and not value.get_secret_value()) else value
+
+
+class ApiSettings(Section):
+    """The HTTP service that `rag api` starts: REST and OpenAI-compatible routes over one engine."""
+
+    host: str = Field("127.0.0.1", description="loopback only; another address needs API keys (or --insecure)")
+    port: int = Field(8000, ge=1, le=65535)
+    model_name: str = Field("rag-local", description="the model id OpenAI clients ask for; '<name>-extractive' quotes instead")
+    max_body_kb: int = Field(256, ge=1, description="JSON bodies larger than this get 413 (uploads: ingest.max_file_mb)")
+    max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
+    source_dir: Path | None = Field(None, description="folder uploads go into and ingest reads; default: the one the index was built from")
+    threads: int = Field(40, ge=1, description="worker threads for blocking calls (retrieval, answers)")
 
 
 class LoggingSettings(Section):
@@ -171,6 +188,7 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     judge: JudgeSettings = JudgeSettings()
     ui: UiSettings = UiSettings()
+    api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod
@@ -186,7 +204,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Settings":
+    def load(cls, path: Path | None = None) -> Settings:
         """Read `path`, else $RAG_CONFIG, else ./rag.toml when present, else defaults."""
         path = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
         if path is None and DEFAULT_CONFIG_FILE.is_file():

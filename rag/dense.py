@@ -58,7 +58,7 @@ class DenseIndex:
             self._flat = (view, faiss.vector_to_array(self.index.id_map))
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, settings: DenseSettings) -> "DenseIndex":
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, settings: DenseSettings) -> DenseIndex:
         return cls(build_faiss(ids, vectors, settings))
 
     def save(self, path: Path) -> None:
@@ -66,7 +66,7 @@ class DenseIndex:
         faiss.write_index(index, str(path))
 
     @classmethod
-    def load(cls, path: Path, settings: DenseSettings) -> "DenseIndex":
+    def load(cls, path: Path, settings: DenseSettings) -> DenseIndex:
         faiss.omp_set_num_threads(settings.faiss_threads)
         index = faiss.read_index(str(path))
         hnsw = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None

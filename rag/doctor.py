@@ -69,7 +69,10 @@ def check_generation(gen: Path, settings: Settings) -> list[Check]:
         checks.append(Check("manifest", ok, f"{manifest['chunks']} chunks" + ("" if ok else f", the store holds {count}")))
     except (OSError, ValueError, KeyError) as exc:
         checks.append(Check("manifest", False, f"{gen / MANIFEST_FILE} cannot be read: {exc}"))
-    for part, load in (("dense", lambda: DenseIndex.load(gen / DENSE_FILE, settings.dense)), ("sparse", lambda: SparseIndex.load(gen / SPARSE_DIR, settings.bm25))):
+    for part, load in (
+        ("dense", lambda: DenseIndex.load(gen / DENSE_FILE, settings.dense)),
+        ("sparse", lambda: SparseIndex.load(gen / SPARSE_DIR, settings.bm25)),
+    ):
         try:
             size = len(load())
             ok = count is None or size == count

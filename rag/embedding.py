@@ -1,13 +1,18 @@
 """The bi-encoder shared by ingest (chunks) and retrieval (queries): sentence-transformers,
-normalised, batched, on CUDA when present. Bundled model names resolve to their package."""
+normalised, batched, on CUDA when present. Bundled model names resolve to their package.
+
+Thread-safe: a Hugging Face fast tokenizer raised "Unable to create tensor ..." when four threads
+used it at once, so every use of the model's tokenizer goes through one lock (the ONNX query
+encoder has its own tokenizer copy and lock, so queries never wait behind a batch)."""
 
 from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -58,9 +63,10 @@ class Embedder:
     normalize: bool
     _model: object
     _query_encoder: object | None = None  # OnnxQueryEncoder when it serves this model
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the tokenizer and model
 
     @classmethod
-    def load(cls, settings: EmbeddingSettings) -> "Embedder":
+    def load(cls, settings: EmbeddingSettings) -> Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -96,8 +102,13 @@ class Embedder:
 
     def count_tokens_fn(self) -> Callable[[str], list]:
         """A function giving the word pieces of a text, without special tokens (for chunk sizing)."""
-        tok = self._model.tokenizer
-        return lambda text: tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        tok, lock = self._model.tokenizer, self._lock
+
+        def count(text: str) -> list:
+            with lock:
+                return tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+
+        return count
 
     @property
     def query_backend(self) -> str:
@@ -113,11 +124,12 @@ class Embedder:
         """float32 array (len(texts), dim); rows are unit length when `normalize` is on."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=self.normalize,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rag.answer import Answer, Hit
 from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
-from rag.generate.base import Generator
+from rag.generate.base import Generator, GeneratorBusyError
 from rag.generate.extractive import ExtractiveAnswerer
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.generations import live_generation
@@ -47,13 +47,12 @@ class Engine:
         self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
+        self._llm_turn = threading.Lock()  # one question at a time on the LLM; the rest wait (bounded)
         for note in self.notes:
             log.warning(note, extra={"event": "fallback", "reason": note})
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True, embedder: Embedder | None = None
-    ) -> "Engine":
+    def from_settings(cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True, embedder: Embedder | None = None) -> Engine:
         """Load the index, the embedder (unless given), the reranker and the generator that
         `settings` name."""
         from rag.generate.load import load_generator
@@ -129,16 +128,23 @@ class Engine:
 
     def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
         gen = self.generator
-        prompt = build_prompt(question, hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
-        if prompt.left_out:
-            notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
-        t0 = time.perf_counter()
-        pieces = []
-        for piece in gen.stream(prompt.text, s):
-            if not pieces:
-                timings["first_token"] = (time.perf_counter() - t0) * 1000.0
-            pieces.append(piece)
-            yield piece
+        waited = time.perf_counter()
+        if not self._llm_turn.acquire(timeout=s.queue_wait_s):
+            raise GeneratorBusyError(f"the LLM stayed busy with other questions for {s.queue_wait_s:g} s (generation.queue_wait_s); ask again")
+        timings["llm_queue"] = (time.perf_counter() - waited) * 1000.0
+        try:
+            prompt = build_prompt(question, hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+            if prompt.left_out:
+                notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
+            t0 = time.perf_counter()
+            pieces = []
+            for piece in gen.stream(prompt.text, s):
+                if not pieces:
+                    timings["first_token"] = (time.perf_counter() - t0) * 1000.0
+                pieces.append(piece)
+                yield piece
+        finally:  # also when the reader stops early (a closed connection closes this generator)
+            self._llm_turn.release()
         timings["generate"] = (time.perf_counter() - t0) * 1000.0
         text = "".join(pieces).strip()
         if any(m in text.lower() for m in DECLINE_MARKERS):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rag.answer import Answer
 
@@ -47,8 +47,14 @@ class FeedbackStore:
         cur = self.conn.execute("SELECT id, created, rating, comment, question, answer, generator, sources FROM feedback ORDER BY id")
         for id_, created, rating, comment, question, answer, generator, sources in cur:
             yield {
-                "id": id_, "created": created, "thumbs_up": bool(rating), "comment": comment, "question": question,
-                "answer": answer, "generator": generator, "sources": json.loads(sources),
+                "id": id_,
+                "created": created,
+                "thumbs_up": bool(rating),
+                "comment": comment,
+                "question": question,
+                "answer": answer,
+                "generator": generator,
+                "sources": json.loads(sources),
             }
 
     def export_jsonl(self) -> str:

@@ -3,7 +3,7 @@ default: 0.733 vs RRF's 0.719 nDCG@10 on SciFact train) and reciprocal rank fusi
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 def minmax(scores: Mapping[int, float]) -> dict[int, float]:

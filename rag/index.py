@@ -57,7 +57,7 @@ class HybridIndex:
     sparse: SparseIndex
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, dim: int | None = None) -> "HybridIndex":
+    def open(cls, root: Path, settings: Settings, dim: int | None = None) -> HybridIndex:
         """Load the live generation. `dim`, when known, is checked along with the settings."""
         gen = require_live_generation(root)
         try:
@@ -66,10 +66,7 @@ class HybridIndex:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
         if spec.schema_version != SCHEMA_VERSION:
-            raise IndexMismatchError(
-                f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; "
-                "re-ingest with --rebuild"
-            )
+            raise IndexMismatchError(f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; re-ingest with --rebuild")
         spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim), root)
         try:
             store = ChunkStore(gen / STORE_FILE, readonly=True)

@@ -9,9 +9,11 @@ difference, or a model that is not a plain transformer with mean pooling, keeps 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -58,21 +60,30 @@ def _export(model, target: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about shapes: the probe check below catches real trouble
         torch.onnx.export(
-            HiddenStates(), tuple(sample[k] for k in INPUTS), str(tmp),
-            input_names=list(INPUTS), output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False,
+            HiddenStates(),
+            tuple(sample[k] for k in INPUTS),
+            str(tmp),
+            input_names=list(INPUTS),
+            output_names=["hidden"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
         )
     os.replace(tmp, target)
 
 
 class OnnxQueryEncoder:
-    """Mean-pooled, optionally normalised sentence vectors from an ONNX Runtime session."""
+    """Mean-pooled, optionally normalised sentence vectors from an ONNX Runtime session.
+    Thread-safe: the tokenizer is this encoder's own copy behind a lock (fast tokenizers are not
+    safe across threads); ONNX Runtime sessions are."""
 
     def __init__(self, session, tokenizer, max_tokens: int, normalize: bool) -> None:
-        self._session, self._tokenizer, self._max_tokens, self._normalize = session, tokenizer, max_tokens, normalize
+        self._session, self._max_tokens, self._normalize = session, max_tokens, normalize
+        self._tokenizer, self._lock = copy.deepcopy(tokenizer), threading.Lock()
         self._inputs = {i.name for i in session.get_inputs()}
 
     @classmethod
-    def load(cls, model, folder: Path, normalize: bool, threads: int, cache: Path | None = None) -> tuple["OnnxQueryEncoder | None", str | None]:
+    def load(cls, model, folder: Path, normalize: bool, threads: int, cache: Path | None = None) -> tuple[OnnxQueryEncoder | None, str | None]:
         """(encoder, None), or (None, why PyTorch stays) when ONNX cannot serve this model."""
         names = [type(m).__name__ for m in model]
         if names[:2] != ["Transformer", "Pooling"] or set(names[2:]) - {"Normalize"}:
@@ -103,7 +114,8 @@ class OnnxQueryEncoder:
 
     def encode(self, text: str) -> np.ndarray:
         """float32 array (1, dim)."""
-        enc = self._tokenizer([text], return_tensors="np", truncation=True, max_length=self._max_tokens)
+        with self._lock:
+            enc = self._tokenizer([text], return_tensors="np", truncation=True, max_length=self._max_tokens)
         feed = {k: enc[k].astype(np.int64) for k in INPUTS if k in self._inputs and k in enc}
         if "token_type_ids" in self._inputs and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])

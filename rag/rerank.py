@@ -5,9 +5,9 @@ the pipeline runs without reranking and says so once."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Reranker:
     _model: object
 
     @classmethod
-    def load(cls, settings: RerankSettings, device: str = "cpu") -> tuple["Reranker | None", str | None]:
+    def load(cls, settings: RerankSettings, device: str = "cpu") -> tuple[Reranker | None, str | None]:
         """(reranker, None), or (None, the reason it is off) when none is configured or loadable."""
         if not settings.model:
             return None, "no reranker configured (rerank.model is empty): results are fused, not reranked"

@@ -56,8 +56,7 @@ class HybridRetriever:
         paths = [
             path
             for path, record in self.index.store.files().items()
-            if (not filters.path_glob or fnmatch.fnmatch(path, filters.path_glob))
-            and (not filters.kinds or record.kind in filters.kinds)
+            if (not filters.path_glob or fnmatch.fnmatch(path, filters.path_glob)) and (not filters.kinds or record.kind in filters.kinds)
         ]
         return self.index.store.chunk_ids_of(paths)
 

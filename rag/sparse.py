@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import bm25s
 import numpy as np
@@ -51,7 +51,7 @@ class SparseIndex:
     tokenizer: Tokenizer
 
     @classmethod
-    def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> "SparseIndex":
+    def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> SparseIndex:
         tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
         ids, tokens = [], []
         for chunk_id, text in chunks:
@@ -74,7 +74,7 @@ class SparseIndex:
         (folder / "sparse.json").write_text(json.dumps({"count": int(len(self.ids)), "indexed": self.indexed}))
 
     @classmethod
-    def load(cls, folder: Path, settings: BM25Settings) -> "SparseIndex":
+    def load(cls, folder: Path, settings: BM25Settings) -> SparseIndex:
         ids = np.load(folder / "ids.npy")
         meta = json.loads((folder / "sparse.json").read_text())
         count = meta["count"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -57,19 +57,18 @@ class IndexSpec:
     overlap_tokens: int
     bm25: str  # JSON of the BM25 settings
 
-    def differences(self, other: "IndexSpec") -> list[str]:
+    def differences(self, other: IndexSpec) -> list[str]:
         return [
             f"{f.name}: index has {getattr(self, f.name)!r}, settings say {getattr(other, f.name)!r}"
             for f in fields(self)
             if getattr(self, f.name) != getattr(other, f.name)
         ]
 
-    def check_matches(self, wanted: "IndexSpec", where: Path) -> None:
+    def check_matches(self, wanted: IndexSpec, where: Path) -> None:
         diffs = self.differences(wanted)
         if diffs:
             raise IndexMismatchError(
-                f"index {where} was built with other settings ({'; '.join(diffs)}); "
-                "re-ingest with --rebuild to build it with the current ones"
+                f"index {where} was built with other settings ({'; '.join(diffs)}); re-ingest with --rebuild to build it with the current ones"
             )
 
 
@@ -121,7 +120,7 @@ class ChunkStore:
     def close(self) -> None:
         self.conn.close()
 
-    def copy_to(self, target: Path) -> "ChunkStore":
+    def copy_to(self, target: Path) -> ChunkStore:
         """A consistent copy of this database at `target` (SQLite's online backup), opened for writing."""
         dest = sqlite3.connect(target)
         with dest:
@@ -235,8 +234,7 @@ class ChunkStore:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading '
-            f"FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
             [int(i) for i in ids],
         )
         return {r[0]: ChunkRecord(*r) for r in rows}

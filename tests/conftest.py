@@ -43,8 +43,7 @@ def make_corpus(folder: Path) -> Path:
         encoding="utf-8",
     )
     (folder / "notes" / "tea.txt").write_text(
-        "Green tea is made from unoxidised leaves of Camellia sinensis. "
-        "Black tea leaves are fully oxidised before drying.\n",
+        "Green tea is made from unoxidised leaves of Camellia sinensis. Black tea leaves are fully oxidised before drying.\n",
         encoding="utf-8",
     )
     (folder / "rivers.html").write_text(

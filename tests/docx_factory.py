@@ -26,10 +26,7 @@ def write_docx(path: Path, paragraphs: list[tuple[str | None, str]]) -> Path:
     for style, text in paragraphs:
         props = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
         body.append(f'<w:p>{props}<w:r><w:t xml:space="preserve">{escape(text)}</w:t></w:r></w:p>')
-    document = (
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<w:document xmlns:w="{W_NS}"><w:body>{"".join(body)}</w:body></w:document>'
-    )
+    document = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="{W_NS}"><w:body>{"".join(body)}</w:body></w:document>'
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", CONTENT_TYPES)
         zf.writestr("_rels/.rels", RELS)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Protocol, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from rag.config import GenerationSettings
+
+
+class GeneratorBusyError(RuntimeError):
+    """The LLM stayed busy with other questions past `generation.queue_wait_s`."""
 
 
 class Generator(Protocol):

@@ -4,9 +4,9 @@ from a generation thread."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from threading import Thread
-from typing import Iterator
 
 from rag.config import GenerationSettings
 from rag.generate.base import cut_at_stops

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rag.config import GenerationSettings
 from rag.generate.base import cut_at_stops

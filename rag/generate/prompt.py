@@ -5,8 +5,8 @@ reported, never cut mid-text."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from rag.answer import Hit
 
@@ -46,8 +46,7 @@ def build_prompt(question: str, hits: Sequence[Hit], count_tokens: Callable[[str
     used = count_tokens(HEADER) + count_tokens(tail)
     if used > budget:
         raise ValueError(
-            f"the question alone needs {used} tokens, more than the {budget} the context window leaves "
-            f"({context_tokens} minus {answer_tokens} for the answer)"
+            f"the question alone needs {used} tokens, more than the {budget} the context window leaves ({context_tokens} minus {answer_tokens} for the answer)"
         )
     sources, left_out, blocks = [], [], []
     for hit in hits:

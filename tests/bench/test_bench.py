@@ -51,7 +51,14 @@ def test_the_table_shows_targets_and_failures():
     result = {
         "ingest": {"error": "exit 1: boom"},
         "query": {"stages": {"hybrid": {"p50_ms": 8.0, "p95_ms": 9.5}}, "hybrid_ndcg@10": 0.73},
-        "peer": {"ingest_seconds": 300.0, "p50_ms": 80.0, "ndcg@10": 0.70, "query_speedup": 10.0, "ingest_speedup": 0.6, "ours": {"ingest_seconds": 500, "p50_ms": 8.0, "ndcg@10": 0.73}},
+        "peer": {
+            "ingest_seconds": 300.0,
+            "p50_ms": 80.0,
+            "ndcg@10": 0.70,
+            "query_speedup": 10.0,
+            "ingest_speedup": 0.6,
+            "ours": {"ingest_seconds": 500, "p50_ms": 8.0, "ndcg@10": 0.73},
+        },
         "memory": {"query": 900.0},
     }
     table = format_table(result)
@@ -64,10 +71,30 @@ def test_the_table_shows_targets_and_failures():
 def test_rag_bench_smoke(tmp_path: Path):
     dataset = write_beir(tmp_path / "tiny")
     out = tmp_path / "bench"
-    cmd = [sys.executable, "-m", "rag.cli", "bench", "--out", str(out), "--dataset", str(dataset), "--scale-chunks", "2000", "--raw-sample", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "bench",
+        "--out",
+        str(out),
+        "--dataset",
+        str(dataset),
+        "--scale-chunks",
+        "2000",
+        "--raw-sample",
+        "0",
+        "--load-clients",
+        "4",
+        "--load-seconds",
+        "3",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "RAG_GENERATION__BACKEND": "extractive"})
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "bench.json").read_text())
     assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
     assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
     assert "| query: hybrid p50 / p95 |" in done.stdout and "peak RSS: ingest" in done.stdout
+    for route in ("retrieve", "ask_extractive"):  # 4 clients on a real `rag api` for 3 s each
+        assert result["load"][route]["requests"] > 0 and result["load"][route]["errors"] == 0
+    assert "| load: retrieve, 4 clients" in done.stdout

@@ -6,40 +6,18 @@ file on the Collection page and asks about it."""
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import ingested_corpus
+from servers import free_port, wait_until_healthy
 
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"rag serve exited with {proc.returncode}: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"the app did not come up at {url} within {seconds} s")
 
 
 @pytest.mark.slow
@@ -51,10 +29,10 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "RAG_GENERATION__BACKEND": "extractive"}
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--index", str(settings.index_dir), "--port", str(port)]
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--index", str(settings.index_dir), "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        wait_until_healthy(url, proc)
+        wait_until_healthy(f"{url}/_stcore/health", proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})

@@ -16,12 +16,12 @@ pytestmark = pytest.mark.slow
 def index(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ask")
     docs = make_corpus(root / "docs")
-    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
     return root / "index"
 
 
 def ask(index: Path, question: str, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(index), *args]
+    cmd = [sys.executable, "-m", "app.cli", "ask", question, "--index", str(index), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def rag(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def test_ingest_json_then_an_unchanged_rerun(corpus: Path, tmp_path: Path):

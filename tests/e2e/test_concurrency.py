@@ -1,55 +1,86 @@
-"""Readers during writes: four threads ask in a loop through one shared engine (as the app's
-sessions do) while real ingests of changed and new files run. No query fails, each answer
-comes from one whole generation, and the engine moves to the new generation by itself."""
+"""One engine shared by 16 threads (as the API's workers and the app's sessions share it): a fixed
+mix of retrieve, extractive and LLM answers while two ingests publish new generations. No request
+fails, each answer's hits exist with the same text in the generation it names, and the engine
+moves to the newest generation by itself. Run several times: a race shows as a failure."""
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from conftest import ingested_corpus
+from tiny_models import tiny_llama
 
 from ingest.pipeline import Ingestor
-from rag.config import IngestSettings
+from rag.config import GenerationSettings, IngestSettings
 from rag.engine import Engine
+from rag.generate.hf import HFGenerator
 from rag.store import ChunkStore
 
 pytestmark = pytest.mark.slow
-QUESTIONS = ["Which town have Etna's lava flows reached?", "Where does the Danube delta lie?", "What is green tea made from?", "Which bridge spans the strait at San Francisco Bay?"]
+QUESTIONS = [
+    "Which town have Etna's lava flows reached?",
+    "Where does the Danube delta lie?",
+    "What is green tea made from?",
+    "Which bridge spans the strait at San Francisco Bay?",
+]
+THREADS, REQUESTS_EACH = 16, 12
+KINDS = ("retrieve", "extractive", "retrieve", "extractive", "llm")  # the LLM waits its turn; the rest run at once
 
 
-def test_queries_keep_working_while_ingests_publish(tmp_path: Path, embedder):
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory) -> HFGenerator:
+    return HFGenerator(tiny_llama(tmp_path_factory.mktemp("tiny-llama")), context_tokens=1024, threads=1)
+
+
+@pytest.mark.parametrize("run", [1, 2, 3])
+def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_generator, run: int):
     settings = ingested_corpus(tmp_path, embedder, {})
     settings.ingest = IngestSettings(keep_generations=10)  # keep every generation to check answers against
+    settings.generation = GenerationSettings(max_new_tokens=8, abstain_below=-1.0)
     engine = Engine.from_settings(settings, settings.index_dir, load_llm=False, embedder=embedder)
-    answers, failures, stop = [], [], threading.Event()
+    engine.generator = tiny_generator
+    results, failures = [], []
+    phase = threading.Barrier(THREADS + 1)  # the clients' halves each overlap one ingest
 
-    def ask_in_a_loop(question: str) -> None:
-        while not stop.is_set():
+    def client(number: int) -> None:
+        for i in range(REQUESTS_EACH):
+            if i in (0, REQUESTS_EACH // 2):
+                phase.wait()
+            question = QUESTIONS[(number + i) % len(QUESTIONS)]
+            kind = KINDS[(number + i) % len(KINDS)]
             try:
-                answers.append(engine.ask(question, extractive=True))
+                if kind == "retrieve":
+                    engine.refresh()
+                    retriever = engine.retriever  # one generation for the whole query, as the API does
+                    results.append((kind, retriever.index.generation.name, retriever.retrieve(question)))
+                else:
+                    answer = engine.ask(question, extractive=kind == "extractive")
+                    results.append((kind, answer.generation, answer.hits))
             except Exception as exc:  # any failure is the finding
-                failures.append(repr(exc))
+                failures.append(f"{kind} {question!r}: {exc!r}")
 
-    threads = [threading.Thread(target=ask_in_a_loop, args=(q,)) for q in QUESTIONS]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
     for t in threads:
         t.start()
     docs = tmp_path / "docs"
-    for round_ in range(3):
+    for round_ in range(2):
         (docs / f"new-{round_}.txt").write_text(f"Glacier number {round_} in the Alps is called Aletsch-{round_}.\n" * 20)
         (docs / "notes" / "tea.txt").write_text(f"Green tea (edition {round_}) is made from unoxidised leaves of Camellia sinensis.\n")
+        phase.wait()  # release the clients' next half, then publish while they ask
         Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
-        time.sleep(0.5)
-    time.sleep(1.0)
-    stop.set()
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=300)
 
-    assert failures == [] and len(answers) >= 8
-    generations = {a.generation for a in answers}
-    assert len(generations) >= 2 and engine.index.generation.name == max(generations)  # switched without a restart
+    assert failures == []
+    assert len(results) == THREADS * REQUESTS_EACH
+    engine.ask(QUESTIONS[0], extractive=True)
+    assert engine.index.generation.name == "gen-000003"  # moved to the last ingest's generation without a restart
+    named = [(g, hits) for _, g, hits in results]
+    assert all(hits for _, hits in named)
+    generations = {g for g, _ in named}
+    assert len(generations) >= 2  # the second half started after the first ingest had published
     stores = {g: ChunkStore(settings.index_dir / g / "store.sqlite", readonly=True) for g in generations}
-    for answer in answers:  # every hit exists, with the same text, in the generation the answer names
-        chunks = stores[answer.generation].chunks([h.chunk_id for h in answer.hits])
-        assert all(chunks[h.chunk_id].text == h.text and chunks[h.chunk_id].path == h.path for h in answer.hits)
-    print(f"{len(answers)} answers from generations {sorted(generations)} while 3 ingests ran; 0 failures")
+    for generation, hits in named:  # every hit exists, with the same text, in the generation the answer names
+        chunks = stores[generation].chunks([h.chunk_id for h in hits])
+        assert all(h.chunk_id in chunks and chunks[h.chunk_id].text == h.text and chunks[h.chunk_id].path == h.path for h in hits)
+    print(f"run {run}: {len(results)} requests from {THREADS} threads over generations {sorted(generations)}; 0 failures")

@@ -1,12 +1,13 @@
-"""kill -9 a real ingest at several points: the previous generation stays live and whole, and
-the next ingest completes."""
+"""kill -9 a real ingest at named points it reports as structured events (JSON log lines with an
+`event` key, never log wording or wall-clock luck): the previous generation stays live and
+whole, and the next ingest completes."""
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,13 @@ from rag.index import HybridIndex
 
 pytestmark = pytest.mark.slow
 
+# (event, stage or n-th file, True when the kill always lands before the new generation is live)
 KILL_POINTS = [
-    ("stage: scanned", 0.0),
-    ("stage: reading and embedding", 0.0),
-    ("stage: reading and embedding", 1.5),  # mid-embedding
-    ("stage: building search indexes", 0.0),
-    ("stage: publishing generation", 0.0),
+    ("stage", "scanned", True),
+    ("stage", "reading", True),
+    ("file_read", 15, True),  # mid-reading: 15 files read, 15 to go and nothing embedded yet
+    ("stage", "indexing", False),
+    ("stage", "publishing", False),
 ]
 
 
@@ -31,19 +33,36 @@ def grow(folder: Path, n: int) -> None:
         (folder / f"extra-{i:03d}.txt").write_text(sentences)
 
 
-def kill_ingest_at(source: Path, index: Path, marker: str, delay: float) -> bool:
-    """Run `rag ingest` and SIGKILL it `delay` s after `marker` appears; True if it was killed."""
+def is_point(line: str, event: str, at: str | int, seen: dict[str, int]) -> bool:
+    """True when this JSON log line is the kill point: stage `at`, or the `at`-th file_read event."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False  # a library's plain-text warning
+    if not isinstance(entry, dict) or entry.get("event") != event:
+        return False
+    seen[event] = seen.get(event, 0) + 1
+    return entry.get("stage") == at if event == "stage" else seen[event] == at
+
+
+def kill_ingest_at(source: Path, index: Path, event: str, at: str | int) -> bool:
+    """Run `rag ingest` and SIGKILL it the moment it reports `event` (`at`); True if it was killed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "ingest", str(source), "--index", str(index)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "app.cli", "-v", "--log-format", "json", "ingest", str(source), "--index", str(index)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    seen: dict[str, int] = {}
     try:
         for line in proc.stderr:
-            if marker in line:
-                time.sleep(delay)
+            if is_point(line, event, at, seen):
                 os.kill(proc.pid, signal.SIGKILL)
                 break
+        else:
+            pytest.fail(f"the ingest never reported {event} {at!r} (saw {seen})")
     finally:
+        proc.stderr.close()
         proc.wait(timeout=600)
     return proc.returncode == -signal.SIGKILL
 
@@ -66,13 +85,13 @@ def test_kill_9_at_any_point_leaves_a_whole_index(corpus: Path, tmp_path: Path, 
     grow(corpus, 30)
     (corpus / "volcanoes.md").unlink()
     after = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
-    killed = 0
-    for marker, delay in KILL_POINTS:
-        killed += kill_ingest_at(corpus, index, marker, delay)
+    for event, at, before_publish in KILL_POINTS:
+        killed = kill_ingest_at(corpus, index, event, at)
         live = assert_whole(index, settings, embedder, [before, after])
-        if live != "gen-000001":  # the kill landed after the switch: the new generation is whole
+        if before_publish:
+            assert killed and live == "gen-000001", f"killed ({killed}) at {event} {at!r}, yet {live} went live"
+        elif live != "gen-000001":  # the kill landed after the switch: the new generation is whole
             break
-    assert killed >= 4
     report = Ingestor(settings, lambda: embedder, interactive=False).run(corpus, index)
     assert report.exit_code == 0
     assert_whole(index, settings, embedder, [after])
@@ -81,7 +100,8 @@ def test_kill_9_at_any_point_leaves_a_whole_index(corpus: Path, tmp_path: Path, 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedder, seed: int):
-    """Kills at a random moment of the run (seeded): the index is always one whole generation."""
+    """Kills after a random number of files have been read (seeded): each lands mid-ingest, and
+    the index is always the whole previous generation."""
     import random
 
     index = settings.index_dir
@@ -89,13 +109,13 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
     before = set(HybridIndex.open(index, settings).store.files())
     grow(corpus, 20)
     after = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
-    delays = random.Random(seed)
-    kills = 0
+    moments = random.Random(seed)
     for _ in range(3):
-        kills += kill_ingest_at(corpus, index, "stage: scanned", delays.uniform(0.0, 12.0))
-        assert_whole(index, settings, embedder, [before, after])
+        files_read = moments.randint(1, 19)
+        assert kill_ingest_at(corpus, index, "file_read", files_read), f"the ingest ended before file {files_read} was read"
+        assert assert_whole(index, settings, embedder, [before]) == "gen-000001"
     report = Ingestor(settings, lambda: embedder, interactive=False).run(corpus, index)
-    assert report.exit_code == 0 and kills >= 1
+    assert report.exit_code == 0
     assert_whole(index, settings, embedder, [after])
 
 
@@ -112,7 +132,7 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
 def test_a_full_disk_leaves_the_live_index_and_says_so(corpus: Path, settings, embedder, monkeypatch, capsys, where: str, error: Exception):
     """A full disk (the error injected at each write of a new generation): the ingest fails with
     a clear message, the live generation stays as it was, and no half-written folder is left."""
-    from rag.cli import main
+    from app.cli import main
 
     index = settings.index_dir
     Ingestor(settings, lambda: embedder, interactive=False).run(corpus, index)

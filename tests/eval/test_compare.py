@@ -49,8 +49,8 @@ def test_the_command_prints_a_table(tmp_path: Path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(report({f"q{i}": 0.5 for i in range(30)})))
     b.write_text(json.dumps(report({f"q{i}": 0.9 for i in range(30)})))
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "eval", "compare", str(a), str(b)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "app.cli", "eval", "compare", str(a), str(b)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "| ndcg@10 | 0.5000 | 0.9000 | +0.4000 * |" in result.stdout
-    missing = subprocess.run([sys.executable, "-m", "rag.cli", "eval", "compare", str(a), str(tmp_path / "none.json")], capture_output=True, text=True)
+    missing = subprocess.run([sys.executable, "-m", "app.cli", "eval", "compare", str(a), str(tmp_path / "none.json")], capture_output=True, text=True)
     assert missing.returncode == 2

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
+from tiny_models import tiny_cross_encoder
 
 from eval.judges import LexicalJudge, NliJudge, load_judge
 from rag.config import JudgeSettings
 from rag.embedding import resolve_model_path
-from tiny_models import tiny_cross_encoder
 
 MINILM = Path(resolve_model_path("all-MiniLM-L6-v2"))
 

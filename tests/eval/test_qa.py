@@ -88,7 +88,9 @@ def write_qa_dataset(folder: Path) -> Path:
         {"_id": "q2", "question": "Where does the Danube end in a delta?", "answers": ["Romania"], "gold_passage_ids": ["danube"]},
     ]
     (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
-    evidence = [{"_id": "c1", "claim": "Green tea comes from unoxidised Camellia sinensis leaves.", "evidence": {"tea": {"label": "SUPPORT", "sentences": [0]}}}]
+    evidence = [
+        {"_id": "c1", "claim": "Green tea comes from unoxidised Camellia sinensis leaves.", "evidence": {"tea": {"label": "SUPPORT", "sentences": [0]}}}
+    ]
     (folder / "evidence.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evidence))
     return folder
 
@@ -101,7 +103,7 @@ def test_claims_carry_their_rationale_sentences(tmp_path: Path):
 @pytest.mark.slow
 def test_rag_eval_qa_end_to_end(tmp_path: Path):
     dataset = write_qa_dataset(tmp_path / "tiny")
-    base = [sys.executable, "-m", "rag.cli", "eval", "qa", str(dataset), "--generator", "extractive", "--cache", str(tmp_path / "cache")]
+    base = [sys.executable, "-m", "app.cli", "eval", "qa", str(dataset), "--generator", "extractive", "--cache", str(tmp_path / "cache")]
     result = subprocess.run(base + ["--out", str(tmp_path / "qa")], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "qa" / "report.json").read_text())

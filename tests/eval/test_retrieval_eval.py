@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from beir_factory import write_beir
 
 from eval.datasets import doc_file_name, load_beir
@@ -66,7 +65,7 @@ def test_load_beir_keeps_judged_queries_and_names_missing_files(tmp_path: Path):
 def test_rag_eval_retrieval_end_to_end(tmp_path: Path):
     dataset = write_beir(tmp_path / "tiny")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "rag.cli", "eval", "retrieval", str(dataset), "--out", str(out), "--cache", str(tmp_path / "cache")]
+    cmd = [sys.executable, "-m", "app.cli", "eval", "retrieval", str(dataset), "--out", str(out), "--cache", str(tmp_path / "cache")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())

@@ -16,7 +16,9 @@ from rag.fusion import ranked, reciprocal_rank_fusion, weighted_fusion
 from rag.sparse import STOPWORDS, SparseIndex, Tokenizer
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=600)
-WORDY = st.lists(st.sampled_from(["Etna", "lava", "Catania", "über", "naïve", "東京", "x", ".", "!", "\n", "\n\n", " ", "—", "3.14", "é"]), max_size=300).map(" ".join)
+WORDY = st.lists(st.sampled_from(["Etna", "lava", "Catania", "über", "naïve", "東京", "x", ".", "!", "\n", "\n\n", " ", "—", "3.14", "é"]), max_size=300).map(
+    " ".join
+)
 SCORES = st.dictionaries(st.integers(0, 40), st.floats(-1e6, 1e6, allow_nan=False), max_size=30)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -81,7 +81,7 @@ def test_current_naming_a_lost_folder_is_repaired(index):
 
 
 def test_rag_doctor_command(index):
-    cmd = [sys.executable, "-m", "rag.cli", "doctor", "--index", str(index.index_dir)]
+    cmd = [sys.executable, "-m", "app.cli", "doctor", "--index", str(index.index_dir)]
     healthy = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert healthy.returncode == 0 and "healthy" in healthy.stdout
     corrupt_dense(live(index))

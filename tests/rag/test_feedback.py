@@ -8,7 +8,15 @@ from rag.feedback import FEEDBACK_FILE, FeedbackStore
 
 
 def test_feedback_round_trips_through_sqlite_and_jsonl(tmp_path: Path):
-    answer = Answer("Where is Etna?", "On Sicily [1].", False, [Citation(1, 7, "volcanoes.md", None, 0, 40, "Etna is on Sicily.", ["Etna is on Sicily."])], [], {}, "extractive")
+    answer = Answer(
+        "Where is Etna?",
+        "On Sicily [1].",
+        False,
+        [Citation(1, 7, "volcanoes.md", None, 0, 40, "Etna is on Sicily.", ["Etna is on Sicily."])],
+        [],
+        {},
+        "extractive",
+    )
     store = FeedbackStore(tmp_path)
     store.add(answer, thumbs_up=True, comment="  spot on ")
     store.add(answer, thumbs_up=False)

@@ -37,13 +37,26 @@ def test_cli_logs_each_skipped_file_and_the_reranker_fallback_once(tmp_path: Pat
 
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     log_file = tmp_path / "ingest.jsonl"
-    cmd = [sys.executable, "-m", "rag.cli", "--log-format", "json", "--log-file", str(log_file), "ingest", str(corpus), "--index", str(tmp_path / "index")]
+    cmd = [sys.executable, "-m", "app.cli", "--log-format", "json", "--log-file", str(log_file), "ingest", str(corpus), "--index", str(tmp_path / "index")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1  # one file failed, the rest went in
     records = [json.loads(line) for line in log_file.read_text().splitlines()]
     skipped = [r for r in records if r.get("event") == "skipped"]
     assert [r["path"] for r in skipped] == ["broken.pdf"] and "not a readable PDF" in skipped[0]["reason"]
-    ask = [sys.executable, "-m", "rag.cli", "--log-format", "json", "ask", "Where is Etna?", "--index", str(tmp_path / "index"), "--generator", "extractive", "--json"]
+    ask = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "--log-format",
+        "json",
+        "ask",
+        "Where is Etna?",
+        "--index",
+        str(tmp_path / "index"),
+        "--generator",
+        "extractive",
+        "--json",
+    ]
     done = subprocess.run(ask, capture_output=True, text=True, timeout=600)
     fallbacks = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{") and '"fallback"' in line]
     assert sum("no reranker" in r["reason"] for r in fallbacks) == 1

@@ -42,7 +42,9 @@ def sidebar(current: Settings, eng: Engine) -> dict:
         "extractive": generator == "Extractive",
         "rerank": rerank,
         "retrieval": r.model_copy(update={"top_k": top_k, "fusion": fusion, "dense_weight": weight}),
-        "generation": g.model_copy(update={"greedy": greedy, "temperature": temperature, "top_p": top_p, "top_k": int(sample_top_k), "max_new_tokens": int(max_new)}),
+        "generation": g.model_copy(
+            update={"greedy": greedy, "temperature": temperature, "top_p": top_p, "top_k": int(sample_top_k), "max_new_tokens": int(max_new)}
+        ),
     }
 
 

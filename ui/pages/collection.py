@@ -10,6 +10,7 @@ import streamlit as st
 from ingest.pipeline import Ingestor, UsageError
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.config import Settings
+from rag.documents import document_rows
 from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.generations import IndexBusyError
@@ -48,19 +49,6 @@ def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
     st.rerun()
 
 
-def documents_table(eng: Engine) -> list[dict]:
-    store = eng.index.store
-    failures, counts = store.failures(), store.chunks_per_file()
-    rows = []
-    for path, record in sorted(store.files().items()):
-        status = "indexed" if path not in failures else f"kept last good version; now failing: {failures[path]}"
-        rows.append({"document": path, "kind": record.kind, "KB": round(record.size / 1024, 1), "chunks": counts.get(path, 0), "status": status})
-    for path, reason in sorted(failures.items()):
-        if path not in counts:
-            rows.append({"document": path, "kind": "", "KB": None, "chunks": 0, "status": f"failed: {reason}"})
-    return rows
-
-
 current = resources.settings()
 st.title("Collection")
 eng = resources.engine(current) if resources.live_index(current) else None
@@ -91,7 +79,7 @@ if left.button("Re-sync the source folder", help="ingest what changed; drop docu
     run_ingest(current, eng, source)
 
 if eng is not None:
-    rows = documents_table(eng)
+    rows = document_rows(eng.index.store)
     st.subheader(f"Documents ({len(rows)})")
     st.dataframe(rows, hide_index=True, width="stretch")
     with right.popover("Delete a document"):

@@ -50,7 +50,10 @@ def run_eval(current: Settings, folder: Path, split: str, max_queries: int, samp
 def show_report(path: Path) -> None:
     report = json.loads(path.read_text())
     st.subheader(plain_markdown(f"{report['dataset']} ({report['split']}), default stage {report['default_stage']}"))
-    rows = [{"stage": stage, **{m: s[m] for m in METRICS}, "p50 ms": s["latency_ms"]["p50"], "p95 ms": s["latency_ms"]["p95"]} for stage, s in report["stages"].items()]
+    rows = [
+        {"stage": stage, **{m: s[m] for m in METRICS}, "p50 ms": s["latency_ms"]["p50"], "p95 ms": s["latency_ms"]["p95"]}
+        for stage, s in report["stages"].items()
+    ]
     st.dataframe(rows, hide_index=True, width="stretch")
     images = [path.parent / name for name in ("metrics.png", "per_query_ndcg.png") if (path.parent / name).is_file()]
     for col, image in zip(st.columns(max(len(images), 1)), images):

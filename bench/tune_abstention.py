@@ -2,7 +2,7 @@
 questions a collection answers (SciFact train claims over a SciFact slice that holds their
 evidence) against questions it does not (the same claims over the bundled samples).
 
-    python benchmarks/tune_abstention.py --dataset ../shared/datasets/scifact --samples-index index/samples
+    python -m bench.tune_abstention --dataset ../shared/datasets/scifact --samples-index index/samples
 """
 
 from __future__ import annotations

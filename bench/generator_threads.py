@@ -1,7 +1,7 @@
 """Measure the default generator's thread settings: prompt reading (time to first token for a
 prompt of about 1,000 tokens) and decoding speed (64 greedy tokens), per thread count.
 
-    python benchmarks/generator_threads.py [--threads 1 2]
+    python -m bench.generator_threads [--threads 1 2]
 """
 
 from __future__ import annotations

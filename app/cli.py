@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag eval retrieval|qa|compare ...`."""
+`rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag bench`, `rag doctor`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -206,16 +207,33 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 def streamlit_command(app: Path, host: str, port: int, max_upload_mb: float) -> list[str]:
     """The `streamlit run` line for the app: headless, no usage statistics, no file watcher."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-        "--server.fileWatcherType", "none", "--server.maxUploadSize", str(max(1, math.ceil(max_upload_mb))),
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--server.maxUploadSize",
+        str(max(1, math.ceil(max_upload_mb))),
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import subprocess
-
+    """Replace this process with Streamlit (exec), so a signal sent to `rag serve` reaches the
+    server itself and nothing is left listening after SIGTERM."""
     from rag.config import Settings
 
     try:
@@ -225,19 +243,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     index = Path(args.index) if args.index else settings.index_dir
     host, port = args.host or settings.ui.host, args.port or settings.ui.port
-    if host not in ("127.0.0.1", "localhost", "::1") and settings.ui.password is None:
-        print(f"rag serve: warning: listening on {host} with no ui.password set: anyone who can reach it can use it", file=sys.stderr)
-    env = {**os.environ, "RAG_INDEX_DIR": str(index.resolve())}
+    if host not in LOOPBACK and settings.ui.password is None:
+        if not args.insecure:
+            print(
+                f"rag serve: refusing to listen on {host} with no ui.password: anyone who can reach it could use it. "
+                "Set ui.password (or RAG_UI__PASSWORD), or pass --insecure",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        print(f"rag serve: warning: listening on {host} with no ui.password set (--insecure)", file=sys.stderr)
+    os.environ["RAG_INDEX_DIR"] = str(index.resolve())
     if args.config:
-        env["RAG_CONFIG"] = str(Path(args.config).resolve())
+        os.environ["RAG_CONFIG"] = str(Path(args.config).resolve())
     import ui
 
     app = Path(ui.__file__).resolve().parent / "app.py"
     print(f"Serving {index} at http://{host}:{port} (Ctrl+C stops it)", flush=True)
+    command = streamlit_command(app, host, port, settings.ingest.max_file_mb)
+    os.execv(command[0], command)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from app.api.server import InsecureBindError, serve
+    from rag.config import Settings
+    from rag.generations import IndexNotFoundError
+    from rag.index import IndexCorruptError
+    from rag.store import IndexMismatchError
+
     try:
-        return subprocess.call(streamlit_command(app, host, port, settings.ingest.max_file_mb), env=env)
-    except KeyboardInterrupt:
-        return EXIT_OK
+        settings = Settings.load(args.config)
+        index = Path(args.index) if args.index else settings.index_dir
+        serve(settings, index, args.host or settings.api.host, args.port or settings.api.port, args.insecure)
+    except (InsecureBindError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
+        print(f"rag api: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    from app.api.keys import KeyNameError, KeyStore
+    from rag.config import Settings
+
+    try:
+        keys = KeyStore.for_index(Path(args.index) if args.index else Settings.load(args.config).index_dir)
+        if args.action == "create":
+            key = keys.create(args.name or "")
+            print(key)
+            print(f"key {args.name!r} created; it is shown only this once (its SHA-256 hash is in {keys.path})", file=sys.stderr)
+        elif args.action == "revoke":
+            if not keys.revoke(args.name or ""):
+                print(f"rag api-key: no key named {args.name!r}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"key {args.name!r} revoked")
+        else:
+            print("\n".join(keys.names()) or "(no keys: loopback only)")
+    except (KeyNameError, ValueError) as exc:
+        print(f"rag api-key: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -247,7 +310,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if dataset is not None and not (dataset / "corpus.jsonl").is_file():
         print(f"rag bench: {dataset} is not a BEIR folder (no corpus.jsonl)", file=sys.stderr)
         return EXIT_USAGE
-    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample)
+    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample, args.load_clients, args.load_seconds)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -304,7 +367,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--index", help="index folder (default: settings index_dir)")
     serve.add_argument("--host", help="address to listen on (default: ui.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: ui.port, 8501)")
+    serve.add_argument("--insecure", action="store_true", help="allow another address than loopback with no ui.password")
     serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="serve the HTTP API (REST + OpenAI-compatible) over an index")
+    api.add_argument("--index", help="index folder (default: settings index_dir)")
+    api.add_argument("--host", help="address to listen on (default: api.host, 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (default: api.port, 8000)")
+    api.add_argument("--insecure", action="store_true", help="allow another address than loopback with no API keys")
+    api.set_defaults(func=cmd_api)
+
+    api_key = sub.add_parser("api-key", help="create, list or revoke API keys (stored as SHA-256 hashes in the index folder)")
+    api_key.add_argument("action", choices=["create", "list", "revoke"])
+    api_key.add_argument("name", nargs="?", help="the key's name (create, revoke)")
+    api_key.add_argument("--index", help="index folder (default: settings index_dir)")
+    api_key.set_defaults(func=cmd_api_key)
 
     bench = sub.add_parser("bench", help="ingest, query, generation, llama-index peer and 1M-chunk scale benchmarks")
     bench.add_argument("--out", default="runs/bench", help="folder for bench.json and the stages' work")
@@ -312,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--peer-python", help="python of a venv with requirements-peer.txt; none: no peer stage")
     bench.add_argument("--scale-chunks", type=int, default=1_000_000, help="synthetic collection size (0: no scale stage)")
     bench.add_argument("--raw-sample", type=int, default=1000, help="chunks encoded for the raw rate (0: all)")
+    bench.add_argument("--load-clients", type=int, default=32, help="concurrent clients of the load stage on rag api")
+    bench.add_argument("--load-seconds", type=float, default=60, help="seconds per route of the load stage (0: no load stage)")
     bench.set_defaults(func=cmd_bench)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")

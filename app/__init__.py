@@ -1,0 +1,3 @@
+"""The applications at the top of the layering: the `rag` command line and the HTTP API. They
+wire the core (`rag/`, `ingest/`) to the other apps (`ui/`, `eval/`, `bench/`); nothing in the
+core imports them."""

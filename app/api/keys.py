@@ -1,0 +1,93 @@
+"""API keys: `rag api-key create NAME` prints a key once; only its SHA-256 hash is stored, in
+INDEX/api-keys.json. A key is 32 random bytes (URL-safe), so one unsalted hash is enough: there is
+no dictionary to try against it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+KEYS_FILE = "api-keys.json"
+PREFIX = "rag-"
+
+
+class KeyNameError(ValueError):
+    """A key name that cannot be used (empty, or taken)."""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class KeyStore:
+    """The hashed keys of one index folder."""
+
+    path: Path
+
+    @classmethod
+    def for_index(cls, index_dir: Path) -> KeyStore:
+        return cls(Path(index_dir) / KEYS_FILE)
+
+    def _read(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise ValueError(f"{self.path} is not valid JSON ({exc}); fix or remove it") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.path} must hold an object of name -> key record")
+        return data
+
+    def names(self) -> list[str]:
+        return sorted(self._read())
+
+    def exists(self) -> bool:
+        return bool(self._read())
+
+    def create(self, name: str) -> str:
+        """A new key for `name`; the caller shows it once, it is never stored."""
+        name = name.strip()
+        if not name:
+            raise KeyNameError("a key needs a name")
+        keys = self._read()
+        if name in keys:
+            raise KeyNameError(f"a key named {name!r} exists; revoke it first or pick another name")
+        key = PREFIX + secrets.token_urlsafe(32)
+        keys[name] = {"sha256": _digest(key), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._write(keys)
+        return key
+
+    def revoke(self, name: str) -> bool:
+        keys = self._read()
+        if keys.pop(name, None) is None:
+            return False
+        self._write(keys)
+        return True
+
+    def verify(self, key: str) -> str | None:
+        """The name of the key, or None; compares every stored hash in constant time."""
+        digest = _digest(key)
+        found = None
+        for name, record in self._read().items():
+            if hmac.compare_digest(digest, str(record.get("sha256", ""))):
+                found = name
+        return found
+
+    def _write(self, keys: dict[str, dict]) -> None:
+        """Write, fsync, rename: a crash never leaves half a key file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(keys, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

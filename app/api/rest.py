@@ -1,0 +1,160 @@
+"""The REST routes: retrieve, ask (JSON or Server-Sent Events), documents, ingest jobs, health
+and metrics. Blocking engine calls run in FastAPI's thread pool (plain `def` routes)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+
+from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.api.jobs import JobConflict
+from app.api.schemas import AskIn, RetrieveIn
+from app.api.service import Service, to_filters
+from ingest.uploads import UploadError, resolve_inside, save_upload
+from rag.answer import Answer
+from rag.documents import document_rows
+from rag.generate.base import GeneratorBusyError
+
+router = APIRouter()
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def busy(exc: GeneratorBusyError) -> HTTPException:
+    return HTTPException(503, str(exc), headers={"Retry-After": "5"})
+
+
+@router.get("/healthz", tags=["service"])
+def healthz(request: Request) -> dict:
+    """Liveness and what is served; needs no key."""
+    index = service(request).engine.index
+    return {"status": "ok", "generation": index.generation.name, "chunks": len(index.sparse)}
+
+
+@router.get("/metrics", tags=["service"])
+def metrics(request: Request) -> Response:
+    """Prometheus text format: requests, errors and latency by route; engine time by stage."""
+    m = service(request).metrics
+    return Response(m.render(), media_type=m.content_type)
+
+
+@router.post("/v1/retrieve", tags=["questions"])
+def retrieve(body: RetrieveIn, request: Request) -> dict:
+    """The best passages for a question, with per-stage scores and ranks."""
+    svc = service(request)
+    svc.check_question(body.question)
+    svc.engine.refresh()
+    retriever = svc.engine.retriever
+    timings: dict[str, float] = {}
+    hits = retriever.retrieve(body.question, body.top_k, to_filters(body.filters), mode=body.mode, timings=timings)
+    svc.metrics.observe_stages(timings)
+    return {"generation": retriever.index.generation.name, "hits": [vars(h) for h in hits], "timings": timings}
+
+
+def _answer_events(first: str | Answer, parts: Iterator[str | Answer], svc: Service) -> Iterator[str]:
+    try:
+        for piece in itertools.chain([first], parts):
+            if isinstance(piece, Answer):
+                svc.metrics.observe_stages(piece.timings)
+                yield sse("answer", piece.as_dict())
+            else:
+                yield sse("text", {"text": piece})
+    except GeneratorBusyError as exc:
+        yield sse("error", {"status": 503, "detail": str(exc)})
+    finally:
+        parts.close()  # frees the LLM's turn when the client goes away
+
+
+@router.post("/v1/ask", tags=["questions"])
+def ask(body: AskIn, request: Request):
+    """A cited answer. With `"stream": true`, Server-Sent Events: `text` pieces as they are
+    written, then one `answer` event with the whole Answer (its final text, citations, hits)."""
+    svc = service(request)
+    svc.check_question(body.question)
+    parts = svc.engine.ask_stream(body.question, body.top_k, to_filters(body.filters), extractive=body.extractive)
+    try:
+        first = next(parts)  # retrieval, and the LLM's turn, happen before any byte is sent
+    except GeneratorBusyError as exc:
+        raise busy(exc) from None
+    if body.stream:
+        return StreamingResponse(_answer_events(first, parts, svc), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    try:
+        answer = first if isinstance(first, Answer) else [p for p in parts if isinstance(p, Answer)][-1]
+    except GeneratorBusyError as exc:
+        raise busy(exc) from None
+    svc.metrics.observe_stages(answer.timings)
+    return answer.as_dict()
+
+
+@router.get("/v1/documents", tags=["documents"])
+def list_documents(request: Request) -> dict:
+    svc = service(request)
+    svc.engine.refresh()
+    return {"generation": svc.engine.index.generation.name, "documents": document_rows(svc.engine.index.store)}
+
+
+def _start_ingest(svc: Service) -> dict:
+    try:
+        return {"job": svc.jobs.start(svc.source_dir()).as_dict()}
+    except JobConflict as exc:
+        return {"job": None, "ingest": str(exc)}
+
+
+@router.post("/v1/documents", status_code=202, tags=["documents"])
+def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> dict:
+    """Save uploads under safe names in the source folder (never overwriting), then re-sync."""
+    svc = service(request)
+    folder = svc.source_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for upload in files:
+        data = upload.file.read()
+        limit_mb = svc.settings.ingest.max_file_mb
+        if len(data) > limit_mb * 2**20:
+            raise HTTPException(413, f"{upload.filename!r} is over the {limit_mb:g} MB limit (ingest.max_file_mb); saved before it: {saved}")
+        try:
+            saved.append(save_upload(upload.filename or "upload", data, folder, svc.settings.ingest).name)
+        except UploadError as exc:
+            raise HTTPException(400, f"{exc}; saved before it: {saved}") from None
+    return {"saved": saved, **_start_ingest(svc)}
+
+
+@router.delete("/v1/documents/{path:path}", status_code=202, tags=["documents"])
+def delete_document(path: str, request: Request) -> dict:
+    """Delete a file from the source folder, then re-sync so it leaves the index."""
+    svc = service(request)
+    try:
+        target = resolve_inside(svc.source_dir(), path)
+    except UploadError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not target.is_file():
+        raise HTTPException(404, f"no document {path!r} in the source folder")
+    target.unlink()
+    return {"deleted": path, **_start_ingest(svc)}
+
+
+@router.post("/v1/ingest", status_code=202, tags=["documents"])
+def start_ingest(request: Request):
+    """Re-sync the index with the source folder in the background; one writer at a time."""
+    svc = service(request)
+    try:
+        return {"job": svc.jobs.start(svc.source_dir()).as_dict()}
+    except JobConflict as exc:
+        return JSONResponse({"detail": str(exc), "holder": exc.holder}, status_code=409)
+
+
+@router.get("/v1/jobs/{job_id}", tags=["documents"])
+def job_status(job_id: str, request: Request) -> dict:
+    job = service(request).jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id!r}")
+    return job.as_dict()

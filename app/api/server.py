@@ -1,0 +1,92 @@
+"""`rag api`: build the FastAPI app over one engine and run it with uvicorn.
+
+Keys: loopback needs none; once `rag api-key create` made one, every route but `/healthz` needs
+`Authorization: Bearer KEY`, and binding to any other address without keys refuses to start
+unless `--insecure` is given. Keys are never logged (uvicorn's access log has no headers)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.api import chat, rest
+from app.api.keys import KeyStore
+from app.api.limits import BodyLimit
+from app.api.service import Service
+from rag.config import Settings
+from rag.engine import Engine
+
+log = logging.getLogger("rag.api")
+OPEN_PATHS = {"/healthz"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class InsecureBindError(RuntimeError):
+    """Another address than loopback, with no API keys and no --insecure."""
+
+
+def create_app(svc: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.settings.api.threads
+        yield
+
+    app = FastAPI(
+        title="rag-local", version="0.1.0", lifespan=lifespan, description="Cited answers from your own documents: REST and OpenAI-compatible routes."
+    )
+    app.state.service = svc
+    app.include_router(rest.router)
+    app.include_router(chat.router)
+    max_body = svc.settings.api.max_body_kb * 1024
+    max_upload = int(svc.settings.ingest.max_file_mb * 2**20) + 64 * 1024  # one file plus multipart framing
+
+    def limit_for(path: str) -> int:
+        return max_upload if path == "/v1/documents" else max_body
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+
+    @app.middleware("http")
+    async def keys_and_metrics(request: Request, call_next):
+        started = time.perf_counter()
+        if request.url.path not in OPEN_PATHS and svc.keys.exists():
+            scheme, _, key = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not key or svc.keys.verify(key.strip()) is None:
+                response = JSONResponse(
+                    {"detail": "a valid API key is required: Authorization: Bearer KEY"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+                svc.metrics.observe_request("auth", request.method, 401, time.perf_counter() - started)
+                return response
+        response = await call_next(request)
+        route = request.scope.get("route")
+        svc.metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def check_bind(host: str, keys: KeyStore, index_dir: Path, insecure: bool) -> None:
+    if host not in LOOPBACK and not keys.exists() and not insecure:
+        raise InsecureBindError(
+            f"refusing to listen on {host} with no API keys: anyone who can reach it could use it. "
+            f"Create one with `rag api-key create NAME --index {index_dir}`, or pass --insecure"
+        )
+
+
+def serve(settings: Settings, index_dir: Path, host: str, port: int, insecure: bool = False) -> None:
+    """Load the engine once, check the bind rule, and serve until SIGINT/SIGTERM."""
+    import uvicorn
+
+    keys = KeyStore.for_index(index_dir)
+    check_bind(host, keys, index_dir, insecure)  # before the models load: refuse at once
+    svc = Service.build(settings, index_dir, Engine.from_settings(settings, index_dir))
+    if host not in LOOPBACK and not keys.exists():
+        log.warning("listening on %s with no API keys (--insecure)", host)
+    log.info("serving %s at http://%s:%d (docs at /docs)", index_dir, host, port)
+    uvicorn.run(create_app(svc), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

@@ -1,0 +1,59 @@
+"""What every route shares: the one engine (thread-safe), settings, keys, ingest jobs, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import HTTPException
+
+from app.api.jobs import IngestJobs
+from app.api.keys import KeyStore
+from app.api.metrics import Metrics
+from rag.config import Settings
+from rag.engine import Engine
+from rag.retriever import Filters
+
+
+@dataclass
+class Service:
+    settings: Settings
+    index_dir: Path
+    engine: Engine
+    keys: KeyStore
+    jobs: IngestJobs
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: Settings, index_dir: Path, engine: Engine) -> Service:
+        jobs = IngestJobs(settings, index_dir, engine.embedder, on_done=engine.refresh)
+        return cls(settings, index_dir, engine, KeyStore.for_index(index_dir), jobs, Metrics())
+
+    def source_dir(self) -> Path:
+        """Where uploads go and ingest reads: `api.source_dir`, else the folder the index was built from."""
+        if self.settings.api.source_dir:
+            return self.settings.api.source_dir
+        self.engine.refresh()
+        recorded = self.engine.index.store.get_meta("source")
+        if not recorded:
+            raise HTTPException(409, "no source folder is known for this index: set api.source_dir in the settings")
+        return Path(recorded)
+
+    def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> None:
+        """422 naming the field when the question is over `api.max_question_chars`."""
+        limit = self.settings.api.max_question_chars
+        if len(question) > limit:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": list(field),
+                        "msg": f"the question is {len(question)} characters; at most {limit} (api.max_question_chars)",
+                        "type": "string_too_long",
+                    }
+                ],
+            )
+
+
+def to_filters(filters) -> Filters | None:
+    return Filters(filters.path_glob, tuple(filters.kinds)) if filters else None

@@ -1,0 +1,177 @@
+"""`rag api` as a real server on a free loopback port over a small ingested folder: the official
+`openai` client (streaming and not, extractive and the bundled LLM), every REST route, and each
+kind of bad input, answered with a clear status and never a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from conftest import ingested_corpus
+from servers import free_port, wait_until_healthy
+
+from app.api.keys import KeyStore
+from rag.generations import WriteLock
+
+pytestmark = pytest.mark.slow
+ETNA = "Which town have Etna's lava flows reached?"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("api")
+    settings = ingested_corpus(root, embedder, {})
+    port = free_port()
+    log = root / "server.log"
+    env = {**os.environ, "RAG_INGEST__MAX_FILE_MB": "0.05", "RAG_API__MAX_QUESTION_CHARS": "500", "RAG_API__MAX_BODY_KB": "64"}
+    cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(settings.index_dir), "--port", str(port)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(f"{url}/healthz", proc)
+        yield {"url": url, "index": settings.index_dir, "docs": root / "docs", "log": log, "proc": proc}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server["url"], timeout=120) as client:
+        yield client
+
+
+def wait_for_job(http: httpx.Client, job: dict) -> dict:
+    for _ in range(600):
+        state = http.get(f"/v1/jobs/{job['id']}").json()
+        if state["state"] != "running":
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job['id']} still running")
+
+
+def test_openai_client_chat_completions(server):
+    from openai import NotFoundError, OpenAI
+
+    client = OpenAI(base_url=f"{server['url']}/v1", api_key="none-needed-on-loopback", max_retries=0)
+    assert {m.id for m in client.models.list()} == {"rag-local", "rag-local-extractive"}
+
+    reply = client.chat.completions.create(model="rag-local-extractive", messages=[{"role": "user", "content": ETNA}])
+    text = reply.choices[0].message.content
+    citations = reply.model_extra["citations"]
+    assert "Catania" in text and "[1]" in text
+    assert citations[0]["path"] == "volcanoes.md" and any("Catania" in s for s in citations[0]["sentences"])
+
+    stream = client.chat.completions.create(model="rag-local-extractive", messages=[{"role": "user", "content": ETNA}], stream=True)
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "Catania" in streamed and chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["citations"][0]["path"] == "volcanoes.md"
+
+    # the bundled LLM (Gemma 3 270M on llama.cpp), streamed: pieces arrive, then the cited answer
+    stream = client.chat.completions.create(model="rag-local", messages=[{"role": "user", "content": ETNA}], stream=True, max_tokens=24)
+    chunks = list(stream)
+    final = chunks[-1].model_extra
+    assert chunks[-1].choices[0].finish_reason == "stop" and final["answer"].strip()
+    assert final["abstained"] or all(c["path"] for c in final["citations"])
+
+    with pytest.raises(NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": ETNA}])
+
+
+def test_retrieve_and_ask(http):
+    health = http.get("/healthz").json()
+    assert health["status"] == "ok" and health["chunks"] > 0
+    hits = http.post("/v1/retrieve", json={"question": ETNA, "top_k": 3}).json()["hits"]
+    assert len(hits) == 3 and hits[0]["path"] == "volcanoes.md" and "dense" in hits[0]["scores"]
+    only_text = http.post("/v1/retrieve", json={"question": ETNA, "filters": {"kinds": ["text"]}}).json()["hits"]
+    assert {h["path"] for h in only_text} == {"notes/tea.txt"}
+
+    answer = http.post("/v1/ask", json={"question": ETNA, "extractive": True}).json()
+    assert "Catania" in answer["answer"] and answer["citations"][0]["path"] == "volcanoes.md" and answer["generation"]
+
+    events = []
+    with http.stream("POST", "/v1/ask", json={"question": ETNA, "extractive": True, "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for block in response.read().decode().split("\n\n"):
+            if block.strip():
+                kind, data = block.split("\n", 1)
+                events.append((kind.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    assert [k for k, _ in events][-1] == "answer" and {k for k, _ in events[:-1]} == {"text"}
+    assert "".join(d["text"] for _, d in events[:-1]).strip() == events[-1][1]["answer"].strip()
+
+    metrics = http.get("/metrics").text
+    assert 'rag_requests_total{method="POST",route="/v1/retrieve",status="200"}' in metrics
+    assert 'rag_stage_milliseconds_count{stage="dense"}' in metrics
+
+
+def test_documents_upload_ingest_and_delete(http, server):
+    listed = {d["document"] for d in http.get("/v1/documents").json()["documents"]}
+    assert "volcanoes.md" in listed
+    text = b"The Aletsch Glacier is the largest glacier in the Alps.\n"
+    response = http.post("/v1/documents", files={"files": ("../../glaciers.txt", text, "text/plain")})
+    assert response.status_code == 202, response.text
+    assert response.json()["saved"] == ["glaciers.txt"] and (server["docs"] / "glaciers.txt").is_file()
+    assert wait_for_job(http, response.json()["job"])["state"] == "done"
+    hits = http.post("/v1/retrieve", json={"question": "largest glacier in the Alps", "top_k": 1}).json()["hits"]
+    assert hits[0]["path"] == "glaciers.txt"
+
+    response = http.delete("/v1/documents/glaciers.txt")
+    assert response.status_code == 202
+    assert wait_for_job(http, response.json()["job"])["report"]["removed"] == 1
+    assert "glaciers.txt" not in {d["document"] for d in http.get("/v1/documents").json()["documents"]}
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, says",
+    [
+        ("POST", "/v1/ask", {"content": b'{"question": "Etna?', "headers": {"content-type": "application/json"}}, 422, "JSON"),
+        ("POST", "/v1/ask", {"json": {"questoin": "Etna?"}}, 422, "question"),
+        ("POST", "/v1/retrieve", {"json": {"question": "Etna?", "top_k": "many"}}, 422, "top_k"),
+        ("POST", "/v1/ask", {"json": {"question": "x" * 501}}, 422, "question"),
+        ("POST", "/v1/ask", {"json": {"question": "Etna?", "pad": "x" * 70_000}}, 413, "limit"),
+        ("POST", "/v1/documents", {"files": {"files": ("big.txt", b"word " * 12_000, "text/plain")}}, 413, "limit"),
+        ("POST", "/v1/documents", {"files": {"files": ("run.exe", b"MZ", "application/octet-stream")}}, 400, "not a supported type"),
+        ("GET", "/v1/nothing-here", {}, 404, "Not Found"),
+        ("DELETE", "/v1/documents/..%2F..%2Fetc%2Fpasswd", {}, 400, "not inside"),
+        ("DELETE", "/v1/documents/notes/..%2F..%2F..%2Fsecret.txt", {}, 400, "not inside"),
+        ("DELETE", "/v1/documents/no-such-file.txt", {}, 404, "no document"),
+        ("GET", "/v1/jobs/ingest-999", {}, 404, "no job"),
+    ],
+)
+def test_bad_input_gets_a_clear_answer(http, method, path, kwargs, status, says):
+    response = http.request(method, path, **kwargs)
+    assert response.status_code == status, response.text
+    assert says in response.text
+
+
+def test_ingest_while_another_writes_is_409_naming_the_holder(http, server):
+    with WriteLock(server["index"]):  # as `rag ingest` in another process holds it
+        response = http.post("/v1/ingest")
+    assert response.status_code == 409
+    assert str(os.getpid()) in response.json()["holder"]
+    response = http.post("/v1/ingest")
+    assert response.status_code == 202 and wait_for_job(http, response.json()["job"])["state"] == "done"
+
+
+def test_keys_once_created_are_required_and_never_logged(http, server):
+    keys = KeyStore.for_index(server["index"])
+    key = keys.create("test-client")
+    try:
+        assert http.get("/healthz").status_code == 200  # open, for load balancers
+        assert http.post("/v1/retrieve", json={"question": ETNA}).status_code == 401
+        assert http.post("/v1/retrieve", json={"question": ETNA}, headers={"Authorization": "Bearer rag-wrong"}).status_code == 401
+        assert http.get("/v1/models", headers={"Authorization": key}).status_code == 401  # no scheme
+        assert http.get("/v1/nothing", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+        ok = http.post("/v1/retrieve", json={"question": ETNA}, headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200 and ok.json()["hits"]
+        assert key not in keys.path.read_text() and key not in server["log"].read_text()
+    finally:
+        keys.revoke("test-client")
+    assert http.post("/v1/retrieve", json={"question": ETNA}).status_code == 200
