@@ -23,8 +23,8 @@ import numpy as np
 from bench.measure import PeakRss, percentiles, timed
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.generations import begin_generation, publish_generation
-from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, spec_from_settings
+from rag.generations import NewGeneration
+from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, spec_from_settings, write_manifest
 from rag.retriever import HybridRetriever
 from rag.sparse import SparseIndex
 from rag.store import ChunkStore, NewChunk
@@ -81,31 +81,30 @@ class GivenVectors:
 
 def write_generation(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings) -> tuple[Path, dict]:
     """A real index generation holding the synthetic chunks; returns it and per-part build figures."""
-    tmp = begin_generation(root)
-    figures: dict = {}
-    store = ChunkStore(tmp / STORE_FILE)
-    started = time.perf_counter()
-    with store.conn:
-        for f, at in enumerate(range(0, len(texts), CHUNKS_PER_FILE)):
-            part = texts[at : at + CHUNKS_PER_FILE]
-            chunks = [NewChunk(t, 0, len(t), None, None) for t in part]
-            store.add_file(f"synthetic/{f:06d}.txt", 0, 0, "", "text", "", [0], chunks, vectors[at : at + len(part)])
-    figures["store_build_s"] = round(time.perf_counter() - started, 1)
-    ids = np.arange(1, len(texts) + 1, dtype=np.int64)  # AUTOINCREMENT ids of a fresh store, in order
-    assert store.conn.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM chunks").fetchone() == (1, len(texts), len(texts))
-    dense, seconds = timed(DenseIndex.build, ids, vectors, settings.dense)
-    figures["dense_kind"] = type(faiss.downcast_index(dense.index.index)).__name__
-    figures["dense_build_s"] = round(seconds, 1)
-    dense.save(tmp / DENSE_FILE)
-    sparse, seconds = timed(SparseIndex.build, zip(ids.tolist(), texts), settings.bm25)
-    figures["bm25_build_s"] = round(seconds, 1)
-    sparse.save(tmp / SPARSE_DIR)
-    spec = spec_from_settings(settings, vectors.shape[1])
-    store.write_spec(spec)
-    store.close()
-    manifest = {"spec": spec.__dict__, "chunks": len(texts), "files": math.ceil(len(texts) / CHUNKS_PER_FILE)}
-    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest))
-    return publish_generation(tmp), figures
+    with NewGeneration(root) as new:
+        figures: dict = {}
+        store = ChunkStore(new.folder / STORE_FILE)
+        started = time.perf_counter()
+        with store.conn:
+            for f, at in enumerate(range(0, len(texts), CHUNKS_PER_FILE)):
+                part = texts[at : at + CHUNKS_PER_FILE]
+                chunks = [NewChunk(t, 0, len(t), None, None) for t in part]
+                store.add_file(f"synthetic/{f:06d}.txt", 0, 0, "", "text", "", [0], chunks, vectors[at : at + len(part)])
+        figures["store_build_s"] = round(time.perf_counter() - started, 1)
+        ids = np.arange(1, len(texts) + 1, dtype=np.int64)  # AUTOINCREMENT ids of a fresh store, in order
+        assert store.conn.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM chunks").fetchone() == (1, len(texts), len(texts))
+        dense, seconds = timed(DenseIndex.build, ids, vectors, settings.dense)
+        figures["dense_kind"] = type(faiss.downcast_index(dense.index.index)).__name__
+        figures["dense_build_s"] = round(seconds, 1)
+        dense.save(new.folder / DENSE_FILE)
+        sparse, seconds = timed(SparseIndex.build, zip(ids.tolist(), texts), settings.bm25)
+        figures["bm25_build_s"] = round(seconds, 1)
+        sparse.save(new.folder / SPARSE_DIR)
+        spec = spec_from_settings(settings, vectors.shape[1])
+        store.write_spec(spec)
+        store.close()
+        write_manifest(new.folder, spec, len(texts), math.ceil(len(texts) / CHUNKS_PER_FILE))
+        return new.publish(), figures
 
 
 def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) -> dict:

@@ -20,7 +20,7 @@ from ingest.scan import SourceFile, scan_folder
 from ingest.timeout import time_limit
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generations import WriteLock, begin_generation, live_generation, prune_generations, publish_generation
+from rag.generations import NewGeneration, WriteLock, live_generation, prune_generations
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
 from rag.store import ChunkStore, FileRecord, NewChunk
 
@@ -161,9 +161,8 @@ class Ingestor:
                 report.generation, report.files_in_index = live.name, len(known)
                 return report
 
-            tmp = begin_generation(root)
-            try:
-                store = prev.copy_to(tmp / STORE_FILE) if prev else ChunkStore(tmp / STORE_FILE)
+            with NewGeneration(root) as new:
+                store = prev.copy_to(new.folder / STORE_FILE) if prev else ChunkStore(new.folder / STORE_FILE)
                 with store.conn:
                     for path in removed:
                         store.delete_file(path)
@@ -173,8 +172,7 @@ class Ingestor:
                     store.set_failures(report.failed)
                 chunks_changed = bool(report.added or report.updated or report.removed)
                 if live and not chunks_changed and not touched and report.failed == prev_failures:
-                    store.close()
-                    shutil.rmtree(tmp)
+                    store.close()  # nothing to publish: leaving the block removes the new folder
                     report.generation, report.files_in_index = live.name, len(known)
                     return report
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
@@ -185,16 +183,13 @@ class Ingestor:
                 store.set_meta("source", str(source.resolve()))  # where the UI finds files to open
                 log.info("stage: building search indexes", extra=_stage("indexing"))
                 if live and not chunks_changed:
-                    _copy_search_indexes(live, tmp)
+                    _copy_search_indexes(live, new.folder)
                 else:
-                    write_search_indexes(tmp, store, self.settings, spec)
+                    write_search_indexes(new.folder, store, self.settings, spec)
                 report.files_in_index = len(store.files())
                 store.close()
                 log.info("stage: publishing generation", extra=_stage("publishing"))
-                report.generation = publish_generation(tmp).name
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+                report.generation = new.publish().name
         finally:
             if prev:
                 prev.close()

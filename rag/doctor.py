@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.generations import IndexNotFoundError, WriteLock, begin_generation, live_generation, publish_generation, published_generations, set_live
+from rag.generations import IndexNotFoundError, NewGeneration, WriteLock, live_generation, published_generations, set_live
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, write_search_indexes
 from rag.sparse import SparseIndex
 from rag.store import ChunkStore, IndexSpec
@@ -94,17 +94,13 @@ def diagnose(root: Path, settings: Settings) -> Diagnosis:
 
 def rebuild_search_indexes(root: Path, live: Path, settings: Settings) -> Path:
     """A new generation: the live store copied, FAISS and BM25 rebuilt from its chunks."""
-    tmp = begin_generation(root)
-    try:
+    with NewGeneration(root) as new:
         source = ChunkStore(live / STORE_FILE, readonly=True)
-        store = source.copy_to(tmp / STORE_FILE)
+        store = source.copy_to(new.folder / STORE_FILE)
         source.close()
-        write_search_indexes(tmp, store, settings, store.read_spec())
+        write_search_indexes(new.folder, store, settings, store.read_spec())
         store.close()
-        return publish_generation(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return new.publish()
 
 
 def repair(root: Path, settings: Settings) -> Diagnosis:

@@ -47,6 +47,7 @@ class Engine:
         self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
+        self._retired: HybridIndex | None = None  # the generation before the live one, closed at the next switch
         self._llm_turn = threading.Lock()  # one question at a time on the LLM; the rest wait (bounded)
         for note in self.notes:
             log.warning(note, extra={"event": "fallback", "reason": note})
@@ -83,8 +84,11 @@ class Engine:
             if live_generation(root) != self.index.generation:
                 index = HybridIndex.open(root, self.settings, dim=self.embedder.dim)
                 retriever = HybridRetriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
-                # Queries in flight keep the old generation's objects; ingest keeps old folders a while.
-                self.index, self.retriever = index, retriever
+                # Queries in flight keep the old generation's objects; the one before it is closed now
+                # (a query needs its store only while retrieving, milliseconds; an ingest takes seconds).
+                if self._retired is not None:
+                    self._retired.close()
+                self._retired, self.index, self.retriever = self.index, index, retriever
                 log.info("switched to generation %s", index.generation.name)
         return True
 

@@ -94,6 +94,32 @@ def set_live(generation: Path) -> None:
     _fsync_path(root)
 
 
+class NewGeneration:
+    """The one way to write a generation (ingest, doctor, bench): fill `folder`, then `publish()`;
+    leaving the `with` block without publishing, or by an exception, removes the folder.
+
+        with NewGeneration(root) as new:
+            ...write into new.folder...
+            new.publish()
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.published: Path | None = None
+
+    def __enter__(self) -> NewGeneration:
+        self.folder = begin_generation(self.root)
+        return self
+
+    def publish(self) -> Path:
+        self.published = publish_generation(self.folder)
+        return self.published
+
+    def __exit__(self, *exc: object) -> None:
+        if self.published is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def published_generations(root: Path) -> list[Path]:
     """Every published generation folder, oldest first."""
     return [root / f"gen-{n:06d}" for n in _generation_numbers(root) if (root / f"gen-{n:06d}").is_dir()]

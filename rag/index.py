@@ -41,9 +41,14 @@ def write_search_indexes(folder: Path, store: ChunkStore, settings: Settings, sp
     ids, vectors = store.embeddings(spec.dim)
     DenseIndex.build(ids, vectors, settings.dense).save(folder / DENSE_FILE)
     SparseIndex.build(store.iter_chunk_texts(), settings.bm25).save(folder / SPARSE_DIR)
-    manifest = {"spec": asdict(spec), "chunks": int(len(ids)), "files": len(store.files())}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    write_manifest(folder, spec, int(len(ids)), len(store.files()))
     return int(len(ids))
+
+
+def write_manifest(folder: Path, spec: IndexSpec, chunks: int, files: int) -> None:
+    """The manifest ties the parts together; written last, after FAISS and BM25."""
+    manifest = {"spec": asdict(spec), "chunks": chunks, "files": files}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
 
 
 @dataclass

@@ -126,7 +126,7 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
         ("rag.store.ChunkStore.add_file", sqlite3.OperationalError("database or disk is full")),
         ("rag.dense.DenseIndex.save", OSError(28, "No space left on device")),
         ("rag.sparse.SparseIndex.save", OSError(28, "No space left on device")),
-        ("ingest.pipeline.publish_generation", OSError(28, "No space left on device")),
+        ("rag.generations.publish_generation", OSError(28, "No space left on device")),
     ],
 )
 def test_a_full_disk_leaves_the_live_index_and_says_so(corpus: Path, settings, embedder, monkeypatch, capsys, where: str, error: Exception):

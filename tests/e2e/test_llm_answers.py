@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 from conftest import ingested_corpus
 
+from rag.answer import Answer
 from rag.engine import Engine
 
 pytestmark = [
@@ -45,4 +46,7 @@ def test_instructions_in_a_document_do_not_take_over(engine: Engine):
 
 def test_the_answer_streams(engine: Engine):
     parts = list(engine.ask_stream("Where does the Danube delta lie?"))
-    assert len(parts) >= 2 and isinstance(parts[-1].answer, str)
+    *pieces, answer = parts
+    assert pieces and all(isinstance(p, str) for p in pieces) and "".join(pieces).strip()
+    assert isinstance(answer, Answer) and answer.answer.strip() and "first_token" in answer.timings
+    assert answer.abstained or "rivers.html" in {c.path for c in answer.citations}

@@ -111,6 +111,8 @@ def test_llama_index_adapter_plugs_into_a_query_engine(engine: Engine):
 
     adapter = HybridLlamaIndexRetriever(engine.retriever, top_k=2)
     nodes = adapter.retrieve(GOLDEN_GATE)
-    assert nodes[0].node.metadata["path"] == "bridges.docx" and nodes[0].score == pytest.approx(nodes[0].score)
+    hits = engine.retriever.retrieve(GOLDEN_GATE, top_k=2)
+    assert [n.node.metadata["path"] for n in nodes] == [h.path for h in hits] and nodes[0].node.metadata["path"] == "bridges.docx"
+    assert [n.score for n in nodes] == pytest.approx([h.score for h in hits])  # the engine's own fused scores, unchanged
     response = RetrieverQueryEngine.from_args(adapter, llm=MockLLM(max_tokens=5)).query(GOLDEN_GATE)
     assert [n.node.metadata["path"] for n in response.source_nodes][0] == "bridges.docx"

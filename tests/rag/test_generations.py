@@ -8,6 +8,7 @@ import pytest
 from rag.generations import (
     IndexBusyError,
     IndexNotFoundError,
+    NewGeneration,
     WriteLock,
     begin_generation,
     live_generation,
@@ -41,6 +42,19 @@ def test_unpublished_generations_are_never_live_and_are_cleared(tmp_path: Path):
     assert live_generation(tmp_path).name == "gen-000001"
     next_tmp = begin_generation(tmp_path)
     assert next_tmp.name == "gen-000002.tmp" and list(next_tmp.iterdir()) == []
+
+
+def test_new_generation_publishes_or_leaves_nothing(tmp_path: Path):
+    with NewGeneration(tmp_path) as new:
+        (new.folder / "part").write_text("whole")
+        published = new.publish()
+    assert live_generation(tmp_path) == published and (published / "part").read_text() == "whole"
+    with NewGeneration(tmp_path) as abandoned:  # left without publishing: nothing stays
+        (abandoned.folder / "part").write_text("half")
+    with pytest.raises(OSError), NewGeneration(tmp_path) as failed:
+        (failed.folder / "part").write_text("half")
+        raise OSError(28, "No space left on device")
+    assert live_generation(tmp_path) == published and not list(tmp_path.glob("*.tmp"))
 
 
 def test_prune_keeps_the_newest(tmp_path: Path):

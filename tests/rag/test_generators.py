@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from tiny_models import tiny_llama
 
 from rag.config import GenerationSettings
@@ -33,7 +34,17 @@ def test_transformers_backend_streams_greedy_text(llama_folder: Path):
 def test_transformers_backend_samples_when_not_greedy(llama_folder: Path):
     settings = GenerationSettings(backend="hf", model=str(llama_folder), greedy=False, temperature=1.5, top_k=50, top_p=0.9, max_new_tokens=8, stop=[])
     generator, _ = load_generator(settings)
-    assert isinstance("".join(generator.stream("The quick", settings)), str)
+    greedy = "".join(generator.stream("The quick", settings.model_copy(update={"greedy": True})))
+
+    def sample(seed: int) -> str:
+        torch.manual_seed(seed)
+        pieces = list(generator.stream("The quick", settings))
+        assert len(pieces) <= 8  # at most one piece per new token: max_new_tokens holds
+        return "".join(pieces)
+
+    samples = [sample(seed) for seed in range(4)]
+    assert sample(0) == samples[0]  # the same seed draws the same text
+    assert len(set(samples) | {greedy}) > 1  # sampling draws, greedy does not decide alone
 
 
 def test_a_missing_model_falls_back_with_a_reason(tmp_path: Path):
