@@ -29,7 +29,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def _print_summary(report: dict, index: Path) -> None:
-    print(f"index: {index} (generation {report['generation']}, {report['files_in_index']} files)")
+    print(f"index: {index} (snapshot {report['snapshot']}, {report['files_in_index']} files)")
     for key in ("added", "updated", "removed", "unchanged", "chunks_embedded"):
         print(f"{key}: {report[key]}")
     print(f"failed: {len(report['failed'])}")
@@ -42,7 +42,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, UsageError
     from rag.config import Settings
     from rag.embedding import Embedder
-    from rag.generations import IndexBusyError
+    from rag.snapshots import IndexBusyError
     from rag.store import IndexMismatchError
 
     try:
@@ -54,8 +54,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (UsageError, IndexMismatchError, IndexBusyError, ValueError) as exc:
         print(f"rag ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (OSError, sqlite3.DatabaseError) as exc:  # a full disk, say, while writing the new generation
-        print(f"rag ingest: could not write the new index generation ({exc}); the live index is unchanged", file=sys.stderr)
+    except (OSError, sqlite3.DatabaseError) as exc:  # a full disk, say, while writing the new snapshot
+        print(f"rag ingest: could not write the new index snapshot ({exc}); the live index is unchanged", file=sys.stderr)
         return EXIT_USAGE
     result = report.as_dict()
     if args.json:
@@ -83,9 +83,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.answer import Answer
     from rag.config import Settings
     from rag.engine import Engine
-    from rag.generations import IndexNotFoundError
     from rag.index import IndexCorruptError
     from rag.retriever import Filters
+    from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
 
     try:
@@ -144,8 +144,8 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     from rag.config import Settings
     from rag.embedding import Embedder
     from rag.engine import Engine
-    from rag.generations import IndexNotFoundError
     from rag.index import IndexCorruptError
+    from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
 
     dataset, extractive = Path(args.dataset), args.generator == "extractive"
@@ -266,8 +266,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     from app.api.server import InsecureBindError, serve
     from rag.config import Settings
-    from rag.generations import IndexNotFoundError
     from rag.index import IndexCorruptError
+    from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
 
     try:
@@ -316,7 +316,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rag.config import Settings
     from rag.doctor import diagnose, repair
-    from rag.generations import IndexBusyError
+    from rag.snapshots import IndexBusyError
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir
@@ -325,7 +325,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except IndexBusyError as exc:
         print(f"rag doctor: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"index: {index}, live generation: {found.generation.name if found.generation else 'none'}")
+    print(f"index: {index}, live snapshot: {found.snapshot.name if found.snapshot else 'none'}")
     for check in found.checks:
         print(f"  {'ok  ' if check.ok else 'BAD '} {check.part}: {check.detail}")
     for action in found.actions:

@@ -6,7 +6,7 @@ each query is a noisy copy of one chunk's vector. Text is drawn from a Zipf voca
 query's words from its chunk. FAISS flat (exact), IVF and the product's dense index (HNSW
 past `dense.hnsw_threshold`) are compared on build time, recall@10 against flat and latency;
 BM25 is built and queried at full size; then the whole hybrid retriever runs over a real
-generation (SQLite store + FAISS + BM25). Query vectors are given, not embedded: the MiniLM
+snapshot (SQLite store + FAISS + BM25). Query vectors are given, not embedded: the MiniLM
 query time is measured on SciFact (the `query` stage) and adds to the hybrid figure."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 from bench.measure import PeakRss, percentiles, timed
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.generations import NewGeneration
 from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, spec_from_settings, write_manifest
 from rag.retriever import HybridRetriever
+from rag.snapshots import NewSnapshot
 from rag.sparse import SparseIndex
 from rag.store import ChunkStore, NewChunk
 
@@ -79,9 +79,9 @@ class GivenVectors:
         return self._by_text[text][None, :]
 
 
-def write_generation(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings) -> tuple[Path, dict]:
-    """A real index generation holding the synthetic chunks; returns it and per-part build figures."""
-    with NewGeneration(root) as new:
+def write_snapshot(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings) -> tuple[Path, dict]:
+    """A real index snapshot holding the synthetic chunks; returns it and per-part build figures."""
+    with NewSnapshot(root) as new:
         figures: dict = {}
         store = ChunkStore(new.folder / STORE_FILE)
         started = time.perf_counter()
@@ -146,7 +146,7 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
     }
 
     with PeakRss() as mem:
-        generation, figures = write_generation(root, texts, vectors, settings)
+        snapshot, figures = write_snapshot(root, texts, vectors, settings)
         del vectors
         index = HybridIndex.open(root, settings, dim=dim)
     result["index"] = {**figures, "peak_rss_mb": mem.peak_mb}
@@ -174,7 +174,7 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
             started = time.perf_counter()
             retriever.retrieve(q)
             hybrid_ms.append((time.perf_counter() - started) * 1000)
-    result["hybrid"] = {**percentiles(hybrid_ms), "peak_rss_mb": mem.peak_mb, "generation": generation.name}
+    result["hybrid"] = {**percentiles(hybrid_ms), "peak_rss_mb": mem.peak_mb, "snapshot": snapshot.name}
     index.close()
     return result
 

@@ -1,1 +1,1 @@
-"""Batch ingest: folder -> chunks -> embeddings -> a new index generation."""
+"""Batch ingest: folder -> chunks -> embeddings -> a new index snapshot."""

@@ -1,5 +1,5 @@
-"""The ingest pipeline: scan a folder, diff it against the live generation by content hash,
-read, chunk and embed only what changed, and publish a new generation atomically.
+"""The ingest pipeline: scan a folder, diff it against the live snapshot by content hash,
+read, chunk and embed only what changed, and publish a new snapshot atomically.
 
 A broken file is reported with its reason and skipped; its previous version, if any, stays in
 the index. An unchanged folder costs a scan and no embedding, and publishes nothing."""
@@ -20,8 +20,8 @@ from ingest.scan import SourceFile, scan_folder
 from ingest.timeout import time_limit
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generations import NewGeneration, WriteLock, live_generation, prune_generations
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
+from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
 from rag.store import ChunkStore, FileRecord, NewChunk
 
 log = logging.getLogger("ingest")
@@ -40,7 +40,7 @@ class IngestReport:
     chunks_embedded: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-    generation: str | None = None
+    snapshot: str | None = None
     files_in_index: int = 0
 
     def as_dict(self) -> dict:
@@ -52,7 +52,7 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "failed": [{"path": p, "reason": r} for p, r in sorted(self.failed.items())],
             "seconds": round(self.seconds, 3),
-            "generation": self.generation,
+            "snapshot": self.snapshot,
             "files_in_index": self.files_in_index,
         }
 
@@ -138,7 +138,7 @@ class Ingestor:
 
     def _run_locked(self, source: Path, root: Path, rebuild: bool) -> IngestReport:
         report = IngestReport()
-        live = None if rebuild else live_generation(root)
+        live = None if rebuild else live_snapshot(root)
         prev = ChunkStore(live / STORE_FILE, readonly=True) if live else None
         try:
             known = prev.files() if prev else {}
@@ -158,10 +158,10 @@ class Ingestor:
             report.unchanged = len(files) - len(candidates)
             log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed), extra=_stage("scanned"))
             if live and not candidates and not removed and report.failed == prev_failures:
-                report.generation, report.files_in_index = live.name, len(known)
+                report.snapshot, report.files_in_index = live.name, len(known)
                 return report
 
-            with NewGeneration(root) as new:
+            with NewSnapshot(root) as new:
                 store = prev.copy_to(new.folder / STORE_FILE) if prev else ChunkStore(new.folder / STORE_FILE)
                 with store.conn:
                     for path in removed:
@@ -173,7 +173,7 @@ class Ingestor:
                 chunks_changed = bool(report.added or report.updated or report.removed)
                 if live and not chunks_changed and not touched and report.failed == prev_failures:
                     store.close()  # nothing to publish: leaving the block removes the new folder
-                    report.generation, report.files_in_index = live.name, len(known)
+                    report.snapshot, report.files_in_index = live.name, len(known)
                     return report
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
                 spec = spec_from_settings(self.settings, dim)
@@ -188,13 +188,13 @@ class Ingestor:
                     write_search_indexes(new.folder, store, self.settings, spec)
                 report.files_in_index = len(store.files())
                 store.close()
-                log.info("stage: publishing generation", extra=_stage("publishing"))
-                report.generation = new.publish().name
+                log.info("stage: publishing snapshot", extra=_stage("publishing"))
+                report.snapshot = new.publish().name
         finally:
             if prev:
                 prev.close()
-        prune_generations(root, self.settings.ingest.keep_generations)
-        log.info("stage: done, live generation %s", report.generation, extra=_stage("done"))
+        prune_snapshots(root, self.settings.ingest.keep_snapshots)
+        log.info("stage: done, live snapshot %s", report.snapshot, extra=_stage("done"))
         return report
 
     def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport) -> int:
@@ -268,7 +268,7 @@ def _same_stat(f: SourceFile, known: FileRecord | None) -> bool:
 
 
 def _copy_search_indexes(live: Path, tmp: Path) -> None:
-    """Reuse the live generation's dense and sparse indexes when no chunk changed."""
+    """Reuse the live snapshot's dense and sparse indexes when no chunk changed."""
     shutil.copy2(live / DENSE_FILE, tmp / DENSE_FILE)
     shutil.copytree(live / SPARSE_DIR, tmp / SPARSE_DIR)
     shutil.copy2(live / MANIFEST_FILE, tmp / MANIFEST_FILE)

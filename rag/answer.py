@@ -45,7 +45,7 @@ class Answer:
     timings: dict[str, float]  # milliseconds per stage
     generator: str = ""
     notes: list[str] = field(default_factory=list)  # fallbacks taken, said once per engine
-    generation: str = ""  # the index generation every hit came from
+    snapshot: str = ""  # the index snapshot every hit came from
 
     def as_dict(self) -> dict:
         return asdict(self)

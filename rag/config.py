@@ -57,7 +57,7 @@ class IngestSettings(Section):
     extensions: list[str] = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"]
     max_file_mb: float = Field(50.0, gt=0, description="larger files are reported, not read")
     follow_symlinks: bool = False
-    keep_generations: int = Field(2, ge=1, description="old generations kept for readers in flight")
+    keep_snapshots: int = Field(2, ge=1, description="old snapshots kept for readers in flight")
     max_expanded_mb: float = Field(256.0, gt=0, description="a DOCX whose zipped parts expand past this is refused (zip bombs)")
     max_pdf_pages: int = Field(5000, ge=1, description="longer PDFs are reported, not read")
     file_timeout_s: float = Field(120.0, gt=0, description="a file whose reader runs longer is reported (CLI ingests; see README)")

@@ -1,8 +1,8 @@
-"""`rag doctor`: check every part of an index's live generation and repair what can be repaired.
+"""`rag doctor`: check every part of an index's live snapshot and repair what can be repaired.
 
 The SQLite store holds every chunk with its embedding, so a damaged or missing FAISS or BM25
-file (or manifest) is rebuilt from it into a new generation. A damaged store cannot be rebuilt
-from the other parts; the newest older generation that is whole becomes live instead, and
+file (or manifest) is rebuilt from it into a new snapshot. A damaged store cannot be rebuilt
+from the other parts; the newest older snapshot that is whole becomes live instead, and
 the next `rag ingest` brings it up to date. Repairs hold the write lock like an ingest."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.generations import IndexNotFoundError, NewGeneration, WriteLock, live_generation, published_generations, set_live
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, write_search_indexes
+from rag.snapshots import IndexNotFoundError, NewSnapshot, WriteLock, live_snapshot, published_snapshots, set_live, unpublished
 from rag.sparse import SparseIndex
 from rag.store import ChunkStore, IndexSpec
 
@@ -30,13 +30,13 @@ class Check:
 
 @dataclass
 class Diagnosis:
-    generation: Path | None
+    snapshot: Path | None
     checks: list[Check] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return self.generation is not None and all(c.ok for c in self.checks)
+        return self.snapshot is not None and all(c.ok for c in self.checks)
 
 
 def check_store(gen: Path) -> tuple[Check, int | None, IndexSpec | None]:
@@ -59,8 +59,8 @@ def check_store(gen: Path) -> tuple[Check, int | None, IndexSpec | None]:
     return Check("store", True, f"{count} chunks"), count, spec
 
 
-def check_generation(gen: Path, settings: Settings) -> list[Check]:
-    """Each part of one generation: readable, and holding the same number of chunks."""
+def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
+    """Each part of one snapshot: readable, and holding the same number of chunks."""
     store_check, count, spec = check_store(gen)
     checks = [store_check]
     try:
@@ -84,17 +84,17 @@ def check_generation(gen: Path, settings: Settings) -> list[Check]:
 
 def diagnose(root: Path, settings: Settings) -> Diagnosis:
     try:
-        gen = live_generation(root)
+        gen = live_snapshot(root)
     except IndexNotFoundError as exc:  # CURRENT names a folder that is not there
         return Diagnosis(None, [Check("CURRENT", False, str(exc))])
     if gen is None:
-        return Diagnosis(None, [Check("index", False, f"no live generation in {root}")])
-    return Diagnosis(gen, check_generation(gen, settings))
+        return Diagnosis(None, [Check("index", False, f"no live snapshot in {root}")])
+    return Diagnosis(gen, check_snapshot(gen, settings))
 
 
 def rebuild_search_indexes(root: Path, live: Path, settings: Settings) -> Path:
-    """A new generation: the live store copied, FAISS and BM25 rebuilt from its chunks."""
-    with NewGeneration(root) as new:
+    """A new snapshot: the live store copied, FAISS and BM25 rebuilt from its chunks."""
+    with NewSnapshot(root) as new:
         source = ChunkStore(live / STORE_FILE, readonly=True)
         store = source.copy_to(new.folder / STORE_FILE)
         source.close()
@@ -104,21 +104,21 @@ def rebuild_search_indexes(root: Path, live: Path, settings: Settings) -> Path:
 
 
 def repair(root: Path, settings: Settings) -> Diagnosis:
-    """Diagnose, then rebuild what the store can rebuild, or go back to a whole generation."""
+    """Diagnose, then rebuild what the store can rebuild, or go back to a whole snapshot."""
     with WriteLock(root):
         found = diagnose(root, settings)
-        for leftover in root.glob("gen-*.tmp"):
+        for leftover in unpublished(root):
             shutil.rmtree(leftover, ignore_errors=True)
             found.actions.append(f"removed {leftover.name}, left by an interrupted ingest")
         if found.healthy:
             return found
-        store_ok = found.generation is not None and found.checks[0].part == "store" and found.checks[0].ok
+        store_ok = found.snapshot is not None and found.checks[0].part == "store" and found.checks[0].ok
         if store_ok:
-            new = rebuild_search_indexes(root, found.generation, settings)
-            found.actions.append(f"rebuilt FAISS, BM25 and the manifest from the store of {found.generation.name} as {new.name}")
+            new = rebuild_search_indexes(root, found.snapshot, settings)
+            found.actions.append(f"rebuilt FAISS, BM25 and the manifest from the store of {found.snapshot.name} as {new.name}")
             return found
-        for older in reversed(published_generations(root)):
-            if older != found.generation and all(c.ok for c in check_generation(older, settings)):
+        for older in reversed(published_snapshots(root)):
+            if older != found.snapshot and all(c.ok for c in check_snapshot(older, settings)):
                 set_live(older)
                 found.actions.append(f"{older.name} is whole and is live again; run `rag ingest` to bring it up to date")
                 return found

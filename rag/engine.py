@@ -20,10 +20,10 @@ from rag.embedding import Embedder
 from rag.generate.base import Generator, GeneratorBusyError
 from rag.generate.extractive import ExtractiveAnswerer
 from rag.generate.prompt import DECLINE, build_prompt
-from rag.generations import live_generation
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
+from rag.snapshots import live_snapshot
 
 log = logging.getLogger("rag")
 DECLINE_MARKERS = ("i don't know", "i do not know", "do not contain the answer", "sources do not say")
@@ -47,7 +47,7 @@ class Engine:
         self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
-        self._retired: HybridIndex | None = None  # the generation before the live one, closed at the next switch
+        self._retired: HybridIndex | None = None  # the snapshot before the live one, closed at the next switch
         self._llm_turn = threading.Lock()  # one question at a time on the LLM; the rest wait (bounded)
         for note in self.notes:
             log.warning(note, extra={"event": "fallback", "reason": note})
@@ -74,22 +74,22 @@ class Engine:
         return cls(settings, index, embedder, retriever, generator, notes)
 
     def refresh(self) -> bool:
-        """Switch to the index's live generation when an ingest has published a newer one, so a
+        """Switch to the index's live snapshot when an ingest has published a newer one, so a
         long-running process serves new documents without a restart. True when it switched."""
-        root = self.index.generation.parent
-        live = live_generation(root)
-        if live is None or live == self.index.generation:
+        root = self.index.snapshot.parent
+        live = live_snapshot(root)
+        if live is None or live == self.index.snapshot:
             return False
         with self._refresh_lock:
-            if live_generation(root) != self.index.generation:
+            if live_snapshot(root) != self.index.snapshot:
                 index = HybridIndex.open(root, self.settings, dim=self.embedder.dim)
                 retriever = HybridRetriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
-                # Queries in flight keep the old generation's objects; the one before it is closed now
+                # Queries in flight keep the old snapshot's objects; the one before it is closed now
                 # (a query needs its store only while retrieving, milliseconds; an ingest takes seconds).
                 if self._retired is not None:
                     self._retired.close()
                 self._retired, self.index, self.retriever = self.index, index, retriever
-                log.info("switched to generation %s", index.generation.name)
+                log.info("switched to snapshot %s", index.snapshot.name)
         return True
 
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None, **kw) -> list[Hit]:
@@ -114,7 +114,7 @@ class Engine:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         self.refresh()
-        retriever = self.retriever  # one generation for the whole answer, even if an ingest publishes meanwhile
+        retriever = self.retriever  # one snapshot for the whole answer, even if an ingest publishes meanwhile
         hits = retriever.retrieve(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
         notes = list(self.notes)
@@ -127,7 +127,7 @@ class Engine:
             parts = self._extract(question, hits, timings, started, notes)
         for part in parts:
             if isinstance(part, Answer):
-                part.generation = retriever.index.generation.name
+                part.snapshot = retriever.index.snapshot.name
             yield part
 
     def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:

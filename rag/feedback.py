@@ -1,4 +1,4 @@
-"""Thumbs up/down on answers, kept in SQLite beside the index (not inside a generation, so
+"""Thumbs up/down on answers, kept in SQLite beside the index (not inside a snapshot, so
 re-ingesting never loses it) with the question, answer and sources, exportable as JSONL."""
 
 from __future__ import annotations

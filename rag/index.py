@@ -1,4 +1,4 @@
-"""A whole index generation: the chunk store, the dense and the sparse index over the same chunk
+"""A whole index snapshot: the chunk store, the dense and the sparse index over the same chunk
 ids, and the manifest that ties them. Opening checks that all three agree with each other and
 with the settings in use."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.generations import require_live_generation
+from rag.snapshots import require_live_snapshot
 from rag.sparse import SparseIndex
 from rag.store import SCHEMA_VERSION, ChunkStore, IndexMismatchError, IndexSpec
 
@@ -22,7 +22,7 @@ DOCTOR = "`rag doctor --index {root}` repairs it"
 
 
 class IndexCorruptError(RuntimeError):
-    """The files of a generation disagree with each other or cannot be read."""
+    """The files of a snapshot disagree with each other or cannot be read."""
 
 
 def spec_from_settings(settings: Settings, dim: int) -> IndexSpec:
@@ -53,9 +53,9 @@ def write_manifest(folder: Path, spec: IndexSpec, chunks: int, files: int) -> No
 
 @dataclass
 class HybridIndex:
-    """The live generation of an index folder, loaded for reading."""
+    """The live snapshot of an index folder, loaded for reading."""
 
-    generation: Path
+    snapshot: Path
     spec: IndexSpec
     store: ChunkStore
     dense: DenseIndex
@@ -63,8 +63,8 @@ class HybridIndex:
 
     @classmethod
     def open(cls, root: Path, settings: Settings, dim: int | None = None) -> HybridIndex:
-        """Load the live generation. `dim`, when known, is checked along with the settings."""
-        gen = require_live_generation(root)
+        """Load the live snapshot. `dim`, when known, is checked along with the settings."""
+        gen = require_live_snapshot(root)
         try:
             manifest = json.loads((gen / MANIFEST_FILE).read_text())
             spec = IndexSpec(**manifest["spec"])
@@ -78,10 +78,10 @@ class HybridIndex:
             dense = DenseIndex.load(gen / DENSE_FILE, settings.dense)
             sparse = SparseIndex.load(gen / SPARSE_DIR, settings.bm25)
             counts = {"manifest": manifest["chunks"], "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
-        except Exception as exc:  # any unreadable part means the generation is damaged
-            raise IndexCorruptError(f"generation {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
+        except Exception as exc:  # any unreadable part means the snapshot is damaged
+            raise IndexCorruptError(f"snapshot {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
         if len(set(counts.values())) != 1:
-            raise IndexCorruptError(f"generation {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
+            raise IndexCorruptError(f"snapshot {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
         return cls(gen, spec, store, dense, sparse)
 
     def close(self) -> None:

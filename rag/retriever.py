@@ -1,4 +1,4 @@
-"""Hybrid retrieval over one index generation: dense (FAISS) and BM25 candidates over the same
+"""Hybrid retrieval over one index snapshot: dense (FAISS) and BM25 candidates over the same
 chunk ids, fused, then optionally reranked by a cross-encoder. Every hit keeps its per-stage
 scores and ranks; `timings` collects milliseconds per stage."""
 

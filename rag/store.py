@@ -106,7 +106,7 @@ class NewChunk:
 
 
 class ChunkStore:
-    """One generation's SQLite database. Writers group changes in `with store.conn:` (one transaction)."""
+    """One snapshot's SQLite database. Writers group changes in `with store.conn:` (one transaction)."""
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path

@@ -11,8 +11,8 @@ import streamlit as st
 from rag.config import Settings
 from rag.engine import Engine
 from rag.feedback import FeedbackStore
-from rag.generations import IndexNotFoundError, live_generation
 from rag.index import IndexCorruptError
+from rag.snapshots import IndexNotFoundError, live_snapshot
 from rag.store import IndexMismatchError
 from ui.safe import plain_markdown
 
@@ -40,9 +40,9 @@ def engine(current: Settings) -> Engine | None:
 
 
 def live_index(current: Settings) -> bool:
-    """Whether the index folder has a published generation yet."""
+    """Whether the index folder has a published snapshot yet."""
     try:
-        return live_generation(current.index_dir) is not None
+        return live_snapshot(current.index_dir) is not None
     except IndexNotFoundError:
         return False
 

@@ -121,5 +121,5 @@ def chat_completions(body: ChatIn, request: Request):
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}],
         "citations": citations_of(answer),
         "abstained": answer.abstained,
-        "generation": answer.generation,
+        "snapshot": answer.snapshot,
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.pipeline import Ingestor, UsageError
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.generations import IndexBusyError, WriteLock
+from rag.snapshots import IndexBusyError, WriteLock
 from rag.store import IndexMismatchError
 
 

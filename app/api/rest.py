@@ -37,7 +37,7 @@ def busy(exc: GeneratorBusyError) -> HTTPException:
 def healthz(request: Request) -> dict:
     """Liveness and what is served; needs no key."""
     index = service(request).engine.index
-    return {"status": "ok", "generation": index.generation.name, "chunks": len(index.sparse)}
+    return {"status": "ok", "snapshot": index.snapshot.name, "chunks": len(index.sparse)}
 
 
 @router.get("/metrics", tags=["service"])
@@ -57,7 +57,7 @@ def retrieve(body: RetrieveIn, request: Request) -> dict:
     timings: dict[str, float] = {}
     hits = retriever.retrieve(body.question, body.top_k, to_filters(body.filters), mode=body.mode, timings=timings)
     svc.metrics.observe_stages(timings)
-    return {"generation": retriever.index.generation.name, "hits": [vars(h) for h in hits], "timings": timings}
+    return {"snapshot": retriever.index.snapshot.name, "hits": [vars(h) for h in hits], "timings": timings}
 
 
 def _answer_events(first: str | Answer, parts: Iterator[str | Answer], svc: Service) -> Iterator[str]:
@@ -99,7 +99,7 @@ def ask(body: AskIn, request: Request):
 def list_documents(request: Request) -> dict:
     svc = service(request)
     svc.engine.refresh()
-    return {"generation": svc.engine.index.generation.name, "documents": document_rows(svc.engine.index.store)}
+    return {"snapshot": svc.engine.index.snapshot.name, "documents": document_rows(svc.engine.index.store)}
 
 
 def _start_ingest(svc: Service) -> dict:

@@ -16,7 +16,7 @@ from conftest import ingested_corpus
 from servers import free_port, wait_until_healthy
 
 from app.api.keys import KeyStore
-from rag.generations import WriteLock
+from rag.snapshots import WriteLock
 
 pytestmark = pytest.mark.slow
 ETNA = "Which town have Etna's lava flows reached?"
@@ -94,7 +94,7 @@ def test_retrieve_and_ask(http):
     assert {h["path"] for h in only_text} == {"notes/tea.txt"}
 
     answer = http.post("/v1/ask", json={"question": ETNA, "extractive": True}).json()
-    assert "Catania" in answer["answer"] and answer["citations"][0]["path"] == "volcanoes.md" and answer["generation"]
+    assert "Catania" in answer["answer"] and answer["citations"][0]["path"] == "volcanoes.md" and answer["snapshot"]
 
     events = []
     with http.stream("POST", "/v1/ask", json={"question": ETNA, "extractive": True, "stream": True}) as response:

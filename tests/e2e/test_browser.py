@@ -67,7 +67,7 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             box.wait_for(timeout=60_000)
             box.fill("What is the largest glacier in the Alps?")
             box.press("Enter")
-            page.get_by_role("button", name="[1] glaciers.txt").wait_for(timeout=120_000)  # the new generation serves
+            page.get_by_role("button", name="[1] glaciers.txt").wait_for(timeout=120_000)  # the new snapshot serves
             browser.close()
         rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()
         assert rows == [(1, "right passage", "Which town have Etna's lava flows reached?")]

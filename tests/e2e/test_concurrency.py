@@ -1,7 +1,7 @@
 """One engine shared by 16 threads (as the API's workers and the app's sessions share it): a fixed
-mix of retrieve, extractive and LLM answers while two ingests publish new generations. No request
-fails, each answer's hits exist with the same text in the generation it names, and the engine
-moves to the newest generation by itself. Run several times: a race shows as a failure."""
+mix of retrieve, extractive and LLM answers while two ingests publish new snapshots. No request
+fails, each answer's hits exist with the same text in the snapshot it names, and the engine
+moves to the newest snapshot by itself. Run several times: a race shows as a failure."""
 
 import threading
 from pathlib import Path
@@ -35,7 +35,7 @@ def tiny_generator(tmp_path_factory) -> HFGenerator:
 @pytest.mark.parametrize("run", [1, 2, 3])
 def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_generator, run: int):
     settings = ingested_corpus(tmp_path, embedder, {})
-    settings.ingest = IngestSettings(keep_generations=10)  # keep every generation to check answers against
+    settings.ingest = IngestSettings(keep_snapshots=10)  # keep every snapshot to check answers against
     settings.generation = GenerationSettings(max_new_tokens=8, abstain_below=-1.0)
     engine = Engine.from_settings(settings, settings.index_dir, load_llm=False, embedder=embedder)
     engine.generator = tiny_generator
@@ -51,11 +51,11 @@ def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_ge
             try:
                 if kind == "retrieve":
                     engine.refresh()
-                    retriever = engine.retriever  # one generation for the whole query, as the API does
-                    results.append((kind, retriever.index.generation.name, retriever.retrieve(question)))
+                    retriever = engine.retriever  # one snapshot for the whole query, as the API does
+                    results.append((kind, retriever.index.snapshot.name, retriever.retrieve(question)))
                 else:
                     answer = engine.ask(question, extractive=kind == "extractive")
-                    results.append((kind, answer.generation, answer.hits))
+                    results.append((kind, answer.snapshot, answer.hits))
             except Exception as exc:  # any failure is the finding
                 failures.append(f"{kind} {question!r}: {exc!r}")
 
@@ -74,13 +74,13 @@ def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_ge
     assert failures == []
     assert len(results) == THREADS * REQUESTS_EACH
     engine.ask(QUESTIONS[0], extractive=True)
-    assert engine.index.generation.name == "gen-000003"  # moved to the last ingest's generation without a restart
+    assert engine.index.snapshot.name == "snap-000003"  # moved to the last ingest's snapshot without a restart
     named = [(g, hits) for _, g, hits in results]
     assert all(hits for _, hits in named)
-    generations = {g for g, _ in named}
-    assert len(generations) >= 2  # the second half started after the first ingest had published
-    stores = {g: ChunkStore(settings.index_dir / g / "store.sqlite", readonly=True) for g in generations}
-    for generation, hits in named:  # every hit exists, with the same text, in the generation the answer names
-        chunks = stores[generation].chunks([h.chunk_id for h in hits])
+    snapshots = {g for g, _ in named}
+    assert len(snapshots) >= 2  # the second half started after the first ingest had published
+    stores = {g: ChunkStore(settings.index_dir / g / "store.sqlite", readonly=True) for g in snapshots}
+    for snapshot, hits in named:  # every hit exists, with the same text, in the snapshot the answer names
+        chunks = stores[snapshot].chunks([h.chunk_id for h in hits])
         assert all(h.chunk_id in chunks and chunks[h.chunk_id].text == h.text and chunks[h.chunk_id].path == h.path for h in hits)
-    print(f"run {run}: {len(results)} requests from {THREADS} threads over generations {sorted(generations)}; 0 failures")
+    print(f"run {run}: {len(results)} requests from {THREADS} threads over snapshots {sorted(snapshots)}; 0 failures")

@@ -1,5 +1,5 @@
 """kill -9 a real ingest at named points it reports as structured events (JSON log lines with an
-`event` key, never log wording or wall-clock luck): the previous generation stays live and
+`event` key, never log wording or wall-clock luck): the previous snapshot stays live and
 whole, and the next ingest completes."""
 
 import json
@@ -17,7 +17,7 @@ from rag.index import HybridIndex
 
 pytestmark = pytest.mark.slow
 
-# (event, stage or n-th file, True when the kill always lands before the new generation is live)
+# (event, stage or n-th file, True when the kill always lands before the new snapshot is live)
 KILL_POINTS = [
     ("stage", "scanned", True),
     ("stage", "reading", True),
@@ -70,10 +70,10 @@ def kill_ingest_at(source: Path, index: Path, event: str, at: str | int) -> bool
 def assert_whole(index: Path, settings, embedder, allowed: list[set[str]]) -> str:
     opened = HybridIndex.open(index, settings, dim=embedder.dim)  # raises if parts disagree
     files = set(opened.store.files())
-    assert files in allowed, f"generation {opened.generation.name} holds a mix: {sorted(files)}"
+    assert files in allowed, f"snapshot {opened.snapshot.name} holds a mix: {sorted(files)}"
     chunk_files = {c.path for c in opened.store.chunks(list(map(int, opened.sparse.ids))).values()}
     assert chunk_files == files
-    name = opened.generation.name
+    name = opened.snapshot.name
     opened.close()
     return name
 
@@ -89,8 +89,8 @@ def test_kill_9_at_any_point_leaves_a_whole_index(corpus: Path, tmp_path: Path, 
         killed = kill_ingest_at(corpus, index, event, at)
         live = assert_whole(index, settings, embedder, [before, after])
         if before_publish:
-            assert killed and live == "gen-000001", f"killed ({killed}) at {event} {at!r}, yet {live} went live"
-        elif live != "gen-000001":  # the kill landed after the switch: the new generation is whole
+            assert killed and live == "snap-000001", f"killed ({killed}) at {event} {at!r}, yet {live} went live"
+        elif live != "snap-000001":  # the kill landed after the switch: the new snapshot is whole
             break
     report = Ingestor(settings, lambda: embedder, interactive=False).run(corpus, index)
     assert report.exit_code == 0
@@ -101,7 +101,7 @@ def test_kill_9_at_any_point_leaves_a_whole_index(corpus: Path, tmp_path: Path, 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedder, seed: int):
     """Kills after a random number of files have been read (seeded): each lands mid-ingest, and
-    the index is always the whole previous generation."""
+    the index is always the whole previous snapshot."""
     import random
 
     index = settings.index_dir
@@ -113,7 +113,7 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
     for _ in range(3):
         files_read = moments.randint(1, 19)
         assert kill_ingest_at(corpus, index, "file_read", files_read), f"the ingest ended before file {files_read} was read"
-        assert assert_whole(index, settings, embedder, [before]) == "gen-000001"
+        assert assert_whole(index, settings, embedder, [before]) == "snap-000001"
     report = Ingestor(settings, lambda: embedder, interactive=False).run(corpus, index)
     assert report.exit_code == 0
     assert_whole(index, settings, embedder, [after])
@@ -126,12 +126,12 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
         ("rag.store.ChunkStore.add_file", sqlite3.OperationalError("database or disk is full")),
         ("rag.dense.DenseIndex.save", OSError(28, "No space left on device")),
         ("rag.sparse.SparseIndex.save", OSError(28, "No space left on device")),
-        ("rag.generations.publish_generation", OSError(28, "No space left on device")),
+        ("rag.snapshots.publish_snapshot", OSError(28, "No space left on device")),
     ],
 )
 def test_a_full_disk_leaves_the_live_index_and_says_so(corpus: Path, settings, embedder, monkeypatch, capsys, where: str, error: Exception):
-    """A full disk (the error injected at each write of a new generation): the ingest fails with
-    a clear message, the live generation stays as it was, and no half-written folder is left."""
+    """A full disk (the error injected at each write of a new snapshot): the ingest fails with
+    a clear message, the live snapshot stays as it was, and no half-written folder is left."""
     from app.cli import main
 
     index = settings.index_dir

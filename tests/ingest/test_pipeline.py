@@ -62,7 +62,7 @@ def test_reingest_of_an_unchanged_folder_embeds_nothing(settings, embedder, corp
     calls = []
     loader = lambda: calls.append(1) or embedder  # noqa: E731
     again = Ingestor(settings, loader, interactive=False).run(corpus, settings.index_dir)
-    assert (again.chunks_embedded, again.unchanged, again.added, again.generation) == (0, 5, 0, first.generation)
+    assert (again.chunks_embedded, again.unchanged, again.added, again.snapshot) == (0, 5, 0, first.snapshot)
     assert calls == []  # the model was never even loaded
     os.utime(corpus / "notes" / "tea.txt")  # touched, same content: hashed, not embedded
     touched = Ingestor(settings, loader, interactive=False).run(corpus, settings.index_dir)

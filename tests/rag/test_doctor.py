@@ -1,6 +1,6 @@
 """Damage to an index is detected at open with a clear error, and `rag doctor` repairs it:
 search files are rebuilt from the store; a damaged store sends the index back to the newest
-whole generation."""
+whole snapshot."""
 
 import subprocess
 import sys
@@ -11,14 +11,14 @@ from conftest import ingested_corpus
 
 from rag.config import IngestSettings
 from rag.doctor import diagnose, repair
-from rag.generations import CURRENT
 from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, IndexCorruptError
+from rag.snapshots import CURRENT
 
 
 @pytest.fixture
 def index(tmp_path: Path, embedder):
     settings = ingested_corpus(tmp_path, embedder, {})
-    settings.ingest = IngestSettings(keep_generations=5)
+    settings.ingest = IngestSettings(keep_snapshots=5)
     from ingest.pipeline import Ingestor
 
     (tmp_path / "docs" / "glaciers.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.\n")
@@ -59,7 +59,7 @@ def test_damaged_search_files_are_rebuilt_from_the_store(index, embedder, damage
     assert search(index, embedder) == before  # same chunk ids, same vectors
 
 
-def test_a_truncated_store_goes_back_to_the_last_whole_generation(index, embedder):
+def test_a_truncated_store_goes_back_to_the_last_whole_snapshot(index, embedder):
     damaged = live(index)
     store = damaged / STORE_FILE
     store.write_bytes(store.read_bytes()[:4096])
@@ -69,12 +69,12 @@ def test_a_truncated_store_goes_back_to_the_last_whole_generation(index, embedde
     assert any("is live again" in a for a in found.actions)
     assert live(index) != damaged and diagnose(index.index_dir, index).healthy
     opened = HybridIndex.open(index.index_dir, index, dim=embedder.dim)
-    assert "glaciers.txt" not in opened.store.files()  # the generation before the last ingest
+    assert "glaciers.txt" not in opened.store.files()  # the snapshot before the last ingest
     opened.close()
 
 
 def test_current_naming_a_lost_folder_is_repaired(index):
-    (index.index_dir / CURRENT).write_text("gen-000099\n")
+    (index.index_dir / CURRENT).write_text("snap-000099\n")
     assert not diagnose(index.index_dir, index).healthy
     repair(index.index_dir, index)
     assert diagnose(index.index_dir, index).healthy

@@ -1,4 +1,4 @@
-"""Opening a generation: its parts must agree, and damage is a clear error, not wrong answers."""
+"""Opening a snapshot: its parts must agree, and damage is a clear error, not wrong answers."""
 
 from pathlib import Path
 
@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.generations import IndexNotFoundError, begin_generation, publish_generation
 from rag.index import DENSE_FILE, SPARSE_DIR, HybridIndex, IndexCorruptError, spec_from_settings, write_search_indexes
+from rag.snapshots import IndexNotFoundError, begin_snapshot, publish_snapshot
 from rag.store import ChunkStore, NewChunk
 
 DIM = 8
 
 
 def build(root: Path, settings: Settings, texts: list[str]) -> Path:
-    tmp = begin_generation(root)
+    tmp = begin_snapshot(root)
     store = ChunkStore(tmp / "store.sqlite")
     spec = spec_from_settings(settings, DIM)
     store.write_spec(spec)
@@ -25,7 +25,7 @@ def build(root: Path, settings: Settings, texts: list[str]) -> Path:
             store.add_file(f"f{i}.txt", len(text), 0, str(i), "text", text, [0], [NewChunk(text, 0, len(text), None, None)], vec)
     write_search_indexes(tmp, store, settings, spec)
     store.close()
-    return publish_generation(tmp)
+    return publish_snapshot(tmp)
 
 
 def test_open_reads_all_three_parts(tmp_path: Path):

@@ -13,7 +13,7 @@ from rag.config import Settings
 from rag.documents import document_rows
 from rag.embedding import Embedder
 from rag.engine import Engine
-from rag.generations import IndexBusyError
+from rag.snapshots import IndexBusyError
 from rag.store import IndexMismatchError
 from ui import resources
 from ui.safe import plain_markdown
@@ -43,7 +43,7 @@ def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
         summary += f" {len(report.failed)} file(s) could not be read: see their status below."
     st.session_state["collection_flash"] = summary
     if eng is None:
-        resources.forget_engine()  # the first generation exists now
+        resources.forget_engine()  # the first snapshot exists now
     else:
         eng.refresh()
     st.rerun()

@@ -1,11 +1,13 @@
-"""Index generations on disk. Each ingest writes a complete new generation folder beside the
+"""Index snapshots on disk. Each ingest writes a complete new snapshot folder beside the
 live one and switches to it atomically (write, fsync, rename), so a crash at any moment leaves
-the previous generation whole and readers never see a half-written one.
+the previous snapshot whole and readers never see a half-written one.
 
-    INDEX/CURRENT         name of the live generation (replaced by rename, never edited)
-    INDEX/gen-000007/     a complete generation: store.sqlite, dense.faiss, sparse/, manifest.json
-    INDEX/gen-000008.tmp/ a generation being written; never read, removed by the next writer
-    INDEX/write.lock      held (flock) by the one ingest allowed at a time; holds its pid
+    INDEX/CURRENT         name of the live snapshot (replaced by rename, never edited)
+    INDEX/snap-000007/     a complete snapshot: store.sqlite, dense.faiss, sparse/, manifest.json
+    INDEX/snap-000008.tmp/ a snapshot being written; never read, removed by the next writer
+    INDEX/write.lock       held (flock) by the one ingest allowed at a time; holds its pid
+
+Indexes written before snapshots had their name were `gen-NNNNNN`; they are read as they are.
 """
 
 from __future__ import annotations
@@ -18,46 +20,49 @@ from pathlib import Path
 
 CURRENT = "CURRENT"
 LOCK = "write.lock"
-GEN_RE = re.compile(r"^gen-(\d{6})$")
+PREFIX = "snap-"
+SNAPSHOT_RE = re.compile(r"^(?:snap|gen)-(\d{6})$")  # gen-: folders written before the rename
 
 
 class IndexNotFoundError(FileNotFoundError):
-    """No live generation at this path: nothing has been ingested there yet."""
+    """No live snapshot at this path: nothing has been ingested there yet."""
 
 
 class IndexBusyError(RuntimeError):
     """Another ingest holds the write lock on this index."""
 
 
-def live_generation(root: Path) -> Path | None:
-    """The folder of the live generation, or None when the index has none yet."""
+def live_snapshot(root: Path) -> Path | None:
+    """The folder of the live snapshot, or None when the index has none yet."""
     try:
         name = (root / CURRENT).read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
-    if not GEN_RE.match(name) or not (root / name).is_dir():
-        raise IndexNotFoundError(f"{root / CURRENT} names {name!r}, which is not a generation folder in {root}")
+    if not SNAPSHOT_RE.match(name) or not (root / name).is_dir():
+        raise IndexNotFoundError(f"{root / CURRENT} names {name!r}, which is not a snapshot folder in {root}")
     return root / name
 
 
-def require_live_generation(root: Path) -> Path:
-    gen = live_generation(root)
-    if gen is None:
+def require_live_snapshot(root: Path) -> Path:
+    live = live_snapshot(root)
+    if live is None:
         raise IndexNotFoundError(f"no index at {root}: run `rag ingest SOURCE --index {root}` first")
-    return gen
+    return live
 
 
-def _generation_numbers(root: Path) -> list[int]:
-    return sorted(int(m.group(1)) for p in root.iterdir() if (m := GEN_RE.match(p.name.removesuffix(".tmp"))))
+def _snapshot_folders(root: Path) -> dict[int, Path]:
+    """Number -> folder of every snapshot, published or `.tmp`, oldest first."""
+    found = {int(m.group(1)): p for p in root.iterdir() if (m := SNAPSHOT_RE.match(p.name.removesuffix(".tmp")))}
+    return dict(sorted(found.items()))
 
 
-def begin_generation(root: Path) -> Path:
-    """A fresh, empty `.tmp` folder for the next generation (the caller holds the write lock)."""
+def begin_snapshot(root: Path) -> Path:
+    """A fresh, empty `.tmp` folder for the next snapshot (the caller holds the write lock)."""
     root.mkdir(parents=True, exist_ok=True)
-    for leftover in root.glob("gen-*.tmp"):
+    for leftover in unpublished(root):
         shutil.rmtree(leftover)  # from a writer that died; never published, never read
-    number = max(_generation_numbers(root), default=0) + 1
-    folder = root / f"gen-{number:06d}.tmp"
+    number = max(_snapshot_folders(root), default=0) + 1
+    folder = root / f"{PREFIX}{number:06d}.tmp"
     folder.mkdir()
     return folder
 
@@ -70,7 +75,7 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def publish_generation(tmp_folder: Path) -> Path:
+def publish_snapshot(tmp_folder: Path) -> Path:
     """Make `tmp_folder` durable and live: fsync its files, rename it, then swap CURRENT."""
     for dirpath, _, filenames in os.walk(tmp_folder):
         for name in filenames:
@@ -82,23 +87,23 @@ def publish_generation(tmp_folder: Path) -> Path:
     return final
 
 
-def set_live(generation: Path) -> None:
-    """Point CURRENT at a published generation, atomically (write, fsync, rename)."""
-    root = generation.parent
+def set_live(snapshot: Path) -> None:
+    """Point CURRENT at a published snapshot, atomically (write, fsync, rename)."""
+    root = snapshot.parent
     pointer = root / f"{CURRENT}.tmp"
     with open(pointer, "w", encoding="ascii") as fh:
-        fh.write(generation.name + "\n")
+        fh.write(snapshot.name + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(pointer, root / CURRENT)
     _fsync_path(root)
 
 
-class NewGeneration:
-    """The one way to write a generation (ingest, doctor, bench): fill `folder`, then `publish()`;
+class NewSnapshot:
+    """The one way to write a snapshot (ingest, doctor, bench): fill `folder`, then `publish()`;
     leaving the `with` block without publishing, or by an exception, removes the folder.
 
-        with NewGeneration(root) as new:
+        with NewSnapshot(root) as new:
             ...write into new.folder...
             new.publish()
     """
@@ -107,12 +112,12 @@ class NewGeneration:
         self.root = root
         self.published: Path | None = None
 
-    def __enter__(self) -> NewGeneration:
-        self.folder = begin_generation(self.root)
+    def __enter__(self) -> NewSnapshot:
+        self.folder = begin_snapshot(self.root)
         return self
 
     def publish(self) -> Path:
-        self.published = publish_generation(self.folder)
+        self.published = publish_snapshot(self.folder)
         return self.published
 
     def __exit__(self, *exc: object) -> None:
@@ -120,15 +125,20 @@ class NewGeneration:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def published_generations(root: Path) -> list[Path]:
-    """Every published generation folder, oldest first."""
-    return [root / f"gen-{n:06d}" for n in _generation_numbers(root) if (root / f"gen-{n:06d}").is_dir()]
+def published_snapshots(root: Path) -> list[Path]:
+    """Every published snapshot folder, oldest first."""
+    return [p for p in _snapshot_folders(root).values() if not p.name.endswith(".tmp") and p.is_dir()]
 
 
-def prune_generations(root: Path, keep: int) -> None:
-    """Remove all but the newest `keep` published generations (never the live one)."""
-    live = live_generation(root)
-    published = published_generations(root)
+def unpublished(root: Path) -> list[Path]:
+    """`.tmp` folders left by a writer that died."""
+    return [p for p in _snapshot_folders(root).values() if p.name.endswith(".tmp")]
+
+
+def prune_snapshots(root: Path, keep: int) -> None:
+    """Remove all but the newest `keep` published snapshots (never the live one)."""
+    live = live_snapshot(root)
+    published = published_snapshots(root)
     for folder in published[:-keep] if keep > 0 else published:
         if folder != live:
             shutil.rmtree(folder, ignore_errors=True)
