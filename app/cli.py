@@ -363,19 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
     ask.set_defaults(func=cmd_ask)
 
-    serve = sub.add_parser("serve", help="start the browser app over an index")
-    serve.add_argument("--index", help="index folder (default: settings index_dir)")
-    serve.add_argument("--host", help="address to listen on (default: ui.host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: ui.port, 8501)")
-    serve.add_argument("--insecure", action="store_true", help="allow another address than loopback with no ui.password")
-    serve.set_defaults(func=cmd_serve)
-
-    api = sub.add_parser("api", help="serve the HTTP API (REST + OpenAI-compatible) over an index")
-    api.add_argument("--index", help="index folder (default: settings index_dir)")
-    api.add_argument("--host", help="address to listen on (default: api.host, 127.0.0.1)")
-    api.add_argument("--port", type=int, help="port (default: api.port, 8000)")
-    api.add_argument("--insecure", action="store_true", help="allow another address than loopback with no API keys")
-    api.set_defaults(func=cmd_api)
+    for name, func, section, port, protection, about in (
+        ("serve", cmd_serve, "ui", 8501, "ui.password", "start the browser app over an index"),
+        ("api", cmd_api, "api", 8000, "API keys", "serve the HTTP API (REST + OpenAI-compatible) over an index"),
+    ):
+        server = sub.add_parser(name, help=about)
+        server.add_argument("--index", help="index folder (default: settings index_dir)")
+        server.add_argument("--host", help=f"address to listen on (default: {section}.host, 127.0.0.1)")
+        server.add_argument("--port", type=int, help=f"port (default: {section}.port, {port})")
+        server.add_argument("--insecure", action="store_true", help=f"allow another address than loopback with no {protection}")
+        server.set_defaults(func=func)
 
     api_key = sub.add_parser("api-key", help="create, list or revoke API keys (stored as SHA-256 hashes in the index folder)")
     api_key.add_argument("action", choices=["create", "list", "revoke"])

@@ -104,10 +104,15 @@ class RerankSettings(Section):
 class GenerationSettings(Section):
     """The answer writer and every decoding knob, in one place."""
 
-    backend: Literal["auto", "llamacpp", "hf", "extractive"] = Field(
-        "auto", description="auto: llama.cpp for a GGUF file, transformers for a folder; extractive needs no LLM"
+    backend: Literal["auto", "llamacpp", "hf", "openai", "extractive"] = Field(
+        "auto", description="auto: llama.cpp for a GGUF file, transformers for a folder; openai: a server at base_url; extractive needs no LLM"
     )
-    model: str = Field("gemma-3-270m", description="bundled name, a GGUF file, or a Hugging Face model folder")
+    model: str = Field("gemma-3-270m", description="bundled name, a GGUF file, a Hugging Face model folder, or the server's model id (openai)")
+    base_url: str | None = Field(None, description="openai backend: the server's /v1 URL (Ollama http://127.0.0.1:11434/v1, vLLM http://HOST:8000/v1)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai backend: the environment variable holding the server's key (if it wants one)")
+    endpoint: Literal["completions", "chat"] = Field("completions", description="openai backend: completions for base models, chat for instruct models")
+    timeout_s: float = Field(60.0, gt=0, description="openai backend: connect and read time limit per request")
+    server_parallel: int = Field(4, ge=1, description="openai backend: questions sent to the server at once (local models: one)")
     context_tokens: int = Field(4096, ge=256)
     threads: int = Field(1, ge=1, description="decoding threads: 1 held 10-39 tokens/s on 2 busy cores; 2 collapsed to 1-2")
     prompt_threads: int = Field(0, ge=0, description="threads reading the prompt (batched, scales well); 0: all cores")

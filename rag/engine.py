@@ -17,7 +17,7 @@ from rag.answer import Answer, Hit
 from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
-from rag.generate.base import Generator, GeneratorBusyError
+from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
 from rag.generate.extractive import ExtractiveAnswerer
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.index import HybridIndex
@@ -48,7 +48,8 @@ class Engine:
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
         self._retired: HybridIndex | None = None  # the snapshot before the live one, closed at the next switch
-        self._llm_turn = threading.Lock()  # one question at a time on the LLM; the rest wait (bounded)
+        # One question at a time on a local LLM (a server backend takes `parallel`); the rest wait, bounded.
+        self._llm_turn = threading.BoundedSemaphore(getattr(generator, "parallel", 1))
         for note in self.notes:
             log.warning(note, extra={"event": "fallback", "reason": note})
 
@@ -141,15 +142,23 @@ class Engine:
             if prompt.left_out:
                 notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
             t0 = time.perf_counter()
-            pieces = []
-            for piece in gen.stream(prompt.text, s):
-                if not pieces:
-                    timings["first_token"] = (time.perf_counter() - t0) * 1000.0
-                pieces.append(piece)
-                yield piece
+            pieces, unavailable = [], None
+            try:
+                for piece in gen.stream(prompt.text, s):
+                    if not pieces:
+                        timings["first_token"] = (time.perf_counter() - t0) * 1000.0
+                    pieces.append(piece)
+                    yield piece
+            except GeneratorUnavailableError as exc:  # a server that is down: answer without it
+                unavailable = str(exc)
         finally:  # also when the reader stops early (a closed connection closes this generator)
             self._llm_turn.release()
         timings["generate"] = (time.perf_counter() - t0) * 1000.0
+        if unavailable:
+            notes.append(f"{unavailable}; quoting the sources instead")
+            yield "\n\n"
+            yield from self._extract(question, hits, timings, started, notes)
+            return
         text = "".join(pieces).strip()
         if any(m in text.lower() for m in DECLINE_MARKERS):
             yield self._finish(question, text, True, [], hits, timings, started, gen.name, notes)

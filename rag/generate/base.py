@@ -12,6 +12,10 @@ class GeneratorBusyError(RuntimeError):
     """The LLM stayed busy with other questions past `generation.queue_wait_s`."""
 
 
+class GeneratorUnavailableError(RuntimeError):
+    """The LLM could not be reached (a server that is down or timed out): answer without it."""
+
+
 class Generator(Protocol):
     name: str
     context_tokens: int

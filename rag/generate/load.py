@@ -37,6 +37,13 @@ def load_generator(settings: GenerationSettings) -> tuple[Generator | None, str 
     """(generator, None), or (None, why) when the extractive answerer must stand in."""
     if settings.backend == "extractive":
         return None, None
+    if settings.backend == "openai":
+        try:
+            from rag.generate.openai_server import OpenAIServerGenerator
+
+            return OpenAIServerGenerator(settings), None
+        except Exception as exc:  # no base_url, openai client missing
+            return None, f"LLM server backend could not start ({type(exc).__name__}: {exc}); answering extractively"
     try:
         path = resolve_generator_path(settings.model)
         backend = choose_backend(path, settings.backend)
