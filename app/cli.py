@@ -65,7 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _print_answer_sources(answer) -> None:
+def _print_answer_sources(answer, notes: list[str]) -> None:
     print()
     if answer.abstained:
         print("(declined: the collection does not appear to hold the answer)")
@@ -74,7 +74,7 @@ def _print_answer_sources(answer) -> None:
         print(f"[{c.n}] {where}")
         for sentence in c.sentences:
             print(f"    \u201c{sentence}\u201d")
-    for note in answer.notes:
+    for note in notes:
         print(f"note: {note}")
     print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in answer.timings.items()))
 
@@ -111,7 +111,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print()
     if answer.answer.strip() != "".join(streamed).strip():  # citations were added, or a fallback answered
         print(f"\nanswer: {answer.answer}")
-    _print_answer_sources(answer)
+    _print_answer_sources(answer, [*engine.notes, *answer.notes])
     return EXIT_OK
 
 

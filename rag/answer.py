@@ -44,7 +44,7 @@ class Answer:
     hits: list[Hit]
     timings: dict[str, float]  # milliseconds per stage
     generator: str = ""
-    notes: list[str] = field(default_factory=list)  # fallbacks taken, said once per engine
+    notes: list[str] = field(default_factory=list)  # this answer's own fallbacks; configuration notes are Engine.notes
     snapshot: str = ""  # the index snapshot every hit came from
 
     def as_dict(self) -> dict:

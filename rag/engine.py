@@ -118,7 +118,7 @@ class Engine:
         retriever = self.retriever  # one snapshot for the whole answer, even if an ingest publishes meanwhile
         hits = retriever.retrieve(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
-        notes = list(self.notes)
+        notes: list[str] = []  # this answer's own fallbacks; configuration notes stay in self.notes
         generation = generation or self.settings.generation
         if not hits or best_dense < generation.abstain_below:
             parts = iter([DECLINE, self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)])

@@ -37,7 +37,7 @@ def busy(exc: GeneratorBusyError) -> HTTPException:
 def healthz(request: Request) -> dict:
     """Liveness and what is served; needs no key."""
     index = service(request).engine.index
-    return {"status": "ok", "snapshot": index.snapshot.name, "chunks": len(index.sparse)}
+    return {"status": "ok", "snapshot": index.snapshot.name, "chunks": len(index.sparse), "notes": service(request).engine.notes}
 
 
 @router.get("/metrics", tags=["service"])

@@ -53,6 +53,8 @@ def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
     assert "Open / download the file" in labels and "Export feedback (JSONL)" in labels
     assert any("total" in c.value for c in at.caption)  # per-answer timings
     assert at.sidebar.slider[0].label == "Passages (top-k)"
+    assert any("no reranker" in c.value for c in at.sidebar.caption)  # said once, in the sidebar
+    assert not any("no reranker" in i.value for i in at.main.info) and answer.notes == []  # not on the answer
 
 
 def test_a_declined_question_shows_a_banner(app_env: Path):

@@ -35,6 +35,8 @@ def sidebar(current: Settings, eng: Engine) -> dict:
             top_p = st.slider("Top-p", 0.05, 1.0, g.top_p, 0.05, disabled=greedy)
             sample_top_k = st.number_input("Top-k (sampling)", 0, 200, g.top_k, disabled=greedy)
             max_new = st.number_input("Max new tokens", 16, 2048, g.max_new_tokens)
+        for note in eng.notes:  # configuration (no reranker, no LLM): said once here, not on every answer
+            st.caption(plain_markdown(note))
         store = resources.feedback_store(str(current.index_dir))
         st.download_button("Export feedback (JSONL)", store.export_jsonl(), "feedback.jsonl", "application/jsonl")
     return {
