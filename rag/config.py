@@ -91,6 +91,7 @@ class RetrievalSettings(Section):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="weighted fusion: dense share, BM25 gets the rest")
     rrf_k: int = Field(60, ge=0)
     top_k: int = Field(8, ge=1, description="chunks returned (and offered to the generator)")
+    parallel: int = Field(0, ge=0, description="searches run at once by one engine (more wait their turn); 0: one per core")
 
 
 class RerankSettings(Section):
@@ -166,7 +167,7 @@ class ApiSettings(Section):
     max_body_kb: int = Field(256, ge=1, description="JSON bodies larger than this get 413 (uploads: ingest.max_file_mb)")
     max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
     source_dir: Path | None = Field(None, description="folder uploads go into and ingest reads; default: the one the index was built from")
-    threads: int = Field(40, ge=1, description="worker threads for blocking calls (retrieval, answers)")
+    threads: int = Field(16, ge=1, description="worker threads for blocking calls: streams and questions waiting for the LLM hold one each")
 
 
 class LoggingSettings(Section):

@@ -34,7 +34,7 @@ def model_ids(request: Request) -> list[str]:
 
 
 @router.get("/v1/models")
-def list_models(request: Request) -> dict:
+async def list_models(request: Request) -> dict:
     data = [{"id": m, "object": "model", "created": 0, "owned_by": "rag-local"} for m in model_ids(request)]
     return {"object": "list", "data": data}
 

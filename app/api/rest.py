@@ -34,14 +34,14 @@ def busy(exc: GeneratorBusyError) -> HTTPException:
 
 
 @router.get("/healthz", tags=["service"])
-def healthz(request: Request) -> dict:
+async def healthz(request: Request) -> dict:
     """Liveness and what is served; needs no key."""
     index = service(request).engine.index
     return {"status": "ok", "snapshot": index.snapshot.name, "chunks": len(index.sparse), "notes": service(request).engine.notes}
 
 
 @router.get("/metrics", tags=["service"])
-def metrics(request: Request) -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus text format: requests, errors and latency by route; engine time by stage."""
     m = service(request).metrics
     return Response(m.render(), media_type=m.content_type)
@@ -52,12 +52,10 @@ def retrieve(body: RetrieveIn, request: Request) -> dict:
     """The best passages for a question, with per-stage scores and ranks."""
     svc = service(request)
     svc.check_question(body.question)
-    svc.engine.refresh()
-    retriever = svc.engine.retriever
     timings: dict[str, float] = {}
-    hits = retriever.retrieve(body.question, body.top_k, to_filters(body.filters), mode=body.mode, timings=timings)
+    snapshot, hits = svc.engine.search(body.question, body.top_k, to_filters(body.filters), mode=body.mode, timings=timings)
     svc.metrics.observe_stages(timings)
-    return {"snapshot": retriever.index.snapshot.name, "hits": [vars(h) for h in hits], "timings": timings}
+    return {"snapshot": snapshot, "hits": [vars(h) for h in hits], "timings": timings}
 
 
 def _answer_events(first: str | Answer, parts: Iterator[str | Answer], svc: Service) -> Iterator[str]:
@@ -153,7 +151,7 @@ def start_ingest(request: Request):
 
 
 @router.get("/v1/jobs/{job_id}", tags=["documents"])
-def job_status(job_id: str, request: Request) -> dict:
+async def job_status(job_id: str, request: Request) -> dict:
     job = service(request).jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id!r}")

@@ -79,9 +79,24 @@ def check_bind(host: str, keys: KeyStore, index_dir: Path, insecure: bool) -> No
         )
 
 
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena; the worker threads' arenas
+    made `rag api` grow from 0.9 to 1.8 GB under 32 clients in 20 s, and 1.4 GB with two arenas
+    (MALLOC_ARENA_MAX=2, same throughput). Set before the models load; a no-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(settings: Settings, index_dir: Path, host: str, port: int, insecure: bool = False) -> None:
     """Load the engine once, check the bind rule, and serve until SIGINT/SIGTERM."""
     import uvicorn
+
+    fewer_malloc_arenas()
 
     keys = KeyStore.for_index(index_dir)
     check_bind(host, keys, index_dir, insecure)  # before the models load: refuse at once

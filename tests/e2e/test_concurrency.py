@@ -50,9 +50,7 @@ def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_ge
             kind = KINDS[(number + i) % len(KINDS)]
             try:
                 if kind == "retrieve":
-                    engine.refresh()
-                    retriever = engine.retriever  # one snapshot for the whole query, as the API does
-                    results.append((kind, retriever.index.snapshot.name, retriever.retrieve(question)))
+                    results.append((kind, *engine.search(question)))  # the snapshot searched and its hits
                 else:
                     answer = engine.ask(question, extractive=kind == "extractive")
                     results.append((kind, answer.snapshot, answer.hits))
