@@ -1,6 +1,7 @@
-"""Tune `generation.abstain_below` on data: the best dense cosine of the retrieved passages for
-questions a collection answers (SciFact train claims over a SciFact slice that holds their
-evidence) against questions it does not (the same claims over the bundled samples).
+"""Check `generation.abstain_below` on data: the answerability evidence (rag/answerable.py: best
+dense cosine and IDF-weighted term coverage) for questions a collection answers (SciFact train
+claims over a SciFact slice that holds their evidence) against questions it does not (the same
+claims over the bundled samples). The threshold itself was set on squad-dev-a (see the README).
 
     python -m bench.tune_abstention --dataset ../shared/datasets/scifact --samples-index index/samples
 """
@@ -19,15 +20,16 @@ import numpy as np  # noqa: E402
 
 from eval.datasets import load_beir, write_corpus  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
+from rag.answerable import weigh  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.index import HybridIndex  # noqa: E402
 from rag.retriever import HybridRetriever  # noqa: E402
 
 
-def best_dense(index: HybridIndex, embedder: Embedder, settings: Settings, questions: list[str]) -> np.ndarray:
+def evidence(index: HybridIndex, embedder: Embedder, settings: Settings, questions: list[str]) -> np.ndarray:
     retriever = HybridRetriever(index, embedder, settings.retrieval)
-    return np.array([max((h.scores.get("dense", -1.0) for h in retriever.retrieve(q)), default=-1.0) for q in questions])
+    return np.array([weigh(q, retriever.retrieve(q), index.sparse).score for q in questions])
 
 
 def main() -> None:
@@ -50,16 +52,16 @@ def main() -> None:
         Ingestor(settings, lambda: embedder, interactive=False).run(docs, Path(tmp) / "index")
         in_collection = HybridIndex.open(Path(tmp) / "index", settings, dim=embedder.dim)
         questions = [data.queries[q] for q in chosen]
-        answerable = best_dense(in_collection, embedder, settings, questions)
+        answerable = evidence(in_collection, embedder, settings, questions)
     samples = HybridIndex.open(args.samples_index, settings, dim=embedder.dim)
-    unanswerable = best_dense(samples, embedder, settings, questions)
+    unanswerable = evidence(samples, embedder, settings, questions)
 
     threshold = float(np.quantile(answerable, args.max_false_declines))
     declined_out = float((unanswerable < threshold).mean())
-    print(f"answerable best cosine: median {np.median(answerable):.3f}, p2 {np.quantile(answerable, 0.02):.3f}, p5 {np.quantile(answerable, 0.05):.3f}")
-    print(f"unanswerable best cosine: median {np.median(unanswerable):.3f}, p95 {np.quantile(unanswerable, 0.95):.3f}, max {unanswerable.max():.3f}")
+    print(f"answerable evidence: median {np.median(answerable):.3f}, p2 {np.quantile(answerable, 0.02):.3f}, p5 {np.quantile(answerable, 0.05):.3f}")
+    print(f"unanswerable evidence: median {np.median(unanswerable):.3f}, p95 {np.quantile(unanswerable, 0.95):.3f}, max {unanswerable.max():.3f}")
     print(f"threshold at {args.max_false_declines:.0%} false declines: {threshold:.3f}; it declines {declined_out:.1%} of out-of-collection questions")
-    for t in (0.2, 0.25, 0.3, 0.35):
+    for t in (0.35, 0.4, settings.generation.abstain_below, 0.5):
         print(f"  abstain_below={t}: declines {(answerable < t).mean():.1%} answerable, {(unanswerable < t).mean():.1%} unanswerable")
 
 

@@ -1,7 +1,7 @@
 """The engine the CLI, the UI and the eval harness share: retrieve, ask, ask_stream.
 
 Grounding: an answer comes only from the numbered sources. The engine declines when retrieval
-finds nothing close enough (the best dense cosine under `generation.abstain_below`), when the
+finds too little evidence (rag/answerable.py: cosine and term coverage, under `generation.abstain_below`), when the
 model says the sources do not hold the answer, or when nothing the model wrote is supported by
 a source (it then quotes the sources extractively instead, and says so)."""
 
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.answer import Answer, Hit
+from rag.answerable import weigh
 from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
@@ -102,10 +103,14 @@ class Engine:
         """(the snapshot searched, its hits), on the live snapshot. At most `retrieval.parallel`
         searches run at once: on 2 cores, 40 threads searching together served 17 queries/s and 2
         served 89 (rag bench's load stage), as ONNX, FAISS and BLAS threads stopped fighting."""
+        index, hits = self._search(question, top_k, filters, **kw)
+        return index.snapshot.name, hits
+
+    def _search(self, question: str, top_k: int | None, filters: Filters | None, **kw) -> tuple[HybridIndex, list[Hit]]:
         self.refresh()
         retriever = self.retriever  # one snapshot for the whole search, even if an ingest publishes meanwhile
         with self._compute:
-            return retriever.index.snapshot.name, retriever.retrieve(question, top_k, filters, **kw)
+            return retriever.index, retriever.retrieve(question, top_k, filters, **kw)
 
     def ask(self, question: str, **kw) -> Answer:
         *_, answer = self.ask_stream(question, **kw)
@@ -125,11 +130,10 @@ class Engine:
         `generation` override the settings for this question only (the UI's sidebar)."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        snapshot, hits = self.search(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
-        best_dense = max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
+        index, hits = self._search(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         notes: list[str] = []  # this answer's own fallbacks; configuration notes stay in self.notes
         generation = generation or self.settings.generation
-        if not hits or best_dense < generation.abstain_below:
+        if not hits or weigh(question, hits, index.sparse).score < generation.abstain_below:
             parts = iter([DECLINE, self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)])
         elif self.generator is not None and not extractive:
             parts = self._generate(question, hits, generation, timings, started, notes)
@@ -137,7 +141,7 @@ class Engine:
             parts = self._extract(question, hits, timings, started, notes)
         for part in parts:
             if isinstance(part, Answer):
-                part.snapshot = snapshot
+                part.snapshot = index.snapshot.name
             yield part
 
     def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
@@ -49,6 +49,7 @@ class SparseIndex:
     ids: np.ndarray
     bm25: bm25s.BM25
     tokenizer: Tokenizer
+    _df: np.ndarray | None = field(default=None, repr=False)  # documents per term, read from the matrix once
 
     @classmethod
     def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> SparseIndex:
@@ -97,6 +98,16 @@ class SparseIndex:
         if not self.indexed or not terms:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.bm25.get_scores(terms)
+
+    def idf(self, terms: list[str]) -> np.ndarray:
+        """log((N + 1) / (df + 0.5)) per term, from the index's own document frequencies; a term
+        the collection never saw gets the highest value, as the rarest possible."""
+        n = len(self.ids)
+        if self._df is None:
+            self._df = np.diff(np.asarray(self.bm25.scores["indptr"])) if self.indexed else np.zeros(0, dtype=np.int64)
+        vocab = getattr(self.bm25, "vocab_dict", None) or {}
+        df = np.array([self._df[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64)
+        return np.log((n + 1) / (df + 0.5))
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best rows with a positive score, best first; only rows
