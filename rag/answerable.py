@@ -34,10 +34,5 @@ def weigh(question: str, hits: Sequence[Hit], sparse: SparseIndex, top: int = 3)
     if not hits:
         return Evidence(-1.0, 0.0)
     dense = max((h.scores.get("dense", -1.0) for h in hits), default=-1.0)
-    terms = list(dict.fromkeys(sparse.tokenizer(question)))
-    weights = dict(zip(terms, sparse.idf(terms).tolist(), strict=True))
-    total = sum(weights.values())
-    if not terms or total <= 0:
-        return Evidence(dense, 0.0)
-    coverage = max(sum(w for t, w in weights.items() if t in found) / total for found in (set(sparse.tokenizer(h.text)) for h in hits[:top]))
+    coverage = float(sparse.term_share(question, [h.text for h in hits[:top]]).max())
     return Evidence(dense, coverage)

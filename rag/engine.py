@@ -1,9 +1,11 @@
-"""The engine the CLI, the UI and the eval harness share: retrieve, ask, ask_stream.
+"""The engine the CLI, the API, the UI and the eval harness share: retrieve, ask, ask_stream.
 
-Grounding: an answer comes only from the numbered sources. The engine declines when retrieval
-finds too little evidence (rag/answerable.py: cosine and term coverage, under `generation.abstain_below`), when the
-model says the sources do not hold the answer, or when nothing the model wrote is supported by
-a source (it then quotes the sources extractively instead, and says so)."""
+A question goes down one line: retrieve -> gate (rag/answerable.py: decline when the evidence is
+under `generation.abstain_below`) -> rank the passages' sentences (rag/sentence_rank.py) ->
+compose (the LLM's short phrase checked against its sentence, the LLM writing from numbered
+sources, or quotes) -> Answer. An answer comes only from the sources: a phrase that is not in its
+sentence, a model that writes nothing a source supports, or a server that is down ends in quotes
+of the best sentences, and the answer says why."""
 
 from __future__ import annotations
 
@@ -12,23 +14,49 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer import Answer, Hit
+from rag.answer import Answer, Citation, Hit
 from rag.answerable import weigh
 from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
 from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
-from rag.generate.extractive import ExtractiveAnswerer
+from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
+from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_prompt
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
+from rag.sentence_rank import Sentence, rank_sentences
 from rag.snapshots import live_snapshot
+from rag.sparse import SparseIndex
 
 log = logging.getLogger("rag")
 DECLINE_MARKERS = ("i don't know", "i do not know", "do not contain the answer", "sources do not say")
+
+
+@dataclass
+class Turn:
+    """One question on its way through the engine: what every step reads and adds to."""
+
+    question: str
+    hits: list[Hit]
+    sparse: SparseIndex  # the searched snapshot's BM25 statistics (term weights for sentence ranking)
+    generation: GenerationSettings
+    started: float
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # this answer's own fallbacks; configuration notes stay in Engine.notes
+
+    def answer(self, text: str, citations: list[Citation], generator: str, abstained: bool = False) -> Answer:
+        self.timings["total"] = (time.perf_counter() - self.started) * 1000.0
+        return Answer(self.question, text, abstained, citations, self.hits, {k: round(v, 2) for k, v in self.timings.items()}, generator, self.notes)
+
+    def decline(self, generator: str) -> Iterator[str | Answer]:
+        yield DECLINE
+        yield self.answer(DECLINE, [], generator, abstained=True)
 
 
 class Engine:
@@ -46,7 +74,6 @@ class Engine:
         self.embedder = embedder
         self.retriever = retriever
         self.generator = generator
-        self.extractive = ExtractiveAnswerer(embedder, settings.generation.sentences_per_answer)
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
         self._compute = threading.BoundedSemaphore(settings.retrieval.parallel or os.cpu_count() or 1)
@@ -126,85 +153,117 @@ class Engine:
         generation: GenerationSettings | None = None,
         rerank: bool = True,
     ) -> Iterator[str | Answer]:
-        """Yields the answer text as it is written, then the finished Answer. `retrieval` and
+        """Yields the answer text as it is shown, then the finished Answer. `retrieval` and
         `generation` override the settings for this question only (the UI's sidebar)."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         index, hits = self._search(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
-        notes: list[str] = []  # this answer's own fallbacks; configuration notes stay in self.notes
-        generation = generation or self.settings.generation
-        if not hits or weigh(question, hits, index.sparse).score < generation.abstain_below:
-            parts = iter([DECLINE, self._finish(question, DECLINE, True, [], hits, timings, started, "retrieval", notes)])
-        elif self.generator is not None and not extractive:
-            parts = self._generate(question, hits, generation, timings, started, notes)
+        turn = Turn(question, hits, index.sparse, generation or self.settings.generation, started, timings)
+        if not hits or weigh(question, hits, index.sparse).score < turn.generation.abstain_below:
+            parts = turn.decline("retrieval")
+        elif self.generator is None or extractive:
+            parts = self._quote(turn, self._rank(turn))
+        elif turn.generation.answer_style == "short":
+            parts = self._short(turn)
         else:
-            parts = self._extract(question, hits, timings, started, notes)
+            parts = self._from_sources(turn)
         for part in parts:
             if isinstance(part, Answer):
                 part.snapshot = index.snapshot.name
             yield part
 
-    def _generate(self, question: str, hits: list[Hit], s: GenerationSettings, timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
-        gen = self.generator
+    def _rank(self, turn: Turn) -> list[Sentence]:
+        t0 = time.perf_counter()
+        ranked = rank_sentences(turn.question, turn.hits, turn.sparse, self.embedder, turn.generation.max_sources)
+        turn.timings["sentences"] = (time.perf_counter() - t0) * 1000.0
+        return ranked
+
+    @contextmanager
+    def _llm_slot(self, turn: Turn):
+        """This question's turn on the LLM, waited for at most `generation.queue_wait_s`."""
         waited = time.perf_counter()
-        if not self._llm_turn.acquire(timeout=s.queue_wait_s):
-            raise GeneratorBusyError(f"the LLM stayed busy with other questions for {s.queue_wait_s:g} s (generation.queue_wait_s); ask again")
-        timings["llm_queue"] = (time.perf_counter() - waited) * 1000.0
+        if not self._llm_turn.acquire(timeout=turn.generation.queue_wait_s):
+            raise GeneratorBusyError(f"the LLM stayed busy with other questions for {turn.generation.queue_wait_s:g} s (generation.queue_wait_s); ask again")
+        turn.timings["llm_queue"] = (time.perf_counter() - waited) * 1000.0
         try:
-            prompt = build_prompt(question, hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+            yield
+        finally:  # also when the reader stops early (a closed connection closes the generator)
+            self._llm_turn.release()
+
+    def _short(self, turn: Turn) -> Iterator[str | Answer]:
+        """The LLM's shortest phrase of the best sentence that answers, shown only once it is
+        found in that sentence; otherwise the sentence itself, quoted."""
+        ranked = self._rank(turn)
+        if not ranked:
+            yield from turn.decline("extractive")
+            return
+        best, gen = ranked[0], self.generator
+        settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
+        with self._llm_slot(turn):
+            t0 = time.perf_counter()
+            try:
+                phrase = "".join(gen.stream(short_prompt(turn.question, best.text), settings)).strip()
+            except GeneratorUnavailableError as exc:  # a server that is down: answer without it
+                turn.notes.append(f"{exc}; quoting the sources instead")
+                yield from self._quote(turn, ranked)
+                return
+        turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
+        checked = checked_phrase(phrase, best.text)
+        if checked is None:
+            turn.notes.append("the model's answer is not in the sentence it was given; quoting the sentence instead")
+            yield from self._quote(turn, ranked)
+            return
+        turn.timings["first_token"] = turn.timings["generate"]  # shown whole, once checked
+        text = f"{checked} [{best.n}]"
+        yield text
+        yield turn.answer(text, citations_for(text, turn.hits, {best.n: [best.text]}), gen.name)
+
+    def _from_sources(self, turn: Turn) -> Iterator[str | Answer]:
+        """The LLM writes from numbered sources (answer_style "sources"); streamed as written."""
+        gen, s = self.generator, turn.generation
+        with self._llm_slot(turn):
+            prompt = build_prompt(turn.question, turn.hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
             if prompt.left_out:
-                notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
+                turn.notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
             t0 = time.perf_counter()
             pieces, unavailable = [], None
             try:
                 for piece in gen.stream(prompt.text, s):
                     if not pieces:
-                        timings["first_token"] = (time.perf_counter() - t0) * 1000.0
+                        turn.timings["first_token"] = (time.perf_counter() - t0) * 1000.0
                     pieces.append(piece)
                     yield piece
-            except GeneratorUnavailableError as exc:  # a server that is down: answer without it
+            except GeneratorUnavailableError as exc:
                 unavailable = str(exc)
-        finally:  # also when the reader stops early (a closed connection closes this generator)
-            self._llm_turn.release()
-        timings["generate"] = (time.perf_counter() - t0) * 1000.0
+        turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
         if unavailable:
-            notes.append(f"{unavailable}; quoting the sources instead")
+            turn.notes.append(f"{unavailable}; quoting the sources instead")
             yield "\n\n"
-            yield from self._extract(question, hits, timings, started, notes)
+            yield from self._quote(turn, self._rank(turn))
             return
         text = "".join(pieces).strip()
         if any(m in text.lower() for m in DECLINE_MARKERS):
-            yield self._finish(question, text, True, [], hits, timings, started, gen.name, notes)
+            yield turn.answer(text, [], gen.name, abstained=True)
             return
         text = add_missing_citations(text, prompt.sources)
         text, stray = drop_stray_citations(text, len(prompt.sources))
         if stray:
-            notes.append(f"removed citation(s) to sources that were not offered: {', '.join(stray)}")
+            turn.notes.append(f"removed citation(s) to sources that were not offered: {', '.join(stray)}")
         if not CITE_RE.search(text):
-            why = "wrote nothing" if not text else "wrote an answer no source supports"
-            notes.append(f"the model {why}; quoting the sources instead")
+            turn.notes.append(f"the model {'wrote nothing' if not text else 'wrote an answer no source supports'}; quoting the sources instead")
             yield "\n\n"
-            yield from self._extract(question, hits, timings, started, notes)
+            yield from self._quote(turn, self._rank(turn))
             return
-        citations = citations_for(text, prompt.sources)
-        yield self._finish(question, text, False, citations, hits, timings, started, gen.name, notes)
+        yield turn.answer(text, citations_for(text, prompt.sources), gen.name)
 
-    def _extract(self, question: str, hits: list[Hit], timings: dict, started: float, notes: list[str]) -> Iterator[str | Answer]:
-        t0 = time.perf_counter()
-        quotes = self.extractive.quotes(question, hits)
-        timings["extract"] = (time.perf_counter() - t0) * 1000.0
+    def _quote(self, turn: Turn, ranked: list[Sentence]) -> Iterator[str | Answer]:
+        quotes = pick_quotes(ranked, turn.generation.sentences_per_answer)
         if not quotes:
-            yield DECLINE
-            yield self._finish(question, DECLINE, True, [], hits, timings, started, "extractive", notes)
+            yield from turn.decline("extractive")
             return
-        text = self.extractive.compose(quotes)
+        text = compose_quotes(quotes)
         yield text
         quoted: dict[int, list[str]] = {}
         for q in quotes:
-            quoted.setdefault(q.n, []).append(q.sentence)
-        yield self._finish(question, text, False, citations_for(text, hits, quoted), hits, timings, started, "extractive", notes)
-
-    @staticmethod
-    def _finish(question, text, abstained, citations, hits, timings, started, generator, notes) -> Answer:
-        timings["total"] = (time.perf_counter() - started) * 1000.0
-        return Answer(question, text, abstained, citations, hits, {k: round(v, 2) for k, v in timings.items()}, generator, notes)
+            quoted.setdefault(q.n, []).append(q.text)
+        yield turn.answer(text, citations_for(text, turn.hits, quoted), "extractive")

@@ -95,6 +95,10 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         for note in answer.notes:
             st.info(plain_markdown(note))
         st.markdown(plain_markdown(answer.answer))
+        for c in answer.citations:  # the sentence a short answer rests on, under it
+            for sentence in c.sentences:
+                if sentence not in answer.answer:
+                    st.markdown("> " + plain_markdown(f"{sentence} [{c.n}]"))
         if answer.citations:
             per_row = 4
             for row in range(0, len(answer.citations), per_row):
