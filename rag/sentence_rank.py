@@ -9,6 +9,7 @@ sentence holds the gold answer 0.76 of the time by term share alone, 0.67 by cos
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,19 +33,23 @@ class Sentence:
         return self.lexical + self.cosine
 
 
+CODE_RE = re.compile(r"```|\w\s*=\s*\S|\w\(|^\s*(?:import|from|pip|def|class)\s")  # assignment, call, fence, statement
+
+
 def informative(sentence: str, asked: set[str]) -> bool:
     """A sentence that only repeats the question's words (a title, say) answers nothing."""
     return any(w.lower() not in asked for w in TOKEN_RE.findall(sentence) if len(w) > 2)
 
 
 def candidates(question: str, hits: Sequence[Hit], max_sources: int) -> list[tuple[int, str]]:
-    """(source n, sentence) for every informative, non-heading sentence of the top passages."""
+    """(source n, sentence) for every informative sentence of the top passages that is neither a
+    heading nor a line of code (a code line quoted as an answer was the samples' worst answer)."""
     asked = {w.lower() for w in TOKEN_RE.findall(question)}
     return [
         (n, sentence)
         for n, hit in enumerate(hits[:max_sources], start=1)
         for sentence in (" ".join(hit.text[a:b].split()) for a, b in split_sentences(hit.text))
-        if not sentence.startswith("#") and informative(sentence, asked)
+        if not sentence.startswith("#") and not CODE_RE.search(sentence) and informative(sentence, asked)
     ]
 
 
