@@ -39,3 +39,9 @@ def test_quotes_keep_on_topic_sentences_and_defuse_brackets():
     assert pick_quotes(ranked, count=2) == ranked[:1]  # the second is under the 0.3 cosine floor
     assert compose_quotes(ranked[:1]) == "Lava reached Catania (9). [2]"
     assert pick_quotes([], count=1) == []
+
+
+def test_code_lines_are_no_candidates():
+    text = "The model maps sentences to 384 dimensions. model = SentenceTransformer('all-MiniLM-L6-v2') embeddings = model.encode(sentences).\n\nimport numpy as np and more words here."
+    found = [s for _, s in candidates("What does the model map sentences to?", [Hit(0, "card.md", text, 0, len(text), None, None, 1.0)], max_sources=1)]
+    assert found == ["The model maps sentences to 384 dimensions."]
