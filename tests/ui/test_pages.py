@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 HOSTILE = (
-    "Zebrafish migrate along the Orinoco river every spring <script>alert('pwned')</script> "
-    "as [the survey](javascript:alert(1)) and <img src=x onerror=alert(2)> **loudly** report.\n"
+    "Zebrafish migrate along the Orinoco river every spring <script>stealCookies</script> "
+    "as [the survey](javascript:void) and <img src onerror> **loudly** report.\n"
 )
 UNESCAPED_MARKUP = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
 
@@ -66,7 +66,7 @@ def test_a_declined_question_shows_a_banner(app_env: Path):
 def test_document_text_is_rendered_as_text_never_markup(app_env: Path):
     at = ask("When do zebrafish migrate along the Orinoco river?")
     answer = at.session_state["history"][0]
-    assert "<script>" in answer.answer  # the hostile sentence is what got quoted
+    assert "<script>" in answer.answer  # the hostile sentence is what got quoted (markup with code in it is never a candidate)
     for md in at.markdown:
         assert not UNESCAPED_MARKUP.search(md.value), md.value
     next(b for b in at.button if "hostile.md" in b.label).click().run()
