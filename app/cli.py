@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag bench`, `rag doctor`."""
+`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag bench`, `rag doctor`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from app.ask import cmd_ask, cmd_chat
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -65,56 +67,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _print_answer_sources(answer, notes: list[str]) -> None:
-    print()
-    if answer.abstained:
-        print("(declined: the collection does not appear to hold the answer)")
-    for c in answer.citations:
-        where = f"{c.path}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
-        print(f"[{c.n}] {where}")
-        for sentence in c.sentences:
-            print(f"    \u201c{sentence}\u201d")
-    for note in notes:
-        print(f"note: {note}")
-    print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in answer.timings.items()))
-
-
-def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.answer import Answer
-    from rag.config import Settings
-    from rag.engine import Engine
-    from rag.index import IndexCorruptError
-    from rag.retriever import Filters
-    from rag.snapshots import IndexNotFoundError
-    from rag.store import IndexMismatchError
-
-    try:
-        settings = Settings.load(args.config)
-        if args.top_k:
-            settings.retrieval.top_k = args.top_k
-        extractive = args.generator == "extractive"
-        engine = Engine.from_settings(settings, Path(args.index) if args.index else None, load_llm=not extractive)
-    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
-        print(f"rag ask: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    filters = Filters(args.path, tuple(args.kind or ()))
-    answer, streamed = None, []
-    for part in engine.ask_stream(args.question, filters=filters, extractive=extractive):
-        if isinstance(part, Answer):
-            answer = part
-        elif not args.json:
-            streamed.append(part)
-            print(part, end="", flush=True)
-    if args.json:
-        print(json.dumps(answer.as_dict(), ensure_ascii=False))
-        return EXIT_OK
-    print()
-    if answer.answer.strip() != "".join(streamed).strip():  # citations were added, or a fallback answered
-        print(f"\nanswer: {answer.answer}")
-    _print_answer_sources(answer, [*engine.notes, *answer.notes])
-    return EXIT_OK
-
-
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from eval.datasets import corpus_slice, load_beir
     from eval.report import report_dict, retrieval_config, write_report
@@ -154,7 +106,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
         if args.claims:
             items = load_claims(dataset, args.max_questions)
         else:
-            questions = dataset if dataset.is_file() else dataset / "questions.jsonl"
+            questions = Path(args.questions) if args.questions else dataset if dataset.is_file() else dataset / "questions.jsonl"
             if not questions.is_file():
                 raise FileNotFoundError(f"no questions file: {questions}")
             items = load_questions(questions, args.max_questions)
@@ -353,15 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
     ingest.set_defaults(func=cmd_ingest)
 
-    ask = sub.add_parser("ask", help="answer a question from an index, citing its sources")
-    ask.add_argument("question")
-    ask.add_argument("--index", help="index folder (default: settings index_dir)")
-    ask.add_argument("--json", action="store_true", help="print the whole Answer object as JSON")
-    ask.add_argument("--generator", choices=["llm", "extractive"], default="llm", help="extractive needs no LLM")
-    ask.add_argument("--top-k", type=int, help="passages retrieved (default: retrieval.top_k)")
-    ask.add_argument("--path", help="only files whose path matches this glob")
-    ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
-    ask.set_defaults(func=cmd_ask)
+    for name, func, about in (
+        ("ask", cmd_ask, "answer a question from an index, citing its sources"),
+        ("chat", cmd_chat, "a conversation in the terminal: one question a line, follow-ups understood"),
+    ):
+        ask = sub.add_parser(name, help=about)
+        if name == "ask":
+            ask.add_argument("question")
+        ask.add_argument("--index", help="index folder (default: settings index_dir)")
+        ask.add_argument("--json", action="store_true", help="print each whole Answer object as JSON")
+        ask.add_argument("--generator", choices=["llm", "extractive"], default="llm", help="extractive needs no LLM")
+        ask.add_argument("--top-k", type=int, help="passages retrieved (default: retrieval.top_k)")
+        ask.add_argument("--path", help="only files whose path matches this glob")
+        ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
+        ask.set_defaults(func=func)
 
     for name, func, section, port, protection, about in (
         ("serve", cmd_serve, "ui", 8501, "ui.password", "start the browser app over an index"),
@@ -409,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     qa.add_argument("dataset", help="folder with questions.jsonl (or evidence.jsonl with --claims) and corpus.jsonl, or a questions file")
     qa.add_argument("--out", default="runs/eval-qa", help="folder for report.json and report.md")
     qa.add_argument("--index", help="answer from this existing index instead of building one from corpus.jsonl")
+    qa.add_argument("--questions", help="questions (or conversations, with a history) from this JSONL file, over the dataset's corpus")
     qa.add_argument("--claims", action="store_true", help="SciFact claim checking: is a rationale sentence cited?")
     qa.add_argument("--generator", choices=["llm", "extractive"], default="llm")
     qa.add_argument("--max-questions", type=int, help="only the first N questions")

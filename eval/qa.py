@@ -38,6 +38,7 @@ class QaItem:
     answers: list[str] = field(default_factory=list)  # gold strings; none: unanswerable or a claim
     gold_docs: list[str] = field(default_factory=list)  # document ids (corpus ids or index paths)
     rationales: dict[str, list[str]] = field(default_factory=dict)  # doc id -> rationale sentences
+    history: list[str] = field(default_factory=list)  # earlier questions of the conversation, oldest first
 
 
 def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
@@ -50,7 +51,11 @@ def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
             try:
                 row = json.loads(line)
                 item = QaItem(
-                    str(row["_id"]), str(row["question"]), [str(a) for a in row.get("answers", [])], [str(d) for d in row.get("gold_passage_ids", [])]
+                    str(row["_id"]),
+                    str(row["question"]),
+                    [str(a) for a in row.get("answers", [])],
+                    [str(d) for d in row.get("gold_passage_ids", [])],
+                    history=[str(h) for h in row.get("history", [])],
                 )
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
@@ -178,12 +183,23 @@ def latency(per_question: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: Judge, extractive: bool = False) -> list[dict]:
-    """Ask every question through `engine` (an rag.engine.Engine) and score the answers."""
+    """Ask every question through `engine` (an rag.engine.Engine) and score the answers. An item
+    with a `history` is a conversation: its earlier questions are asked first, each with the turns
+    before it, and its last question is also searched as it stands, for the context recall a
+    follow-up gets without being rewritten."""
     rows = []
     for item in items:
+        exchanges = []
+        for earlier in item.history:
+            exchanges.append(engine.ask(earlier, extractive=extractive, history=exchanges).exchange())
         started = time.perf_counter()
-        answer = engine.ask(item.question, extractive=extractive)
+        answer = engine.ask(item.question, extractive=extractive, history=exchanges)
         wall_ms = (time.perf_counter() - started) * 1000.0
+        scores = score_answer(item, answer, doc_of, judge)
+        if item.history and item.gold_docs:
+            retrieved = {doc_of.get(h.path, h.path) for h in engine.retrieve(item.question)}
+            scores["context_recall_not_rewritten"] = len(retrieved & set(item.gold_docs)) / len(item.gold_docs)
+            scores["rewritten"] = float(bool(answer.searched))
         rows.append(
             {
                 "id": item.id,
@@ -192,7 +208,8 @@ def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: 
                 "answer": answer.answer,
                 "generator": answer.generator,
                 "cited": [{"n": c.n, "doc": doc_of.get(c.path, c.path), "sentences": c.sentences} for c in answer.citations],
-                "scores": score_answer(item, answer, doc_of, judge),
+                "searched": answer.searched,
+                "scores": scores,
                 "timings": {**answer.timings, "wall": round(wall_ms, 2)},
             }
         )

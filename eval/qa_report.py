@@ -19,6 +19,8 @@ METRIC_NAMES = {
     "rationale_cited": "a rationale sentence is cited (claims)",
     "abstained": "abstention rate",
     "declined_unanswerable": "declined, of questions the collection cannot answer",
+    "context_recall_not_rewritten": "context recall of a follow-up searched as asked (not rewritten)",
+    "rewritten": "follow-ups made standalone before the search",
 }
 EXAMPLES = 8
 

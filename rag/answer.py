@@ -35,6 +35,15 @@ class Citation:
     sentences: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One earlier turn of a conversation: what was asked and what was answered."""
+
+    question: str
+    answer: str = ""  # empty when the turn was declined
+    searched: str = ""  # the standalone question retrieval used, when the question was rewritten
+
+
 @dataclass
 class Answer:
     question: str
@@ -46,6 +55,11 @@ class Answer:
     generator: str = ""
     notes: list[str] = field(default_factory=list)  # this answer's own fallbacks; configuration notes are Engine.notes
     snapshot: str = ""  # the index snapshot every hit came from
+    searched: str = ""  # the standalone question retrieval used, when a follow-up was rewritten
+
+    def exchange(self) -> Exchange:
+        """This answer as a turn of the conversation the next question follows."""
+        return Exchange(self.question, "" if self.abstained else self.answer, self.searched)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -13,16 +13,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer import Answer, Citation, Hit
+from rag.answer import Answer, Citation, Exchange, Hit
 from rag.answerable import weigh
 from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
+from rag.followup import standalone
 from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
@@ -43,6 +44,7 @@ class Turn:
     """One question on its way through the engine: what every step reads and adds to."""
 
     question: str
+    searched: str  # the question as retrieval and the LLM see it: a follow-up made standalone
     hits: list[Hit]
     sparse: SparseIndex  # the searched snapshot's BM25 statistics (term weights for sentence ranking)
     generation: GenerationSettings
@@ -52,7 +54,9 @@ class Turn:
 
     def answer(self, text: str, citations: list[Citation], generator: str, abstained: bool = False) -> Answer:
         self.timings["total"] = (time.perf_counter() - self.started) * 1000.0
-        return Answer(self.question, text, abstained, citations, self.hits, {k: round(v, 2) for k, v in self.timings.items()}, generator, self.notes)
+        timings = {k: round(v, 2) for k, v in self.timings.items()}
+        searched = self.searched if self.searched != self.question else ""
+        return Answer(self.question, text, abstained, citations, self.hits, timings, generator, self.notes, searched=searched)
 
     def decline(self, generator: str) -> Iterator[str | Answer]:
         yield DECLINE
@@ -152,14 +156,17 @@ class Engine:
         retrieval: RetrievalSettings | None = None,
         generation: GenerationSettings | None = None,
         rerank: bool = True,
+        history: Sequence[Exchange] = (),
     ) -> Iterator[str | Answer]:
         """Yields the answer text as it is shown, then the finished Answer. `retrieval` and
-        `generation` override the settings for this question only (the UI's sidebar)."""
+        `generation` override the settings for this question only (the UI's sidebar); `history`
+        holds the conversation's earlier turns, so a follow-up is made standalone first."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        index, hits = self._search(question, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
-        turn = Turn(question, hits, index.sparse, generation or self.settings.generation, started, timings)
-        if not hits or weigh(question, hits, index.sparse).score < turn.generation.abstain_below:
+        searched = standalone(question, history, self.index.sparse)
+        index, hits = self._search(searched, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
+        turn = Turn(question, searched, hits, index.sparse, generation or self.settings.generation, started, timings)
+        if not hits or weigh(searched, hits, index.sparse).score < turn.generation.abstain_below:
             parts = turn.decline("retrieval")
         elif self.generator is None or extractive:
             parts = self._quote(turn, self._rank(turn))
@@ -174,7 +181,7 @@ class Engine:
 
     def _rank(self, turn: Turn) -> list[Sentence]:
         t0 = time.perf_counter()
-        ranked = rank_sentences(turn.question, turn.hits, turn.sparse, self.embedder, turn.generation.max_sources)
+        ranked = rank_sentences(turn.searched, turn.hits, turn.sparse, self.embedder, turn.generation.max_sources)
         turn.timings["sentences"] = (time.perf_counter() - t0) * 1000.0
         return ranked
 
@@ -202,7 +209,7 @@ class Engine:
         with self._llm_slot(turn):
             t0 = time.perf_counter()
             try:
-                phrase = "".join(gen.stream(short_prompt(turn.question, best.text), settings)).strip()
+                phrase = "".join(gen.stream(short_prompt(turn.searched, best.text), settings)).strip()
             except GeneratorUnavailableError as exc:  # a server that is down: answer without it
                 turn.notes.append(f"{exc}; quoting the sources instead")
                 yield from self._quote(turn, ranked)
@@ -222,7 +229,7 @@ class Engine:
         """The LLM writes from numbered sources (answer_style "sources"); streamed as written."""
         gen, s = self.generator, turn.generation
         with self._llm_slot(turn):
-            prompt = build_prompt(turn.question, turn.hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+            prompt = build_prompt(turn.searched, turn.hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
             if prompt.left_out:
                 turn.notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
             t0 = time.perf_counter()

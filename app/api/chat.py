@@ -1,6 +1,7 @@
 """OpenAI-compatible routes (`POST /v1/chat/completions`, `GET /v1/models`), so the official
 `openai` client and chat front-ends work against the collection. The last user message is the
-question; the answer text carries its [n] markers and the response adds `citations` (file, page,
+question and the earlier user/assistant turns its history (a follow-up is made standalone); the
+answer text carries its [n] markers and the response adds `citations` (file, page,
 span, sentences). Model `<api.model_name>` answers with the configured LLM,
 `<api.model_name>-extractive` by quoting the sources."""
 
@@ -16,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.rest import service
-from app.api.schemas import ChatIn
-from rag.answer import Answer
+from app.api.schemas import ChatIn, ChatMessage
+from rag.answer import Answer, Exchange
 from rag.generate.base import GeneratorBusyError
 
 router = APIRouter(tags=["openai"])
@@ -39,14 +40,29 @@ async def list_models(request: Request) -> dict:
     return {"object": "list", "data": data}
 
 
+def text_of(message: ChatMessage) -> str:
+    """A message's text: string content, or its text parts."""
+    if isinstance(message.content, str):
+        return message.content
+    return " ".join(part.get("text", "") for part in message.content or [] if part.get("type") == "text")
+
+
 def question_of(body: ChatIn) -> str | None:
-    """The text of the last user message (string content, or its text parts)."""
+    """The text of the last user message."""
     for message in reversed(body.messages):
         if message.role == "user":
-            if isinstance(message.content, str):
-                return message.content
-            return " ".join(part.get("text", "") for part in message.content or [] if part.get("type") == "text")
+            return text_of(message)
     return None
+
+
+def history_of(body: ChatIn) -> list[Exchange]:
+    """The earlier turns: each user message before the last, with the assistant's reply to it."""
+    users = [i for i, m in enumerate(body.messages) if m.role == "user"]
+    turns = []
+    for i, at in enumerate(users[:-1]):
+        replies = [m for m in body.messages[at + 1 : users[i + 1]] if m.role == "assistant"]
+        turns.append(Exchange(text_of(body.messages[at]), text_of(replies[-1]) if replies else ""))
+    return turns
 
 
 def citations_of(answer: Answer) -> list[dict]:
@@ -72,7 +88,7 @@ def stream_chunks(cid: str, model: str, first, parts: Iterator, svc) -> Iterator
         for piece in itertools.chain([first], parts):
             if isinstance(piece, Answer):
                 svc.metrics.observe_stages(piece.timings)
-                yield chunk(cid, model, {}, "stop", citations=citations_of(piece), answer=piece.answer, abstained=piece.abstained)
+                yield chunk(cid, model, {}, "stop", citations=citations_of(piece), answer=piece.answer, abstained=piece.abstained, searched=piece.searched)
             else:
                 yield chunk(cid, model, {"content": piece})
     except GeneratorBusyError as exc:
@@ -100,7 +116,7 @@ def chat_completions(body: ChatIn, request: Request):
     if body.temperature is not None:
         update.update(greedy=body.temperature == 0, temperature=body.temperature or generation.temperature)
     extractive = body.model.endswith("-extractive")
-    parts = svc.engine.ask_stream(question, extractive=extractive, generation=generation.model_copy(update=update))
+    parts = svc.engine.ask_stream(question, extractive=extractive, generation=generation.model_copy(update=update), history=history_of(body))
     try:
         first = next(parts)
     except GeneratorBusyError as exc:
@@ -121,5 +137,6 @@ def chat_completions(body: ChatIn, request: Request):
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}],
         "citations": citations_of(answer),
         "abstained": answer.abstained,
+        "searched": answer.searched,
         "snapshot": answer.snapshot,
     }

@@ -14,7 +14,7 @@ from app.api.jobs import JobConflict
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
 from ingest.uploads import UploadError, resolve_inside, save_upload
-from rag.answer import Answer
+from rag.answer import Answer, Exchange
 from rag.documents import document_rows
 from rag.generate.base import GeneratorBusyError
 
@@ -78,7 +78,8 @@ def ask(body: AskIn, request: Request):
     written, then one `answer` event with the whole Answer (its final text, citations, hits)."""
     svc = service(request)
     svc.check_question(body.question)
-    parts = svc.engine.ask_stream(body.question, body.top_k, to_filters(body.filters), extractive=body.extractive)
+    history = [Exchange(e.question, e.answer) for e in body.history]
+    parts = svc.engine.ask_stream(body.question, body.top_k, to_filters(body.filters), extractive=body.extractive, history=history)
     try:
         first = next(parts)  # retrieval, and the LLM's turn, happen before any byte is sent
     except GeneratorBusyError as exc:

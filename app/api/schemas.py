@@ -23,8 +23,14 @@ class RetrieveIn(Body):
     filters: FiltersIn | None = None
 
 
+class ExchangeIn(Body):
+    question: str = Field(..., min_length=1)
+    answer: str = Field("", description="what was answered (empty when it was declined)")
+
+
 class AskIn(Body):
     question: str = Field(..., min_length=1)
+    history: list[ExchangeIn] = Field(default_factory=list, max_length=50, description="earlier turns, oldest first: a follow-up is made standalone")
     top_k: int | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
     extractive: bool = Field(False, description="quote the sources instead of asking the LLM")

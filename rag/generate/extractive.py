@@ -7,12 +7,21 @@ One sentence by default: on squad-dev-a it held the gold answer 0.79 of the time
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.citations import CITE_RE
 from rag.sentence_rank import Sentence
 
 DEFUSED = r"(\1)"  # [9] inside a quoted sentence -> (9)
+MARKDOWN_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)")  # [text](url) and ![alt](src)
+EMPHASIS_RE = re.compile(r"\*\*|__|`")
+
+
+def plain(sentence: str) -> str:
+    """A document's sentence as a reader should see it quoted: Markdown links as their text,
+    bold and code marks dropped (the citation keeps the sentence as written, for the highlight)."""
+    return EMPHASIS_RE.sub("", MARKDOWN_LINK_RE.sub(r"\1", sentence))
 
 
 def pick_quotes(ranked: Sequence[Sentence], count: int = 1, min_cosine: float = 0.3) -> list[Sentence]:
@@ -22,6 +31,6 @@ def pick_quotes(ranked: Sequence[Sentence], count: int = 1, min_cosine: float = 
 
 
 def compose_quotes(quotes: Sequence[Sentence]) -> str:
-    """The quotes, each followed by its [n]; a bracketed number inside a quote becomes (n),
-    so a document cannot forge a citation."""
-    return " ".join(f"{CITE_RE.sub(DEFUSED, q.text)} [{q.n}]" for q in quotes)
+    """The quotes in plain text, each followed by its [n]; a bracketed number inside a quote
+    becomes (n), so a document cannot forge a citation."""
+    return " ".join(f"{CITE_RE.sub(DEFUSED, plain(q.text))} [{q.n}]" for q in quotes)

@@ -81,6 +81,11 @@ def test_openai_client_chat_completions(server):
     assert chunks[-1].choices[0].finish_reason == "stop" and final["answer"].strip()
     assert final["abstained"] or all(c["path"] for c in final["citations"])
 
+    # a follow-up: the earlier user/assistant turns are its history, so "it" is searched as Etna
+    turns = [{"role": "user", "content": ETNA}, {"role": "assistant", "content": text}, {"role": "user", "content": "Where is it?"}]
+    reply = client.chat.completions.create(model="rag-local-extractive", messages=turns)
+    assert "Etna" in reply.model_extra["searched"] and reply.model_extra["citations"][0]["path"] == "volcanoes.md"
+
     with pytest.raises(NotFoundError, match="does not exist"):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": ETNA}])
 
@@ -95,6 +100,9 @@ def test_retrieve_and_ask(http):
 
     answer = http.post("/v1/ask", json={"question": ETNA, "extractive": True}).json()
     assert "Catania" in answer["answer"] and answer["citations"][0]["path"] == "volcanoes.md" and answer["snapshot"]
+
+    follow = http.post("/v1/ask", json={"question": "Where is it?", "extractive": True, "history": [{"question": ETNA, "answer": answer["answer"]}]}).json()
+    assert "Etna" in follow["searched"] and follow["citations"][0]["path"] == "volcanoes.md"
 
     events = []
     with http.stream("POST", "/v1/ask", json={"question": ETNA, "extractive": True, "stream": True}) as response:

@@ -119,5 +119,15 @@ def test_rag_eval_qa_end_to_end(tmp_path: Path):
     report = json.loads((tmp_path / "claims" / "report.json").read_text())
     assert report["mode"] == "claims" and report["metrics"]["rationale_cited"] == {"mean": 1.0, "n": 1}
 
+    talk = tmp_path / "conversations.jsonl"  # a two-turn conversation over the same corpus (--questions)
+    turn = {"_id": "t1", "history": ["Where does the Danube end in a delta?"], "question": "And how many countries does it flow through?", "answers": ["ten"], "gold_passage_ids": ["danube"]}
+    talk.write_text(json.dumps(turn) + "\n")
+    assert load_questions(talk)[0].history == ["Where does the Danube end in a delta?"]
+    follow = subprocess.run(base + ["--questions", str(talk), "--out", str(tmp_path / "talk")], capture_output=True, text=True, timeout=600)
+    assert follow.returncode == 0, follow.stderr
+    report = json.loads((tmp_path / "talk" / "report.json").read_text())
+    assert report["metrics"]["rewritten"] == {"mean": 1.0, "n": 1} and report["metrics"]["context_recall_not_rewritten"]["n"] == 1
+    assert "Danube" in report["per_question"][0]["searched"] and report["metrics"]["contains_answer"]["mean"] == 1.0
+
     missing = subprocess.run(base[:5] + [str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=600)
     assert missing.returncode == 2 and "no questions file" in missing.stderr

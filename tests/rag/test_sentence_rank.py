@@ -45,3 +45,8 @@ def test_code_lines_are_no_candidates():
     text = "The model maps sentences to 384 dimensions. model = SentenceTransformer('all-MiniLM-L6-v2') embeddings = model.encode(sentences).\n\nimport numpy as np and more words here."
     found = [s for _, s in candidates("What does the model map sentences to?", [Hit(0, "card.md", text, 0, len(text), None, None, 1.0)], max_sources=1)]
     assert found == ["The model maps sentences to 384 dimensions."]
+
+
+def test_quotes_read_as_plain_text():
+    quote = Sentence(1, "This is a [sentence-transformers](https://www.SBERT.net) model with **bold** and `code` ![logo](a.png).", 1.0, 0.5)
+    assert compose_quotes([quote]) == "This is a sentence-transformers model with bold and code logo. [1]"

@@ -57,6 +57,16 @@ def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
     assert not any("no reranker" in i.value for i in at.main.info) and answer.notes == []  # not on the answer
 
 
+def test_a_follow_up_builds_on_the_conversation_until_a_new_one(app_env: Path):
+    at = ask("Which town have Etna's lava flows reached?")
+    at.chat_input[0].set_value("Where is it?").run()
+    first, follow = at.session_state["history"]
+    assert first.searched == "" and "Etna" in follow.searched and follow.citations[0].path == "volcanoes.md"
+    assert any("searched as" in c.value for c in at.caption)
+    next(b for b in at.sidebar.button if b.label == "New conversation").click().run()
+    assert at.session_state["history"] == []
+
+
 def test_a_declined_question_shows_a_banner(app_env: Path):
     at = ask("What is the airspeed velocity of an unladen swallow?")
     assert at.session_state["history"][0].abstained

@@ -11,6 +11,7 @@ from ingest.uploads import UploadError, resolve_inside
 from rag.answer import Answer, Citation
 from rag.config import Settings
 from rag.engine import Engine
+from rag.generate.extractive import plain
 from ui import resources
 from ui.safe import highlighted_passage_html, plain_markdown
 
@@ -21,6 +22,8 @@ def sidebar(current: Settings, eng: Engine) -> dict:
     """The per-question knobs, defaulting to the settings file; returns ask_stream's overrides."""
     r, g = current.retrieval, current.generation
     with st.sidebar:
+        if st.button("New conversation", help="follow-up questions build on the earlier ones until you start anew"):
+            st.session_state["history"] = []
         st.header("Settings")
         top_k = st.slider("Passages (top-k)", 1, 30, r.top_k)
         fusion = st.selectbox("Fusion", ["weighted", "rrf"], index=["weighted", "rrf"].index(r.fusion))
@@ -95,10 +98,12 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         for note in answer.notes:
             st.info(plain_markdown(note))
         st.markdown(plain_markdown(answer.answer))
+        if answer.searched:  # a follow-up, made standalone before the search
+            st.caption(plain_markdown(f"searched as: {answer.searched}"))
         for c in answer.citations:  # the sentence a short answer rests on, under it
             for sentence in c.sentences:
-                if sentence not in answer.answer:
-                    st.markdown("> " + plain_markdown(f"{sentence} [{c.n}]"))
+                if plain(sentence) not in answer.answer:  # not already quoted as the answer
+                    st.markdown("> " + plain_markdown(f"{plain(sentence)} [{c.n}]"))
         if answer.citations:
             per_row = 4
             for row in range(0, len(answer.citations), per_row):
@@ -146,5 +151,5 @@ if eng is not None:
     for i, past in enumerate(history):
         show_answer(i, past, source, current)
     if question := st.chat_input("Ask a question about the collection"):
-        history.append(ask(question, eng, options))
+        history.append(ask(question, eng, {**options, "history": [a.exchange() for a in history]}))
         st.rerun()

@@ -1,0 +1,99 @@
+"""`rag ask` (one question) and `rag chat` (a conversation in the terminal): both stream the
+answer, then its sources with the sentences it rests on, the notes and the timings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app import EXIT_OK, EXIT_USAGE
+
+
+def _print_answer_sources(answer, notes: list[str]) -> None:
+    print()
+    if answer.abstained:
+        print("(declined: the collection does not appear to hold the answer)")
+    for c in answer.citations:
+        where = f"{c.path}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+        print(f"[{c.n}] {where}")
+        for sentence in c.sentences:
+            print(f"    \u201c{sentence}\u201d")
+    for note in notes:
+        print(f"note: {note}")
+    print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in answer.timings.items()))
+
+
+def _ask_engine(args: argparse.Namespace, command: str):
+    """The engine `rag ask` and `rag chat` answer with, or None after saying why on stderr."""
+    from rag.config import Settings
+    from rag.engine import Engine
+    from rag.index import IndexCorruptError
+    from rag.snapshots import IndexNotFoundError
+    from rag.store import IndexMismatchError
+
+    try:
+        settings = Settings.load(args.config)
+        if args.top_k:
+            settings.retrieval.top_k = args.top_k
+        return Engine.from_settings(settings, Path(args.index) if args.index else None, load_llm=args.generator != "extractive")
+    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
+        print(f"rag {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _answer_one(engine, question: str, args: argparse.Namespace, history=()) -> object:
+    """Stream one answer to stdout (or print it as JSON), then its sources; returns the Answer."""
+    from rag.answer import Answer
+    from rag.retriever import Filters
+
+    filters = Filters(args.path, tuple(args.kind or ()))
+    answer, streamed = None, []
+    for part in engine.ask_stream(question, filters=filters, extractive=args.generator == "extractive", history=history):
+        if isinstance(part, Answer):
+            answer = part
+        elif not args.json:
+            streamed.append(part)
+            print(part, end="", flush=True)
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+        return answer
+    print()
+    if answer.answer.strip() != "".join(streamed).strip():  # citations were added, or a fallback answered
+        print(f"\nanswer: {answer.answer}")
+    if answer.searched:
+        print(f"(searched as: {answer.searched})")
+    _print_answer_sources(answer, [*engine.notes, *answer.notes] if not history else answer.notes)
+    return answer
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _ask_engine(args, "ask")
+    if engine is None:
+        return EXIT_USAGE
+    _answer_one(engine, args.question, args)
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation in the terminal: one engine, questions read line by line, each answered
+    with the earlier turns as history, so follow-ups work. An empty line or end of input ends it."""
+    engine = _ask_engine(args, "chat")
+    if engine is None:
+        return EXIT_USAGE
+    for note in engine.notes:
+        print(f"note: {note}")
+    history = []
+    while True:
+        try:
+            question = input("you> " if sys.stdin.isatty() else "").strip()
+        except EOFError:
+            break
+        if not question or question in {"exit", "quit"}:
+            break
+        if not sys.stdin.isatty() and not args.json:
+            print(f"you> {question}")
+        history.append(_answer_one(engine, question, args, history=[a.exchange() for a in history]))
+        print(flush=True)
+    return EXIT_OK
