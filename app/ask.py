@@ -10,11 +10,16 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_USAGE
 
+CLOSEST = 3  # passages shown under a decline
+
 
 def _print_answer_sources(answer, notes: list[str]) -> None:
     print()
     if answer.abstained:
-        print("(declined: the collection does not appear to hold the answer)")
+        print(f"(declined: not in your documents; searched for: {answer.searched or answer.question})")
+        for hit in answer.hits[:CLOSEST]:
+            where = hit.path + (f", page {hit.page}" if hit.page else "")
+            print(f"    closest: {where}: {' '.join(hit.text.split())[:120]} ...")
     for c in answer.citations:
         where = f"{c.path}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
         print(f"[{c.n}] {where}")

@@ -120,7 +120,13 @@ def test_rag_eval_qa_end_to_end(tmp_path: Path):
     assert report["mode"] == "claims" and report["metrics"]["rationale_cited"] == {"mean": 1.0, "n": 1}
 
     talk = tmp_path / "conversations.jsonl"  # a two-turn conversation over the same corpus (--questions)
-    turn = {"_id": "t1", "history": ["Where does the Danube end in a delta?"], "question": "And how many countries does it flow through?", "answers": ["ten"], "gold_passage_ids": ["danube"]}
+    turn = {
+        "_id": "t1",
+        "history": ["Where does the Danube end in a delta?"],
+        "question": "And how many countries does it flow through?",
+        "answers": ["ten"],
+        "gold_passage_ids": ["danube"],
+    }
     talk.write_text(json.dumps(turn) + "\n")
     assert load_questions(talk)[0].history == ["Where does the Danube end in a delta?"]
     follow = subprocess.run(base + ["--questions", str(talk), "--out", str(tmp_path / "talk")], capture_output=True, text=True, timeout=600)

@@ -70,7 +70,8 @@ def test_a_follow_up_builds_on_the_conversation_until_a_new_one(app_env: Path):
 def test_a_declined_question_shows_a_banner(app_env: Path):
     at = ask("What is the airspeed velocity of an unladen swallow?")
     assert at.session_state["history"][0].abstained
-    assert any("Declined" in w.value for w in at.warning)
+    assert any("Declined" in w.value and "Searched for" in w.value for w in at.warning)
+    assert any(e.label.startswith("Closest passages") for e in at.expander)
 
 
 def test_document_text_is_rendered_as_text_never_markup(app_env: Path):

@@ -94,7 +94,7 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         st.markdown(plain_markdown(answer.question))
     with st.chat_message("assistant"):
         if answer.abstained:
-            st.warning("Declined: the collection does not appear to hold the answer.")
+            st.warning(plain_markdown(f"Declined: not in your documents. Searched for: {answer.searched or answer.question}. The closest passages are below."))
         for note in answer.notes:
             st.info(plain_markdown(note))
         st.markdown(plain_markdown(answer.answer))
@@ -117,7 +117,7 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         cited = {c.chunk_id for c in answer.citations}
         others = [h for h in answer.hits if h.chunk_id not in cited]
         if others:
-            with st.expander(f"Also retrieved ({len(others)})"):
+            with st.expander(f"Closest passages ({len(others)})" if answer.abstained else f"Also retrieved ({len(others)})", expanded=answer.abstained):
                 for h in others:
                     st.markdown(f"**{plain_markdown(Path(h.path).name)}**" + (f" (page {h.page})" if h.page else "") + f", score {h.score:.3f}")
                     st.text(h.text[:400] + (" ..." if len(h.text) > 400 else ""))
