@@ -136,6 +136,11 @@ class GenerationSettings(Section):
         description="short: the LLM picks the phrase of the best sentence that answers, checked against it (squad-dev-a, "
         "bundled Gemma: token F1 0.20 -> 0.5); sources: it writes from the numbered passages (for larger instruction-tuned models)",
     )
+    prompt_format: Literal["auto", "completion", "chat"] = Field(
+        "auto",
+        description="auto: chat messages through the model's chat template when it has one (GGUF metadata, the tokenizer, "
+        "or an openai backend on the chat endpoint), else a completion prompt (base models such as the bundled Gemma)",
+    )
     sentences_per_answer: int = Field(1, ge=1, description="extractive: sentences quoted (1 beat 2 on squad-dev-a: gold held 0.79 vs 0.75)")
     queue_wait_s: float = Field(60.0, gt=0, description="the LLM answers one question at a time; others wait their turn this long, then get a busy error")
 

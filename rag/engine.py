@@ -27,7 +27,7 @@ from rag.followup import standalone
 from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
-from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_prompt
+from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_messages, short_prompt
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
@@ -61,6 +61,13 @@ class Turn:
     def decline(self, generator: str) -> Iterator[str | Answer]:
         yield DECLINE
         yield self.answer(DECLINE, [], generator, abstained=True)
+
+
+def chat(generator: Generator, settings: GenerationSettings) -> bool:
+    """Whether to send chat messages (through the model's chat template) or a completion prompt."""
+    if settings.prompt_format == "auto":
+        return bool(getattr(generator, "chat_template", False))
+    return settings.prompt_format == "chat"
 
 
 class Engine:
@@ -209,7 +216,8 @@ class Engine:
         with self._llm_slot(turn):
             t0 = time.perf_counter()
             try:
-                phrase = "".join(gen.stream(short_prompt(turn.searched, best.text), settings)).strip()
+                prompt = short_messages(turn.searched, best.text) if chat(gen, settings) else short_prompt(turn.searched, best.text)
+                phrase = "".join(gen.stream(prompt, settings)).strip()
             except GeneratorUnavailableError as exc:  # a server that is down: answer without it
                 turn.notes.append(f"{exc}; quoting the sources instead")
                 yield from self._quote(turn, ranked)
@@ -235,7 +243,7 @@ class Engine:
             t0 = time.perf_counter()
             pieces, unavailable = [], None
             try:
-                for piece in gen.stream(prompt.text, s):
+                for piece in gen.stream(prompt.messages() if chat(gen, s) else prompt.text, s):
                     if not pieces:
                         turn.timings["first_token"] = (time.perf_counter() - t0) * 1000.0
                     pieces.append(piece)

@@ -12,8 +12,12 @@ CORPUS = [
 ] * 20
 
 
-def tiny_llama(folder: Path) -> Path:
-    """A 2-layer LlamaForCausalLM with a byte-level BPE tokenizer, saved as a Hugging Face folder."""
+CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+def tiny_llama(folder: Path, chat_template: str | None = None) -> Path:
+    """A 2-layer LlamaForCausalLM with a byte-level BPE tokenizer, saved as a Hugging Face folder;
+    with `chat_template`, the tokenizer carries it (an instruction-tuned model's layout)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -24,6 +28,7 @@ def tiny_llama(folder: Path) -> Path:
     trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(CORPUS, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.chat_template = chat_template
     fast.save_pretrained(folder)
     config = LlamaConfig(
         vocab_size=len(fast),

@@ -16,13 +16,19 @@ class GeneratorUnavailableError(RuntimeError):
     """The LLM could not be reached (a server that is down or timed out): answer without it."""
 
 
+Messages = list[dict[str, str]]  # chat turns: {"role": "system" | "user" | "assistant", "content": ...}
+
+
 class Generator(Protocol):
     name: str
     context_tokens: int
+    chat_template: bool  # whether chat messages go through the model's (or server's) chat template
 
     def count_tokens(self, text: str) -> int: ...
 
-    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]: ...
+    def stream(self, prompt: str | Messages, settings: GenerationSettings) -> Iterator[str]:
+        """Text as it is written: a completion of a string prompt, or the reply to chat messages."""
+        ...
 
 
 def cut_at_stops(pieces: Iterable[str], stops: Sequence[str]) -> Iterator[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from threading import Thread
 
 from rag.config import GenerationSettings
-from rag.generate.base import cut_at_stops
+from rag.generate.base import Messages, cut_at_stops
 
 
 class HFGenerator:
@@ -26,15 +26,23 @@ class HFGenerator:
         self.threads = threads
         window = getattr(self.model.config, "max_position_embeddings", None) or context_tokens
         self.context_tokens = min(context_tokens, int(window))
+        self.chat_template = self.tokenizer.chat_template is not None
+
+    def render(self, messages: Messages) -> str:
+        """Chat messages as the tokenizer's chat template writes them, ready for the reply."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]:
+    def stream(self, prompt: str | Messages, settings: GenerationSettings) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
 
-        inputs = self.tokenizer(prompt, return_tensors="pt")
+        if isinstance(prompt, str):
+            inputs = self.tokenizer(prompt, return_tensors="pt")
+        else:  # the template writes its own special tokens
+            inputs = self.tokenizer(self.render(prompt), return_tensors="pt", add_special_tokens=False)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {} if settings.greedy else {"temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p}
         kwargs = dict(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.config import GenerationSettings
-from rag.generate.base import cut_at_stops
+from rag.generate.base import Messages, cut_at_stops
 
 
 class LlamaCppGenerator:
@@ -24,13 +24,13 @@ class LlamaCppGenerator:
             verbose=False,
         )
         self.context_tokens = context_tokens
+        self.chat_template = bool(self.llm.metadata.get("tokenizer.chat_template"))  # from the GGUF file
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]:
-        chunks = self.llm.create_completion(
-            prompt,
+    def stream(self, prompt: str | Messages, settings: GenerationSettings) -> Iterator[str]:
+        knobs = dict(
             max_tokens=settings.max_new_tokens,
             stop=settings.stop,
             stream=True,
@@ -39,4 +39,8 @@ class LlamaCppGenerator:
             top_p=1.0 if settings.greedy else settings.top_p,
             repeat_penalty=settings.repetition_penalty,
         )
-        yield from cut_at_stops((c["choices"][0]["text"] for c in chunks), settings.stop)
+        if isinstance(prompt, str):
+            pieces = (c["choices"][0]["text"] for c in self.llm.create_completion(prompt, **knobs))
+        else:  # rendered by the GGUF file's own chat template
+            pieces = (c["choices"][0]["delta"].get("content") or "" for c in self.llm.create_chat_completion(messages=prompt, **knobs))
+        yield from cut_at_stops(pieces, settings.stop)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 
 from rag.config import GenerationSettings
-from rag.generate.base import GeneratorUnavailableError, cut_at_stops
+from rag.generate.base import GeneratorUnavailableError, Messages, cut_at_stops
 
 CHARS_PER_TOKEN = 3
 
@@ -31,19 +31,21 @@ class OpenAIServerGenerator:
         self.name = f"openai:{settings.model}@{settings.base_url}"
         self.context_tokens = settings.context_tokens
         self.parallel = settings.server_parallel
+        self.chat_template = settings.endpoint == "chat"  # the server renders chat with the model's template
 
     def count_tokens(self, text: str) -> int:
         return math.ceil(len(text) / CHARS_PER_TOKEN)
 
-    def _pieces(self, prompt: str, s: GenerationSettings) -> Iterator[str]:
+    def _pieces(self, prompt: str | Messages, s: GenerationSettings) -> Iterator[str]:
         knobs = {
             "max_tokens": s.max_new_tokens,
             "temperature": 0.0 if s.greedy else s.temperature,
             "top_p": 1.0 if s.greedy else s.top_p,
             "stop": s.stop or None,
         }
-        if self.endpoint == "chat":
-            stream = self._client.chat.completions.create(model=self.model, messages=[{"role": "user", "content": prompt}], stream=True, **knobs)
+        if self.endpoint == "chat" or not isinstance(prompt, str):
+            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+            stream = self._client.chat.completions.create(model=self.model, messages=messages, stream=True, **knobs)
             for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
@@ -52,7 +54,7 @@ class OpenAIServerGenerator:
                 if chunk.choices and chunk.choices[0].text:
                     yield chunk.choices[0].text
 
-    def stream(self, prompt: str, settings: GenerationSettings) -> Iterator[str]:
+    def stream(self, prompt: str | Messages, settings: GenerationSettings) -> Iterator[str]:
         try:
             yield from cut_at_stops(self._pieces(prompt, settings), settings.stop)
         except self._errors as exc:

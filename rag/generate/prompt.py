@@ -38,6 +38,12 @@ class Prompt:
     left_out: list[Hit] = field(default_factory=list)  # did not fit the window
     tokens: int = 0
 
+    def messages(self) -> list[dict[str, str]]:
+        """The same prompt as chat messages, for a model with a chat template: the instructions
+        as the system message, the sources and the question as the user's."""
+        user = self.text.removeprefix(HEADER).replace("\nAnswer:", "").strip()
+        return [{"role": "system", "content": HEADER.strip()}, {"role": "user", "content": user}]
+
 
 def build_prompt(question: str, hits: Sequence[Hit], count_tokens: Callable[[str], int], context_tokens: int, answer_tokens: int) -> Prompt:
     """Pack `hits` in rank order while prompt + answer budget fits `context_tokens`."""

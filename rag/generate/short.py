@@ -64,6 +64,15 @@ def short_prompt(question: str, sentence: str) -> str:
     return f"{HEAD}{shots}Text: {one_line(sentence)}\nQuestion: {one_line(question)}\nAnswer:"
 
 
+def short_messages(question: str, sentence: str) -> list[dict[str, str]]:
+    """The same task for an instruction-tuned model, through its chat template: the instruction
+    as the system message, the examples as earlier turns."""
+    messages = [{"role": "system", "content": HEAD.strip() + " Copy the phrase exactly; write nothing else."}]
+    for text, asked, answer in EXAMPLES:
+        messages += [{"role": "user", "content": f"Text: {text}\nQuestion: {asked}"}, {"role": "assistant", "content": answer}]
+    return [*messages, {"role": "user", "content": f"Text: {one_line(sentence)}\nQuestion: {one_line(question)}"}]
+
+
 def words(text: str) -> list[str]:
     return [w.lower() for w in WORD_RE.findall(text)]
 

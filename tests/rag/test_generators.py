@@ -70,3 +70,4 @@ def test_llama_cpp_backend_with_the_bundled_gemma():
     text = "".join(generator.stream(prompt, settings))
     assert "Paris" in text
     assert "\n\n" not in text  # stop strings hold
+    assert generator.chat_template is False  # a base model: its GGUF file has no chat template, so it gets completion prompts

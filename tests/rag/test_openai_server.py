@@ -67,7 +67,11 @@ def test_completions_stream_from_the_server(server_url: str):
     assert "Paris" in "".join(pieces)  # the same greedy answer as llama.cpp in-process
     assert "\n\n" not in "".join(pieces)  # stop strings hold
     chat = GenerationSettings(backend="openai", base_url=server_url, model="gemma", endpoint="chat", max_new_tokens=16, stop=[])
-    assert "paris" in "".join(load_generator(chat)[0].stream(PROMPT, chat)).lower()  # through the server's chat template
+    chatting = load_generator(chat)[0]
+    assert chatting.chat_template and not generator.chat_template  # the chat endpoint applies the server's template
+    assert "paris" in "".join(chatting.stream(PROMPT, chat)).lower()  # a string prompt goes as one user message
+    messages = [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": PROMPT}]
+    assert "paris" in "".join(chatting.stream(messages, chat)).lower()  # messages go as they are
 
 
 def test_the_engine_answers_through_the_server(server_url: str, tmp_path, embedder):

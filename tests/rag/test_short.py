@@ -45,9 +45,10 @@ class Scripted:
     name = "scripted"
     context_tokens = 4096
 
-    def __init__(self, phrase: str) -> None:
+    def __init__(self, phrase: str, chat_template: bool = False) -> None:
         self.phrase = phrase
-        self.prompts: list[str] = []
+        self.chat_template = chat_template
+        self.prompts: list = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -83,6 +84,15 @@ def test_a_phrase_not_in_its_sentence_ends_in_the_quote(engine: Engine):
     assert answer.answer.startswith("Etna erupts frequently; lava flows have reached the town of Catania.")
     assert answer.notes == ["the model's answer is not in the sentence it was given; quoting the sentence instead"]
     assert "first_token" not in answer.timings
+
+
+def test_a_model_with_a_chat_template_gets_messages(engine: Engine):
+    engine.generator = Scripted("Catania", chat_template=True)
+    answer = engine.ask("Which town have Etna's lava flows reached?")
+    messages = engine.generator.prompts[0]
+    assert messages[0]["role"] == "system" and messages[-1]["role"] == "user"
+    assert messages[-1]["content"].startswith("Text: Etna erupts frequently; lava flows have reached the town of Catania.\nQuestion: Which town")
+    assert answer.answer.startswith("Catania [") and answer.generator == "scripted"
 
 
 def test_sources_style_still_writes_from_numbered_sources(engine: Engine):
