@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 DOCS   ?= samples
 INDEX  ?= index/samples
 SCIFACT ?= $(wildcard ../shared/datasets/scifact)
+SQUAD ?= $(wildcard ../shared/datasets/squad-dev-a)
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 export HF_HUB_OFFLINE := 1
@@ -72,6 +73,10 @@ eval: setup
 eval-qa: setup
 	$(BIN)/rag ingest samples --index index/samples
 	$(BIN)/rag eval qa eval/data/samples_qa.jsonl --index index/samples --out runs/eval-qa-samples
+	$(BIN)/rag eval qa eval/data/followups_samples.jsonl --index index/samples --generator extractive --out runs/eval-followups-samples
+	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --out runs/eval-squad
+	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --generator extractive --out runs/eval-squad-extractive
+	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --generator extractive --out runs/eval-followups-squad
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
 
 # Every benchmark (bench/): ingest throughput, query latency, generation, the llama-index peer
