@@ -17,14 +17,14 @@ import re
 import string
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from eval.judges import Judge
-from rag.answer import Answer
+from rag.answer import Answer, Hit
 from rag.citations import CITE_RE, sentence_citations
 
 ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
@@ -140,12 +140,17 @@ def same_sentence(a: str, b: str) -> bool:
     return bool(a and b) and (a in b or b in a)
 
 
+def context_recall(hits: Sequence[Hit], gold_docs: list[str], doc_of: dict[str, str]) -> float:
+    """Share of the gold documents among the documents of `hits`."""
+    retrieved = {doc_of.get(h.path, h.path) for h in hits}
+    return len(retrieved & set(gold_docs)) / len(gold_docs)
+
+
 def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Judge) -> dict:
     """Every metric for one question; None where it does not apply."""
-    retrieved = {doc_of.get(h.path, h.path) for h in answer.hits}
     cited_docs = [doc_of.get(c.path, c.path) for c in answer.citations]
     scores: dict = {
-        "context_recall": len(retrieved & set(item.gold_docs)) / len(item.gold_docs) if item.gold_docs else None,
+        "context_recall": context_recall(answer.hits, item.gold_docs, doc_of) if item.gold_docs else None,
         "faithfulness": faithfulness(answer, judge),
         "citation_precision": citation_precision(answer, judge),
         "gold_citation_precision": (sum(d in item.gold_docs for d in cited_docs) / len(cited_docs)) if item.gold_docs and cited_docs else None,
@@ -197,8 +202,7 @@ def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: 
         wall_ms = (time.perf_counter() - started) * 1000.0
         scores = score_answer(item, answer, doc_of, judge)
         if item.history and item.gold_docs:
-            retrieved = {doc_of.get(h.path, h.path) for h in engine.retrieve(item.question)}
-            scores["context_recall_not_rewritten"] = len(retrieved & set(item.gold_docs)) / len(item.gold_docs)
+            scores["context_recall_not_rewritten"] = context_recall(engine.retrieve(item.question), item.gold_docs, doc_of)
             scores["rewritten"] = float(bool(answer.searched))
         rows.append(
             {

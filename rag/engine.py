@@ -66,7 +66,7 @@ class Turn:
 def chat(generator: Generator, settings: GenerationSettings) -> bool:
     """Whether to send chat messages (through the model's chat template) or a completion prompt."""
     if settings.prompt_format == "auto":
-        return bool(getattr(generator, "chat_template", False))
+        return generator.chat_template
     return settings.prompt_format == "chat"
 
 
@@ -213,19 +213,23 @@ class Engine:
             return
         best, gen = ranked[0], self.generator
         settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
-        with self._llm_slot(turn):
+        prompt = short_messages(turn.searched, best.text) if chat(gen, settings) else short_prompt(turn.searched, best.text)
+        phrase, unavailable = "", None
+        with self._llm_slot(turn):  # held for the generation only, never while the reader reads
             t0 = time.perf_counter()
             try:
-                prompt = short_messages(turn.searched, best.text) if chat(gen, settings) else short_prompt(turn.searched, best.text)
                 phrase = "".join(gen.stream(prompt, settings)).strip()
             except GeneratorUnavailableError as exc:  # a server that is down: answer without it
-                turn.notes.append(f"{exc}; quoting the sources instead")
-                yield from self._quote(turn, ranked)
-                return
+                unavailable = str(exc)
         turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
-        checked = checked_phrase(phrase, best.text)
+        checked = None if unavailable else checked_phrase(phrase, best.text)
         if checked is None:
-            turn.notes.append("the model's answer is not in the sentence it was given; quoting the sentence instead")
+            why = (
+                f"{unavailable}; quoting the sources instead"
+                if unavailable
+                else "the model's answer is not in the sentence it was given; quoting the sentence instead"
+            )
+            turn.notes.append(why)
             yield from self._quote(turn, ranked)
             return
         turn.timings["first_token"] = turn.timings["generate"]  # shown whole, once checked
