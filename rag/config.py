@@ -141,6 +141,11 @@ class GenerationSettings(Section):
         description="auto: chat messages through the model's chat template when it has one (GGUF metadata, the tokenizer, "
         "or an openai backend on the chat endpoint), else a completion prompt (base models such as the bundled Gemma)",
     )
+    followup_rewrite: Literal["auto", "llm", "terms"] = Field(
+        "auto",
+        description="how a follow-up is made standalone before retrieval: llm (the model rewrites it from the conversation), "
+        "terms (the previous turn's rarest words carried over, rag/followup.py); auto: llm for a model with a chat template, else terms",
+    )
     sentences_per_answer: int = Field(1, ge=1, description="extractive: sentences quoted (1 beat 2 on squad-dev-a: gold held 0.79 vs 0.75)")
     queue_wait_s: float = Field(60.0, gt=0, description="the LLM answers one question at a time; others wait their turn this long, then get a busy error")
 

@@ -1,8 +1,10 @@
 """Follow-up questions made standalone before retrieval. "And what is its embedding dimension?"
 means nothing to a search engine; with the previous turn's key terms carried over it does.
 
-The rewrite is deterministic (no LLM needed, so it works with the bundled base model): a question
-that refers back (a pronoun such as "its", a lead such as "and" or "what about", or at most one
+An instruction-tuned LLM (one with a chat template) rewrites the question itself, from the
+conversation (`rewrite_messages`); its rewrite is kept only when it is one question that keeps the
+follow-up's own terms (`checked_rewrite`). Otherwise the rewrite is deterministic (no LLM needed,
+so it works with the bundled base model): a question that refers back (a pronoun such as "its", a lead such as "and" or "what about", or at most one
 term of its own) gets the rarest words of the previous standalone question (by the collection's
 BM25 IDF) and the previous answer when it is a short phrase, in brackets. A question that stands
 alone is left as it is, so a change of topic is not dragged back."""
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 from rag.answer import Exchange
 from rag.citations import CITE_RE
+from rag.config import GenerationSettings
 from rag.sparse import SparseIndex
 
 REFERRING = frozenset("it its it's itself they them their theirs themselves this that these those he him his she her hers there".split())
@@ -59,3 +62,66 @@ def standalone(question: str, history: Sequence[Exchange], sparse: SparseIndex) 
     own = set(sparse.tokenizer(question))
     carried = [w for w in carried if not set(sparse.tokenizer(w)) <= own]
     return f"{question.strip()} ({' '.join(carried)})" if carried else question
+
+
+REWRITE_HEAD = "Rewrite the follow-up as a question that can be understood without the conversation: name what it refers to, keep what it asks, and write only the question."
+REWRITE_EXAMPLES = (  # invented, in the style of the answer examples (rag/generate/short.py); no evaluation question
+    (
+        [Exchange("Who designed the Brooklyn Bridge?", "John A. Roebling [1]")],
+        "When did he die?",
+        "When did John A. Roebling, who designed the Brooklyn Bridge, die?",
+    ),
+    (
+        [Exchange("What does the enzyme lactase break down?", "lactose [2]")],
+        "And where is it made?",
+        "Where is the enzyme lactase made?",
+    ),
+    (
+        [Exchange("Which river flows through Vienna?", "the Danube [1]")],
+        "How long is the Amazon?",
+        "How long is the Amazon?",
+    ),
+)
+REWRITE_TURNS = 3  # earlier exchanges shown to the LLM
+REWRITE_MAX_WORDS = 60
+
+
+def rewrite_settings(generation: GenerationSettings) -> GenerationSettings:
+    """Decoding for the rewrite: one line, and copying the conversation's words is not penalised."""
+    return generation.model_copy(update={"stop": ["\n"], "max_new_tokens": 64, "repetition_penalty": 1.0})
+
+
+def conversation(history: Sequence[Exchange], question: str) -> str:
+    """The last turns and the follow-up, as the text the LLM rewrites from."""
+    lines = []
+    for turn in history[-REWRITE_TURNS:]:
+        answer = " ".join(CITE_RE.sub(" ", turn.answer).split()) or "(not in the documents)"
+        lines += [f"User: {' '.join(turn.question.split())}", f"Assistant: {answer}"]
+    return "\n".join([*lines, f"Follow-up: {' '.join(question.split())}"])
+
+
+def rewrite_prompt(question: str, history: Sequence[Exchange]) -> str:
+    """A completion prompt (base models): the instruction, the examples, then the conversation,
+    ending where the standalone question goes."""
+    shots = "".join(f"{conversation(h, q)}\nStandalone: {a}\n\n" for h, q, a in REWRITE_EXAMPLES)
+    return f"{REWRITE_HEAD}\n\n{shots}{conversation(history, question)}\nStandalone:"
+
+
+def rewrite_messages(question: str, history: Sequence[Exchange]) -> list[dict[str, str]]:
+    """The same task through a chat template: the instruction as the system message, the
+    examples as earlier turns."""
+    messages = [{"role": "system", "content": REWRITE_HEAD}]
+    for h, q, a in REWRITE_EXAMPLES:
+        messages += [{"role": "user", "content": conversation(h, q)}, {"role": "assistant", "content": a}]
+    return [*messages, {"role": "user", "content": conversation(history, question)}]
+
+
+def checked_rewrite(reply: str, question: str, sparse: SparseIndex) -> str | None:
+    """The LLM's rewrite when it is one question of sensible length that keeps the follow-up's
+    own terms (a rewrite that drops them asks something else); else None."""
+    lines = reply.strip().splitlines()
+    text = " ".join(lines[0].split()).strip("\"'") if lines else ""
+    if not text or len(text.split()) > REWRITE_MAX_WORDS:
+        return None
+    own = {t for w in WORD_RE.findall(question.lower()) if w not in QUESTION_WORDS for t in sparse.tokenizer(w)}
+    return text if own <= set(sparse.tokenizer(text)) else None

@@ -1,14 +1,23 @@
 """Follow-up questions: one that refers back gets the previous turn's rarest words (and a short
 previous answer) carried over; one that stands alone, or the first of a conversation, is left as
-it is; and the engine searches with the standalone question and says so on the Answer."""
+it is; and the engine searches with the standalone question and says so on the Answer. An
+instruction-tuned model rewrites the follow-up itself, and a rewrite that drops the question's
+own words falls back to the carried terms."""
+
+from collections.abc import Iterator
 
 import pytest
 from conftest import ingested_corpus
+from tiny_models import CHAT_TEMPLATE, tiny_llama
 
 from rag.answer import Exchange
-from rag.config import BM25Settings
+from rag.config import BM25Settings, GenerationSettings
 from rag.engine import Engine
-from rag.followup import key_words, refers_back, standalone
+from rag.followup import checked_rewrite, key_words, refers_back, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
+from rag.generate.base import Messages
+from rag.generate.load import load_generator
+from rag.index import HybridIndex
+from rag.retriever import HybridRetriever
 from rag.sparse import SparseIndex
 
 TEXTS = [
@@ -63,3 +72,87 @@ def test_the_engine_searches_with_the_standalone_question(tmp_path, embedder):
     assert follow.searched.startswith("Where is it? (") and "Etna" in follow.searched
     assert not follow.abstained and follow.citations[0].path == "volcanoes.md"
     assert alone.searched == "" and alone.abstained  # nothing to search for without the conversation
+
+
+ETNA = [Exchange("Which town have Etna's lava flows reached?", "Catania [1]")]
+
+
+def test_the_rewrite_prompt_holds_the_conversation():
+    prompt = rewrite_prompt("And how tall is it?", ETNA)
+    assert prompt.endswith("User: Which town have Etna's lava flows reached?\nAssistant: Catania\nFollow-up: And how tall is it?\nStandalone:")
+    messages = rewrite_messages("And how tall is it?", ETNA)
+    assert messages[0]["role"] == "system" and messages[-1] == {"role": "user", "content": prompt.rsplit("\n\n", 1)[1].removesuffix("\nStandalone:")}
+    assert [m["role"] for m in messages[1:-1]] == ["user", "assistant"] * 3  # the examples as earlier turns
+
+
+def test_a_rewrite_is_kept_only_when_it_keeps_the_follow_ups_words(sparse: SparseIndex):
+    asked = "How many pairs was it fine-tuned on?"
+    kept = "How many pairs was all-MiniLM-L6-v2 fine-tuned on?"
+    assert checked_rewrite(f'"{kept}"\nFollow-up: more', asked, sparse) == kept  # one line, quotes off
+    assert checked_rewrite("Where is Mount Etna?", asked, sparse) is None  # asks something else
+    assert checked_rewrite("Where is Mount Etna?", "Where is it?", sparse) == "Where is Mount Etna?"  # nothing of its own to keep
+    assert checked_rewrite("", asked, sparse) is None
+    assert checked_rewrite("pairs fine-tuned " * 40, asked, sparse) is None  # too long to be one question
+
+
+class Scripted:
+    """A generator that replies from a script and records its prompts: the engine's side of
+    the LLM rewrite without a real instruction-tuned model."""
+
+    name, context_tokens, chat_template = "scripted", 4096, True
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies, self.prompts = replies, []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt: str | Messages, settings: GenerationSettings) -> Iterator[str]:
+        self.prompts.append(prompt)
+        yield self.replies.pop(0) if self.replies else ""
+
+
+@pytest.fixture(scope="module")
+def volcano_index(tmp_path_factory, embedder):
+    settings = ingested_corpus(tmp_path_factory.mktemp("followup"), embedder, {})
+    return settings, HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
+
+
+def engine_with(generator, volcano_index, embedder, rewrite: str = "auto") -> Engine:
+    settings, index = volcano_index
+    settings = settings.model_copy(update={"generation": settings.generation.model_copy(update={"followup_rewrite": rewrite})})
+    return Engine(settings, index, embedder, HybridRetriever(index, embedder, settings.retrieval), generator)
+
+
+def test_an_instruction_tuned_model_rewrites_the_follow_up(volcano_index, embedder):
+    model = Scripted(["Where is Mount Etna?", "the east coast of Sicily"])
+    follow = engine_with(model, volcano_index, embedder).ask("Where is it?", history=ETNA)
+    assert follow.searched == "Where is Mount Etna?" and "rewrite" in follow.timings
+    assert model.prompts[0][-1]["content"].endswith("Assistant: Catania\nFollow-up: Where is it?")
+    assert follow.answer == "the east coast of Sicily [1]" and follow.citations[0].path == "volcanoes.md"
+
+
+def test_a_rewrite_that_drops_the_question_falls_back_to_the_carried_terms(volcano_index, embedder):
+    engine = engine_with(Scripted(["Where is Mount Etna?"]), volcano_index, embedder)
+    follow = engine.ask("And which town did it reach?", history=ETNA)
+    assert follow.searched == standalone("And which town did it reach?", ETNA, engine.index.sparse)
+    assert any("rewrite of the follow-up" in note for note in follow.notes)
+
+
+def test_terms_mode_and_extractive_answers_never_call_the_model(volcano_index, embedder):
+    model = Scripted([])
+    engine_with(model, volcano_index, embedder, rewrite="terms").ask("Where is it?", history=ETNA, extractive=True)
+    engine_with(model, volcano_index, embedder).ask("Where is it?", history=ETNA, extractive=True)
+    assert model.prompts == []
+
+
+def test_a_real_templated_model_rewrites_through_its_template(tmp_path, volcano_index, embedder):
+    settings = GenerationSettings(backend="hf", model=str(tiny_llama(tmp_path, CHAT_TEMPLATE)))
+    generator, why = load_generator(settings)
+    assert why is None and generator.chat_template
+    engine = engine_with(generator, volcano_index, embedder)
+    follow = engine.ask("And which town did it reach?", history=ETNA)
+    reply = "".join(generator.stream(rewrite_messages("And which town did it reach?", ETNA), rewrite_settings(engine.settings.generation)))
+    expected = checked_rewrite(reply, "And which town did it reach?", engine.index.sparse)
+    assert follow.searched == (expected or standalone("And which town did it reach?", ETNA, engine.index.sparse))
+    assert "rewrite" in follow.timings
