@@ -1,6 +1,6 @@
 """From answer text to citations: which sources [n] it cites, and the sentences of each source
 that the citing answer sentences rest on (by word overlap). Answers that cite nothing get their
-citations inferred the same way, so every claim points at a passage or is flagged."""
+citations inferred the same way (rag/generate/checked.py), so every claim points at a passage or is flagged."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rag.answer import Citation, Hit
 from rag.sentences import TOKEN_RE, split_sentences
 
 CITE_RE = re.compile(r"\[(\d+)\]")
-SPACED_CITE_RE = re.compile(r"\s*\[(\d+)\]")
 CITE_RUN_RE = re.compile(r"(?:\s*\[\d+\])+")  # one or more adjacent markers
 MIN_OVERLAP = 0.5  # share of an answer sentence's words a source sentence must hold to support it
 
@@ -55,33 +54,6 @@ def sentence_citations(text: str) -> list[tuple[str, list[int]]]:
         pos = run.end()
     out.extend((s, []) for s in answer_sentences(text[pos:].strip(" .,;:!?\n")))
     return out
-
-
-def drop_stray_citations(text: str, sources: int) -> tuple[str, list[str]]:
-    """Remove markers [n] outside 1..sources (a model misled by a document, say); returns the
-    text and the markers removed."""
-    stray: list[str] = []
-
-    def keep(m: re.Match) -> str:
-        if 1 <= int(m.group(1)) <= sources:
-            return m.group(0)
-        stray.append(m.group(0).strip())
-        return ""
-
-    return SPACED_CITE_RE.sub(keep, text).strip(), stray
-
-
-def add_missing_citations(text: str, sources: Sequence[Hit]) -> str:
-    """Append [n] to each uncited answer sentence that a source supports; leave the rest as is."""
-    out = []
-    for sentence in answer_sentences(text):
-        if not CITE_RE.search(sentence) and sources:
-            supports = [(best_support(sentence, hit)[1], n) for n, hit in enumerate(sources, start=1)]
-            score, n = max(supports)
-            if score >= MIN_OVERLAP:
-                sentence = f"{sentence} [{n}]"
-        out.append(sentence)
-    return " ".join(out)
 
 
 def cited_claims(text: str) -> list[tuple[int, str]]:

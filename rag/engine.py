@@ -1,6 +1,6 @@
 """The engine the CLI, the API, the UI and the eval harness share: retrieve, ask, ask_stream.
 
-A question goes down one line: retrieve -> gate (rag/answerable.py: decline when the evidence is
+A question goes down one line: a follow-up made standalone (rag/followup.py) -> retrieve -> gate (rag/answerable.py: decline when the evidence is
 under `generation.abstain_below`) -> rank the passages' sentences (rag/sentence_rank.py) ->
 compose (the LLM's short phrase checked against its sentence, the LLM writing from numbered
 sources, or quotes) -> Answer. An answer comes only from the sources: a phrase that is not in its
@@ -20,11 +20,12 @@ from pathlib import Path
 
 from rag.answer import Answer, Citation, Exchange, Hit
 from rag.answerable import weigh
-from rag.citations import CITE_RE, add_missing_citations, citations_for, drop_stray_citations
+from rag.citations import citations_for
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
-from rag.followup import standalone
+from rag.followup import checked_rewrite, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
 from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
+from rag.generate.checked import Said, said_sentences
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_messages, short_prompt
@@ -36,7 +37,6 @@ from rag.snapshots import live_snapshot
 from rag.sparse import SparseIndex
 
 log = logging.getLogger("rag")
-DECLINE_MARKERS = ("i don't know", "i do not know", "do not contain the answer", "sources do not say")
 
 
 @dataclass
@@ -170,9 +170,11 @@ class Engine:
         holds the conversation's earlier turns, so a follow-up is made standalone first."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        searched = standalone(question, history, self.index.sparse)
+        notes: list[str] = []
+        generation = generation or self.settings.generation
+        searched = self._standalone(question, history, generation, extractive, timings, notes)
         index, hits = self._search(searched, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
-        turn = Turn(question, searched, hits, index.sparse, generation or self.settings.generation, started, timings)
+        turn = Turn(question, searched, hits, index.sparse, generation, started, timings, notes=notes)
         if not hits or weigh(searched, hits, index.sparse).score < turn.generation.abstain_below:
             parts = turn.decline("retrieval")
         elif self.generator is None or extractive:
@@ -186,6 +188,30 @@ class Engine:
                 part.snapshot = index.snapshot.name
             yield part
 
+    def _standalone(self, question: str, history: Sequence[Exchange], generation: GenerationSettings, extractive: bool, timings: dict, notes: list[str]) -> str:
+        """The question as retrieval sees it: a follow-up rewritten by the LLM when
+        `generation.followup_rewrite` says so (auto: a model with a chat template), else with the
+        previous turn's key words carried over (rag/followup.py), which is also the fallback."""
+        gen, mode = self.generator, generation.followup_rewrite
+        by_llm = gen is not None and not extractive and (mode == "llm" or (mode == "auto" and chat(gen, generation)))
+        if not history or not by_llm:
+            return standalone(question, history, self.index.sparse)
+        settings = rewrite_settings(generation)
+        prompt = rewrite_messages(question, history) if chat(gen, generation) else rewrite_prompt(question, history)
+        reply, why = "", "the model's rewrite of the follow-up dropped its own words"
+        with self._llm_slot(generation, timings):
+            t0 = time.perf_counter()
+            try:
+                reply = "".join(gen.stream(prompt, settings))
+            except GeneratorUnavailableError as exc:
+                why = str(exc)
+        timings["rewrite"] = (time.perf_counter() - t0) * 1000.0
+        rewritten = checked_rewrite(reply, question, self.index.sparse)
+        if rewritten is None:
+            notes.append(f"{why}; searched with the previous turn's key words instead")
+            return standalone(question, history, self.index.sparse)
+        return rewritten
+
     def _rank(self, turn: Turn) -> list[Sentence]:
         t0 = time.perf_counter()
         ranked = rank_sentences(turn.searched, turn.hits, turn.sparse, self.embedder, turn.generation.max_sources)
@@ -193,12 +219,12 @@ class Engine:
         return ranked
 
     @contextmanager
-    def _llm_slot(self, turn: Turn):
+    def _llm_slot(self, generation: GenerationSettings, timings: dict[str, float]):
         """This question's turn on the LLM, waited for at most `generation.queue_wait_s`."""
         waited = time.perf_counter()
-        if not self._llm_turn.acquire(timeout=turn.generation.queue_wait_s):
-            raise GeneratorBusyError(f"the LLM stayed busy with other questions for {turn.generation.queue_wait_s:g} s (generation.queue_wait_s); ask again")
-        turn.timings["llm_queue"] = (time.perf_counter() - waited) * 1000.0
+        if not self._llm_turn.acquire(timeout=generation.queue_wait_s):
+            raise GeneratorBusyError(f"the LLM stayed busy with other questions for {generation.queue_wait_s:g} s (generation.queue_wait_s); ask again")
+        timings["llm_queue"] = timings.get("llm_queue", 0.0) + (time.perf_counter() - waited) * 1000.0
         try:
             yield
         finally:  # also when the reader stops early (a closed connection closes the generator)
@@ -215,7 +241,7 @@ class Engine:
         settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
         prompt = short_messages(turn.searched, best.text) if chat(gen, settings) else short_prompt(turn.searched, best.text)
         phrase, unavailable = "", None
-        with self._llm_slot(turn):  # held for the generation only, never while the reader reads
+        with self._llm_slot(turn.generation, turn.timings):  # held for the generation only, never while the reader reads
             t0 = time.perf_counter()
             try:
                 phrase = "".join(gen.stream(prompt, settings)).strip()
@@ -238,42 +264,43 @@ class Engine:
         yield turn.answer(text, citations_for(text, turn.hits, {best.n: [best.text]}), gen.name)
 
     def _from_sources(self, turn: Turn) -> Iterator[str | Answer]:
-        """The LLM writes from numbered sources (answer_style "sources"); streamed as written."""
+        """The LLM writes from numbered sources (answer_style "sources"). Its answer is shown a
+        sentence at a time, each once it is complete and rests on an offered source; the first
+        that rests on none ends the answer (nothing shown is ever withdrawn), and an answer with
+        no such sentence is quotes instead."""
         gen, s = self.generator, turn.generation
-        with self._llm_slot(turn):
+        shown: list[Said] = []
+        with self._llm_slot(turn.generation, turn.timings):
             prompt = build_prompt(turn.searched, turn.hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
             if prompt.left_out:
                 turn.notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
-            t0 = time.perf_counter()
-            pieces, unavailable = [], None
+            t0, unavailable, declined = time.perf_counter(), None, False
             try:
-                for piece in gen.stream(prompt.messages() if chat(gen, s) else prompt.text, s):
-                    if not pieces:
+                for said in said_sentences(gen.stream(prompt.messages() if chat(gen, s) else prompt.text, s), prompt.sources):
+                    if said.stray:
+                        turn.notes.append(f"removed citation(s) to sources that were not offered: {', '.join(f'[{n}]' for n in said.stray)}")
+                    if said.declined or not said.cites:
+                        declined = said.declined and not shown
+                        if shown and not said.declined:
+                            turn.notes.append("the model went on past what its sources support; its answer ends there")
+                        break
+                    if not shown:
                         turn.timings["first_token"] = (time.perf_counter() - t0) * 1000.0
-                    pieces.append(piece)
-                    yield piece
+                    yield (" " if shown else "") + said.text
+                    shown.append(said)
             except GeneratorUnavailableError as exc:
                 unavailable = str(exc)
         turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
-        if unavailable:
-            turn.notes.append(f"{unavailable}; quoting the sources instead")
-            yield "\n\n"
+        if shown:
+            text = " ".join(said.text for said in shown)
+            yield turn.answer(text, citations_for(text, prompt.sources), gen.name)
+        elif declined:
+            yield from turn.decline(gen.name)
+        else:
+            turn.notes.append(
+                f"{unavailable}; quoting the sources instead" if unavailable else "the model wrote nothing a source supports; quoting the sources instead"
+            )
             yield from self._quote(turn, self._rank(turn))
-            return
-        text = "".join(pieces).strip()
-        if any(m in text.lower() for m in DECLINE_MARKERS):
-            yield turn.answer(text, [], gen.name, abstained=True)
-            return
-        text = add_missing_citations(text, prompt.sources)
-        text, stray = drop_stray_citations(text, len(prompt.sources))
-        if stray:
-            turn.notes.append(f"removed citation(s) to sources that were not offered: {', '.join(stray)}")
-        if not CITE_RE.search(text):
-            turn.notes.append(f"the model {'wrote nothing' if not text else 'wrote an answer no source supports'}; quoting the sources instead")
-            yield "\n\n"
-            yield from self._quote(turn, self._rank(turn))
-            return
-        yield turn.answer(text, citations_for(text, prompt.sources), gen.name)
 
     def _quote(self, turn: Turn, ranked: list[Sentence]) -> Iterator[str | Answer]:
         quotes = pick_quotes(ranked, turn.generation.sentences_per_answer)
