@@ -8,6 +8,7 @@ INDEX  ?= index/samples
 SCIFACT ?= $(wildcard ../shared/datasets/scifact)
 SQUAD ?= $(wildcard ../shared/datasets/squad-dev-a)
 CHROMIUM := /usr/bin/chromium
+TESSERACT := /usr/bin/tesseract
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -19,13 +20,19 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 
 .PHONY: setup ingest run api test test-fast lint eval eval-qa bench clean
 
-setup: $(STAMP) $(CHROMIUM)
+setup: $(STAMP) $(CHROMIUM) $(TESSERACT)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads a browser).
 $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser test"
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+# Debian's Tesseract for OCR of scanned PDF pages and images (ingest/ocr.py).
+$(TESSERACT):
+	@echo "installing Debian's tesseract-ocr for OCR"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tesseract-ocr tesseract-ocr-eng
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

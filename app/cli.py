@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
+from ingest.readers import KINDS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -317,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         ask.add_argument("--generator", choices=["llm", "extractive"], default="llm", help="extractive needs no LLM")
         ask.add_argument("--top-k", type=int, help="passages retrieved (default: retrieval.top_k)")
         ask.add_argument("--path", help="only files whose path matches this glob")
-        ask.add_argument("--kind", action="append", choices=["pdf", "docx", "html", "markdown", "text"], help="only files of this kind (repeatable)")
+        ask.add_argument("--kind", action="append", choices=sorted(set(KINDS.values())), help="only files of this kind (repeatable)")
         ask.set_defaults(func=func)
 
     for name, func, section, port, protection, about in (

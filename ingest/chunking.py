@@ -1,6 +1,7 @@
 """Extracted text -> chunks that fit the embedding model's window. llama-index's SentenceSplitter
-does the sentence-aware splitting, counting in the model's own word pieces; this module adds
-what it does not keep: each chunk's character span, page and heading."""
+does the sentence-aware splitting of prose, counting in the model's own word pieces; Markdown
+tables (sheets, slides' and documents' tables) are cut between rows only. This module adds what
+the splitter does not keep: each chunk's character span, page and heading."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from ingest.readers import Extracted
+from ingest.readers import PAGED, Extracted
 from rag.store import NewChunk
 
 
@@ -29,6 +30,37 @@ def locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
     return match.start(), match.end()
 
 
+TABLE_BLOCK_RE = re.compile(r"(?:^\|[^\n]*\|[ \t]*(?:\n|$))+", re.MULTILINE)  # consecutive Markdown table rows
+
+
+def blocks(text: str) -> list[tuple[bool, int, int]]:
+    """(is a table, start, end) for the runs of `text`: Markdown tables and the prose between them."""
+    out, at = [], 0
+    for m in TABLE_BLOCK_RE.finditer(text):
+        if m.start() > at:
+            out.append((False, at, m.start()))
+        out.append((True, m.start(), m.end()))
+        at = m.end()
+    if at < len(text):
+        out.append((False, at, len(text)))
+    return out
+
+
+def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: int) -> list[str]:
+    """A table cut between rows into pieces of at most `chunk_tokens` (a row longer than that is
+    a piece alone): a row is never split, so a cell stays beside the cells of its row."""
+    groups: list[list[str]] = [[]]
+    used = 0
+    for row in table.splitlines():
+        size = len(count_tokens(row))
+        if groups[-1] and used + size > chunk_tokens:
+            groups.append([])
+            used = 0
+        groups[-1].append(row)
+        used += size
+    return ["\n".join(g) for g in groups if g]
+
+
 class Chunker:
     """Splits a document page by page into sentence-aware chunks of at most `chunk_tokens`."""
 
@@ -36,6 +68,16 @@ class Chunker:
         if overlap_tokens >= chunk_tokens:
             raise ValueError(f"chunking.overlap_tokens ({overlap_tokens}) must be below chunk_tokens ({chunk_tokens})")
         self.splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens)
+        self.count_tokens, self.chunk_tokens = count_tokens, chunk_tokens
+
+    def pieces(self, text: str) -> list[str]:
+        """Prose split by sentences (llama-index's SentenceSplitter), tables between rows."""
+        out: list[str] = []
+        for table, a, b in blocks(text):
+            part = text[a:b]
+            if part.strip():
+                out += row_groups(part.strip("\n"), self.count_tokens, self.chunk_tokens) if table else self.splitter.split_text(part)
+        return out
 
     def chunk(self, doc: Extracted) -> list[NewChunk]:
         bounds = doc.page_starts + [len(doc.text)]
@@ -46,7 +88,7 @@ class Chunker:
             if not page_text.strip():
                 continue
             cursor = 0
-            for piece in self.splitter.split_text(page_text):
+            for piece in self.pieces(page_text):
                 if not piece.strip():
                     continue
                 start, end = locate(page_text, piece, cursor)
@@ -58,7 +100,7 @@ class Chunker:
                         text=doc.text[start:end],
                         start=start,
                         end=end,
-                        page=page_no if doc.kind == "pdf" else None,
+                        page=page_no if doc.kind in PAGED else None,
                         heading=doc.headings[h][1] if h >= 0 else None,
                     )
                 )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.ocr import OcrOptions
 from ingest.progress import Progress
 from ingest.readers import Limits, ReadError, read_document
 from ingest.scan import SourceFile, scan_folder
@@ -102,6 +103,7 @@ class Ingestor:
         self.interactive = interactive
         self.on_progress = on_progress
         self.limits = Limits(int(settings.ingest.max_expanded_mb * 1024 * 1024), settings.ingest.max_pdf_pages)
+        self.ocr = OcrOptions(settings.ingest.ocr, settings.ingest.ocr_languages, settings.ingest.ocr_page_timeout_s)
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
         self._chunker = None
@@ -220,11 +222,13 @@ class Ingestor:
                     progress.advance(files=1)
                     continue
                 with time_limit(self.settings.ingest.file_timeout_s):
-                    doc = read_document(f.path, data, self.limits)
+                    doc = read_document(f.path, data, self.limits, self.ocr)
                 st = f.path.stat()
                 if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
                     raise ReadError("changed while it was being read; run ingest again to pick it up")
                 chunks = self.chunker().chunk(doc)
+                if doc.ocr_pages:
+                    log.info("%s: OCR read page(s) %s", f.rel, ", ".join(map(str, doc.ocr_pages)), extra={"event": "ocr", "path": f.rel})
             except Exception as exc:  # reported and skipped: one bad file never stops the batch
                 report.failed[f.rel] = _read_failure(exc)
                 log.warning("skipped %s: %s", f.rel, report.failed[f.rel], extra={"event": "skipped", "path": f.rel, "reason": report.failed[f.rel]})

@@ -1,5 +1,6 @@
 """File -> extracted text with page starts and headings. PDF and DOCX go through llama-index's
-readers (pypdf, docx2txt); HTML through BeautifulSoup (llama-index returns it as raw markup);
+readers (pypdf, docx2txt), with OCR for pages and images without text (ingest/ocr.py); slides
+and sheets through ingest/office.py; HTML through BeautifulSoup (llama-index returns it as raw markup);
 Markdown and text are decoded here, because llama-index reads them with errors ignored and
 would silently drop the bytes of a non-UTF-8 file."""
 
@@ -11,7 +12,26 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+from ingest.ocr import OcrOptions, OcrUnavailable, image_frames, image_text, ocr_pages
+
+KINDS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+}
+PAGED = frozenset({"pdf", "pptx", "xlsx", "image"})  # kinds whose chunks carry a page: the PDF page, the slide, the sheet, the frame
 PAGE_SEP = "\n\n"
 MD_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 DOCX_HEADING_STYLE_RE = re.compile(r'<w:pStyle w:val="(?:Heading|Title)')
@@ -32,6 +52,7 @@ class Extracted:
     text: str
     page_starts: list[int] = field(default_factory=lambda: [0])
     headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading), in order
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages whose text came from OCR
 
 
 def kind_of(path: Path) -> str | None:
@@ -104,7 +125,16 @@ class Limits:
     max_pdf_pages: int = 5000
 
 
-def read_pdf(path: Path, limits: Limits = Limits()) -> Extracted:
+def join_pages(kind: str, pages: list[str], ocr: list[int] | None = None) -> Extracted:
+    starts, parts, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        parts.append(_normalise(page))
+        offset += len(parts[-1]) + len(PAGE_SEP)
+    return Extracted(kind, PAGE_SEP.join(parts), starts or [0], ocr_pages=ocr or [])
+
+
+def read_pdf(path: Path, limits: Limits = Limits(), ocr: OcrOptions = OcrOptions()) -> Extracted:
     from llama_index.readers.file import PDFReader
     from pypdf import PdfReader
 
@@ -123,27 +153,49 @@ def read_pdf(path: Path, limits: Limits = Limits()) -> Extracted:
             pages = [doc.text for doc in load_once(PDFReader(), path)]
     except Exception as exc:  # pypdf raises many types for damaged files
         raise ReadError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
-    starts, parts, offset = [], [], 0
-    for page in pages:
-        starts.append(offset)
-        parts.append(_normalise(page))
-        offset += len(parts[-1]) + len(PAGE_SEP)
-    text = PAGE_SEP.join(parts)
-    _require_text(text, f"{len(pages)} page(s) without extractable text; scanned PDFs need OCR, which is not supported")
-    return Extracted("pdf", text, starts or [0])
+    try:
+        pages, done = ocr_pages(pages, path, ocr)
+    except OcrUnavailable as exc:
+        raise ReadError(f"{len(pages)} page(s) without a usable text layer: {exc}") from None
+    extracted = join_pages("pdf", pages, done)
+    _require_text(extracted.text, f"{len(pages)} page(s) with no text, not even by OCR")
+    return extracted
+
+
+def read_image(path: Path, ocr: OcrOptions = OcrOptions()) -> Extracted:
+    """An image file through OCR, one page a frame."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        pages = [image_text(frame, ocr, f"image page {i}") for i, frame in enumerate(image_frames(path), start=1)]
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ReadError(f"not a readable image: {exc}") from None
+    except RuntimeError as exc:  # OcrUnavailable, or the page time limit
+        raise ReadError(str(exc)) from None
+    extracted = join_pages("image", pages, list(range(1, len(pages) + 1)))
+    _require_text(extracted.text, "OCR found no text in the image")
+    return extracted
+
+
+def check_zip(path: Path, limits: Limits, kind: str) -> None:
+    """Refuse an Office file (a zip) that is not one, or whose parts expand past the limit."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            expanded = sum(info.file_size for info in zf.infolist())
+    except zipfile.BadZipFile as exc:
+        raise ReadError(f"not a valid {kind} file: {exc}") from None
+    if expanded > limits.max_expanded_bytes:
+        raise ReadError(
+            f"its zipped parts expand to {expanded / 1e6:.0f} MB, over the limit of "
+            f"{limits.max_expanded_bytes / 1e6:.0f} MB (ingest.max_expanded_mb): a zip bomb, or too large"
+        )
 
 
 def read_docx(path: Path, limits: Limits = Limits()) -> Extracted:
     from llama_index.readers.file import DocxReader
 
+    check_zip(path, limits, "DOCX")
     try:
-        with zipfile.ZipFile(path) as zf:
-            expanded = sum(info.file_size for info in zf.infolist())
-        if expanded > limits.max_expanded_bytes:
-            raise ReadError(
-                f"its zipped parts expand to {expanded / 1e6:.0f} MB, over the limit of "
-                f"{limits.max_expanded_bytes / 1e6:.0f} MB (ingest.max_expanded_mb): a zip bomb, or too large"
-            )
         text = _normalise(DocxReader().load_data(path)[0].text)
         with zipfile.ZipFile(path) as zf:
             xml = zf.read("word/document.xml").decode("utf-8", errors="replace")
@@ -178,7 +230,7 @@ def read_plain(data: bytes, kind: str) -> Extracted:
     return Extracted(kind, text, headings=headings)
 
 
-def read_document(path: Path, data: bytes, limits: Limits = Limits()) -> Extracted:
+def read_document(path: Path, data: bytes, limits: Limits = Limits(), ocr: OcrOptions = OcrOptions()) -> Extracted:
     """Extract `path` (whose bytes are `data`); raises ReadError with a specific reason."""
     kind = kind_of(path)
     if kind is None:
@@ -186,9 +238,15 @@ def read_document(path: Path, data: bytes, limits: Limits = Limits()) -> Extract
     if not data:
         raise ReadError("empty file")
     if kind == "pdf":
-        return read_pdf(path, limits)
+        return read_pdf(path, limits, ocr)
+    if kind == "image":
+        return read_image(path, ocr)
     if kind == "docx":
         return read_docx(path, limits)
+    if kind in ("pptx", "xlsx", "csv"):
+        from ingest import office
+
+        return office.read_pptx(path, limits) if kind == "pptx" else office.read_xlsx(path, limits) if kind == "xlsx" else office.read_csv(path, data)
     if kind == "html":
         return read_html(data)
     return read_plain(data, kind)

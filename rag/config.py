@@ -54,12 +54,15 @@ class ChunkingSettings(Section):
 class IngestSettings(Section):
     """What a folder scan picks up and the limits that protect the batch."""
 
-    extensions: list[str] = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"]
+    extensions: list[str] = [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".markdown", ".txt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]
     max_file_mb: float = Field(50.0, gt=0, description="larger files are reported, not read")
     follow_symlinks: bool = False
     keep_snapshots: int = Field(2, ge=1, description="old snapshots kept for readers in flight")
     max_expanded_mb: float = Field(256.0, gt=0, description="a DOCX whose zipped parts expand past this is refused (zip bombs)")
     max_pdf_pages: int = Field(5000, ge=1, description="longer PDFs are reported, not read")
+    ocr: bool = Field(True, description="read scanned PDF pages and image files with Tesseract (apt: tesseract-ocr)")
+    ocr_languages: str = Field("eng", description="Tesseract languages, e.g. eng+deu (each needs its tesseract-ocr-LANG package)")
+    ocr_page_timeout_s: float = Field(60.0, gt=0, description="a page whose OCR runs longer is left out and logged")
     file_timeout_s: float = Field(120.0, gt=0, description="a file whose reader runs longer is reported (CLI ingests; see README)")
 
 

@@ -6,6 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.readers import KINDS
+
+Kind = Literal[tuple(sorted(set(KINDS.values())))]  # the file kinds the readers know
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is an error naming it, never ignored
@@ -13,7 +17,7 @@ class Body(BaseModel):
 
 class FiltersIn(Body):
     path_glob: str | None = Field(None, description="only files whose path matches this glob")
-    kinds: list[Literal["pdf", "docx", "html", "markdown", "text"]] = Field(default_factory=list)
+    kinds: list[Kind] = Field(default_factory=list)
 
 
 class RetrieveIn(Body):

@@ -63,10 +63,10 @@ def hostile(tmp_path: Path, monkeypatch) -> Path:
     (folder / "hangs.txt").write_text("This reader never returns.\n")
     real_read = pipeline.read_document
 
-    def read_or_hang(path, data, limits):
+    def read_or_hang(path, data, limits, ocr):
         while path.name == "hangs.txt":
             pass
-        return real_read(path, data, limits)
+        return real_read(path, data, limits, ocr)
 
     monkeypatch.setattr(pipeline, "read_document", read_or_hang)
     return folder

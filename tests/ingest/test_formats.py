@@ -1,0 +1,134 @@
+"""Slides, sheets, CSV, scans and images: each read into text with its page (slide, sheet, PDF
+page) and headings; tables cut between rows only; OCR for pages without a usable text layer, and
+a clear reason when Tesseract is missing; and one folder of them ingested and asked about."""
+
+import shutil
+
+import pytest
+from office_factory import write_pptx, write_scan, write_xlsx
+
+from ingest.chunking import Chunker, blocks, row_groups
+from ingest.ocr import usable_text
+from ingest.pipeline import Ingestor
+from ingest.readers import ReadError, read_document
+from rag.config import Settings
+from rag.engine import Engine
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (make setup installs it)")
+
+
+def read(path):
+    return read_document(path, path.read_bytes())
+
+
+def test_slides_are_pages_with_titles_tables_and_notes(tmp_path):
+    deck = write_pptx(
+        tmp_path / "deck.pptx",
+        [
+            ("Quarterly review", ["Revenue grew in every region."], None, None),
+            ("Regional figures", ["North led the year."], [["Region", "Revenue"], ["North", "41"], ["South", "17"]], "Say that South recovered late."),
+        ],
+    )
+    doc = read(deck)
+    assert doc.kind == "pptx" and len(doc.page_starts) == 2
+    second = doc.text[doc.page_starts[1] :]
+    assert "| North | 41 |" in second and "Notes: Say that South recovered late." in second
+    assert [h for _, h in doc.headings] == ["Quarterly review", "Regional figures"]
+    chunks = Chunker(str.split, 64, 8).chunk(doc)
+    assert {c.page for c in chunks if "North" in c.text} == {2}
+
+
+def test_sheets_are_pages_and_rows_keep_their_numbers(tmp_path):
+    book = write_xlsx(
+        tmp_path / "book.xlsx",
+        {"Cities": [["City", "Population"], ["Lyon", 522000], [], ["Nantes", 320000.0]], "Rivers": [["River", "Length km"], ["Loire", 1006]]},
+    )
+    doc = read(book)
+    assert doc.kind == "xlsx" and len(doc.page_starts) == 2 and [h for _, h in doc.headings] == ["Cities", "Rivers"]
+    assert "| row | City | Population |" in doc.text and "| 4 | Nantes | 320000 |" in doc.text  # sheet row 4: the empty row 3 is left out
+    assert "| 2 | Loire | 1006 |" in doc.text[doc.page_starts[1] :]
+
+
+def test_csv_delimiter_is_sniffed(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("item;price\nbread;2,10\nmilk | fresh;1,05\n", encoding="utf-8")
+    doc = read(path)
+    assert doc.kind == "csv" and "| 2 | bread | 2,10 |" in doc.text and "milk \\| fresh" in doc.text
+
+
+def test_tables_are_cut_between_rows_only():
+    rows = [f"| {i} | Station {i} | {i * 7} metres above the sea |" for i in range(40)]
+    text = "Intro sentence about stations.\n\n" + "\n".join(rows) + "\n\nA closing remark."
+    assert [t for t, _, _ in blocks(text)] == [False, True, False]
+    groups = row_groups("\n".join(rows), str.split, 30)
+    assert len(groups) > 1 and [line for g in groups for line in g.splitlines()] == rows
+    doc = read_document_text(text)
+    for chunk in Chunker(str.split, 30, 5).chunk(doc):
+        for line in chunk.text.splitlines():
+            assert not line.startswith("|") or line in rows  # every table line whole
+
+
+def read_document_text(text: str):
+    from ingest.readers import Extracted
+
+    return Extracted("markdown", text)
+
+
+def test_the_usable_text_rule():
+    assert usable_text("The keeper served for thirty-one years at the light.")
+    assert not usable_text("")
+    assert not usable_text("\x01\x02 %$ 0123 {} [] 77 ## \x03\x04 @@ 12 ..")
+
+
+@needs_tesseract
+def test_a_scan_is_read_by_ocr_page_by_page(tmp_path):
+    scan = write_scan(tmp_path / "scan.pdf", [["Nothing on the first page but this."], ["The keeper of Skerryvore was Alasdair Brodie."]])
+    doc = read(scan)
+    assert doc.kind == "pdf" and doc.ocr_pages == [1, 2]
+    assert "Alasdair Brodie" in doc.text[doc.page_starts[1] :]
+
+
+def test_missing_tesseract_is_a_clear_reason(tmp_path, monkeypatch):
+    import pytesseract
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(tmp_path / "no-tesseract"))
+    with pytest.raises(ReadError, match="Tesseract is not installed"):
+        read(write_scan(tmp_path / "scan.pdf", [["Some scanned words here."]]))
+    with pytest.raises(ReadError, match="Tesseract is not installed"):
+        read(write_scan(tmp_path / "page.png", [["Some scanned words here."]]))
+
+
+def test_a_damaged_office_file_is_named_as_such(tmp_path):
+    for name in ("bad.pptx", "bad.xlsx"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not really a zip")
+        with pytest.raises(ReadError, match=f"not a valid {name[-4:].upper()} file"):
+            read(tmp_path / name)
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, embedder):
+    docs = tmp_path / "mixed"
+    docs.mkdir()
+    write_scan(docs / "scan.pdf", [["Annual report of the lighthouse board."], ["The keeper of Skerryvore was Alasdair Brodie."]])
+    write_scan(docs / "note.png", [["The Bell Rock light was first lit in 1811."]])
+    write_pptx(
+        docs / "deck.pptx",
+        [("Fleet", ["Our ships are painted blue."], None, None), ("Tenders", ["The tender Pharos carries fuel oil to the rocks."], None, None)],
+    )
+    write_xlsx(
+        docs / "stations.xlsx", {"Keepers": [["Station", "Keepers"], ["Muckle Flugga", 4]], "Lamps": [["Station", "Lamp"], ["Sule Skerry", "Fresnel lens"]]}
+    )
+    settings = Settings(index_dir=tmp_path / "index")
+    report = Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
+    assert not report.failed
+    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
+    for question, path, page in [
+        ("Who was the keeper of Skerryvore?", "scan.pdf", 2),
+        ("When was the Bell Rock light first lit?", "note.png", 1),
+        ("What does the tender Pharos carry?", "deck.pptx", 2),
+        ("Which lamp does Sule Skerry have?", "stations.xlsx", 2),
+    ]:
+        answer = engine.ask(question, extractive=True)
+        assert not answer.abstained, question
+        assert (answer.citations[0].path, answer.citations[0].page) == (path, page), question
