@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from app import EXIT_OK, EXIT_USAGE
+from rag.answer import place
 
 CLOSEST = 3  # passages shown under a decline
 
@@ -18,10 +19,10 @@ def _print_answer_sources(answer, notes: list[str]) -> None:
     if answer.abstained:
         print(f"(declined: not in your documents; searched for: {answer.searched or answer.question})")
         for hit in answer.hits[:CLOSEST]:
-            where = hit.path + (f", page {hit.page}" if hit.page else "")
+            where = place(hit.path, hit.page, hit.ocr)
             print(f"    closest: {where}: {' '.join(hit.text.split())[:120]} ...")
     for c in answer.citations:
-        where = f"{c.path}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+        where = place(c.path, c.page, c.ocr) + f", chars {c.start}-{c.end}"
         print(f"[{c.n}] {where}")
         for sentence in c.sentences:
             print(f"    \u201c{sentence}\u201d")

@@ -102,6 +102,7 @@ class Chunker:
                         end=end,
                         page=page_no if doc.kind in PAGED else None,
                         heading=doc.headings[h][1] if h >= 0 else None,
+                        ocr=page_no in doc.ocr_pages,
                     )
                 )
         return chunks

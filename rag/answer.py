@@ -19,6 +19,7 @@ class Hit:
     score: float  # the score of the final stage that ranked it
     scores: dict[str, float] = field(default_factory=dict)  # per stage: dense, sparse, fused, rerank
     ranks: dict[str, int] = field(default_factory=dict)  # 1-based, per stage
+    ocr: bool = False  # its text came from OCR (a scanned page or an image): may hold misread words
 
 
 @dataclass
@@ -33,6 +34,17 @@ class Citation:
     end: int
     text: str
     sentences: list[str] = field(default_factory=list)
+    ocr: bool = False  # the passage's text came from OCR
+
+
+PAGE_NAMES = {".pptx": "slide", ".xlsx": "sheet"}  # what a page is called in these files; "page" elsewhere
+
+
+def place(path: str, page: int | None, ocr: bool = False) -> str:
+    """Where a passage sits, as a reader would say it: "deck.pptx, slide 2", "scan.pdf, page 3 (OCR)"."""
+    suffix = path[path.rfind(".") :].lower() if "." in path else ""
+    where = path + (f", {PAGE_NAMES.get(suffix, 'page')} {page}" if page else "")
+    return where + (" (OCR)" if ocr else "")
 
 
 @dataclass(frozen=True)

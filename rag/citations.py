@@ -82,5 +82,5 @@ def citations_for(text: str, sources: Sequence[Hit], quoted: dict[int, list[str]
             support = quoted[n]
         else:
             support = sorted({s for s, score in (best_support(c, hit) for c in sentences) if score > 0})
-        citations.append(Citation(n, hit.chunk_id, hit.path, hit.page, hit.start, hit.end, hit.text, support))
+        citations.append(Citation(n, hit.chunk_id, hit.path, hit.page, hit.start, hit.end, hit.text, support, hit.ocr))
     return citations

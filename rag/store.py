@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chunks.ocr
 SQL_BATCH = 10_000  # below SQLite's limit on bound parameters per statement
 
 SCHEMA = """
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
-    kind TEXT NOT NULL,                 -- pdf, docx, html, markdown, text
+    kind TEXT NOT NULL,                 -- ingest.readers.KINDS: pdf, docx, pptx, xlsx, csv, html, markdown, text, image
     text TEXT NOT NULL,                 -- the extracted text that chunk spans point into
     page_starts TEXT NOT NULL           -- JSON list: character offset where each page starts
 );
@@ -33,8 +33,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     start INTEGER NOT NULL,             -- character span in files.text
     "end" INTEGER NOT NULL,
-    page INTEGER,                       -- 1-based, PDF only
+    page INTEGER,                       -- 1-based: the PDF page, slide, sheet or image frame
     heading TEXT,
+    ocr INTEGER NOT NULL DEFAULT 0,     -- 1: the text came from OCR
     embedding BLOB NOT NULL             -- float32, `dim` values
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
@@ -92,6 +93,7 @@ class ChunkRecord:
     end: int
     page: int | None
     heading: str | None
+    ocr: bool
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class NewChunk:
     end: int
     page: int | None
     heading: str | None
+    ocr: bool = False  # its text came from OCR
 
 
 class ChunkStore:
@@ -184,9 +187,9 @@ class ChunkStore:
         )
         file_id = cur.lastrowid
         self.conn.executemany(
-            'INSERT INTO chunks (file_id, ord, text, start, "end", page, heading, embedding) VALUES (?,?,?,?,?,?,?,?)',
+            'INSERT INTO chunks (file_id, ord, text, start, "end", page, heading, ocr, embedding) VALUES (?,?,?,?,?,?,?,?,?)',
             [
-                (file_id, i, c.text, c.start, c.end, c.page, c.heading, np.asarray(v, dtype=np.float32).tobytes())
+                (file_id, i, c.text, c.start, c.end, c.page, c.heading, int(c.ocr), np.asarray(v, dtype=np.float32).tobytes())
                 for i, (c, v) in enumerate(zip(chunks, embeddings))
             ],
         )
@@ -234,7 +237,7 @@ class ChunkStore:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
+            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading, c.ocr FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
             [int(i) for i in ids],
         )
-        return {r[0]: ChunkRecord(*r) for r in rows}
+        return {r[0]: ChunkRecord(*r[:-1], bool(r[-1])) for r in rows}

@@ -11,6 +11,7 @@ from ingest.chunking import Chunker, blocks, row_groups
 from ingest.ocr import usable_text
 from ingest.pipeline import Ingestor
 from ingest.readers import ReadError, read_document
+from rag.answer import place
 from rag.config import Settings
 from rag.engine import Engine
 
@@ -132,3 +133,5 @@ def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, e
         answer = engine.ask(question, extractive=True)
         assert not answer.abstained, question
         assert (answer.citations[0].path, answer.citations[0].page) == (path, page), question
+        assert answer.citations[0].ocr == path.endswith((".pdf", ".png")), question  # marked when its text came from OCR
+    assert place("deck.pptx", 2) == "deck.pptx, slide 2" and place("scan.pdf", 3, ocr=True) == "scan.pdf, page 3 (OCR)"

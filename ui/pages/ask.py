@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.uploads import UploadError, resolve_inside
-from rag.answer import Answer, Citation
+from rag.answer import Answer, Citation, place
 from rag.config import Settings
 from rag.engine import Engine
 from rag.generate.extractive import plain
@@ -54,7 +54,7 @@ def sidebar(current: Settings, eng: Engine) -> dict:
 
 
 def where(c: Citation) -> str:
-    return Path(c.path).name + (f", page {c.page}" if c.page else "")
+    return place(Path(c.path).name, c.page, c.ocr)
 
 
 def source_panel(c: Citation, source: Path | None, key: str) -> None:
@@ -119,7 +119,7 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         if others:
             with st.expander(f"Closest passages ({len(others)})" if answer.abstained else f"Also retrieved ({len(others)})", expanded=answer.abstained):
                 for h in others:
-                    st.markdown(f"**{plain_markdown(Path(h.path).name)}**" + (f" (page {h.page})" if h.page else "") + f", score {h.score:.3f}")
+                    st.markdown(f"**{plain_markdown(place(Path(h.path).name, h.page, h.ocr))}**, score {h.score:.3f}")
                     st.text(h.text[:400] + (" ..." if len(h.text) > 400 else ""))
         st.caption(plain_markdown(f"{answer.generator}; " + ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings.items())))
         feedback(i, answer, current)
