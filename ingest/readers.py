@@ -1,18 +1,18 @@
-"""File -> extracted text with page starts and headings. PDF and DOCX go through llama-index's
-readers (pypdf, docx2txt), with OCR for pages and images without text (ingest/ocr.py); slides
-and sheets through ingest/office.py; HTML through BeautifulSoup (llama-index returns it as raw markup);
+"""File -> extracted text with page starts and headings. PDF through ingest/pdf.py (llama-index's
+reader, pdfplumber for tables, OCR for scans), images through OCR (ingest/ocr.py), DOCX through
+python-docx, slides and sheets through ingest/office.py; HTML through BeautifulSoup (llama-index returns it as raw markup);
 Markdown and text are decoded here, because llama-index reads them with errors ignored and
 would silently drop the bytes of a non-UTF-8 file."""
 
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.ocr import OcrOptions, OcrUnavailable, image_frames, image_text, ocr_pages
+from ingest.ocr import OcrOptions, image_frames, image_text
+from ingest.tables import markdown_table
 
 KINDS = {
     ".pdf": "pdf",
@@ -99,7 +99,7 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _require_text(text: str, what: str) -> str:
+def require_text(text: str, what: str) -> str:
     if not text.strip():
         raise ReadError(f"no text content ({what})")
     return text
@@ -134,34 +134,6 @@ def join_pages(kind: str, pages: list[str], ocr: list[int] | None = None) -> Ext
     return Extracted(kind, PAGE_SEP.join(parts), starts or [0], ocr_pages=ocr or [])
 
 
-def read_pdf(path: Path, limits: Limits = Limits(), ocr: OcrOptions = OcrOptions()) -> Extracted:
-    from llama_index.readers.file import PDFReader
-    from pypdf import PdfReader
-
-    try:
-        pages = len(PdfReader(path).pages)
-    except Exception as exc:  # pypdf raises many types for damaged files
-        raise ReadError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
-    if pages > limits.max_pdf_pages:
-        raise ReadError(f"{pages} pages, over the limit of {limits.max_pdf_pages} (ingest.max_pdf_pages)")
-
-    # PDFReader retries failures 3 times; a broken PDF will not mend, so call it once.
-    load_once = PDFReader.load_data.__wrapped__
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pages = [doc.text for doc in load_once(PDFReader(), path)]
-    except Exception as exc:  # pypdf raises many types for damaged files
-        raise ReadError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
-    try:
-        pages, done = ocr_pages(pages, path, ocr)
-    except OcrUnavailable as exc:
-        raise ReadError(f"{len(pages)} page(s) without a usable text layer: {exc}") from None
-    extracted = join_pages("pdf", pages, done)
-    _require_text(extracted.text, f"{len(pages)} page(s) with no text, not even by OCR")
-    return extracted
-
-
 def read_image(path: Path, ocr: OcrOptions = OcrOptions()) -> Extracted:
     """An image file through OCR, one page a frame."""
     from PIL import UnidentifiedImageError
@@ -173,7 +145,7 @@ def read_image(path: Path, ocr: OcrOptions = OcrOptions()) -> Extracted:
     except RuntimeError as exc:  # OcrUnavailable, or the page time limit
         raise ReadError(str(exc)) from None
     extracted = join_pages("image", pages, list(range(1, len(pages) + 1)))
-    _require_text(extracted.text, "OCR found no text in the image")
+    require_text(extracted.text, "OCR found no text in the image")
     return extracted
 
 
@@ -192,16 +164,24 @@ def check_zip(path: Path, limits: Limits, kind: str) -> None:
 
 
 def read_docx(path: Path, limits: Limits = Limits()) -> Extracted:
-    from llama_index.readers.file import DocxReader
+    """Paragraphs and tables in document order (python-docx; docx2txt, which llama-index's
+    DocxReader uses, flattens a table into one cell a line), tables as Markdown rows."""
+    import docx
+    from docx.table import Table
 
     check_zip(path, limits, "DOCX")
     try:
-        text = _normalise(DocxReader().load_data(path)[0].text)
+        document = docx.Document(str(path))
+        parts = [
+            markdown_table((None, [cell.text for cell in row.cells]) for row in item.rows) if isinstance(item, Table) else item.text
+            for item in document.iter_inner_content()
+        ]
         with zipfile.ZipFile(path) as zf:
             xml = zf.read("word/document.xml").decode("utf-8", errors="replace")
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ReadError(f"not a valid DOCX file: {exc}") from None
-    _require_text(text, "the document has no text")
+    except Exception as exc:  # python-docx and lxml raise several types for damaged files
+        raise ReadError(f"not a valid DOCX file: {type(exc).__name__}: {exc}") from None
+    text = _normalise("\n\n".join(p for p in parts if p.strip()))
+    require_text(text, "the document has no text")
     paragraphs = xml.split("</w:p>")
     titles = ["".join(XML_TEXT_RE.findall(p)) for p in paragraphs if DOCX_HEADING_STYLE_RE.search(p)]
     return Extracted("docx", text, headings=_locate_headings(text, titles))
@@ -217,7 +197,7 @@ def read_html(data: bytes) -> Extracted:
         tag.decompose()
     lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
     text = "\n".join(line for line in lines if line)
-    _require_text(text, "the page has no visible text")
+    require_text(text, "the page has no visible text")
     titles = [h.get_text(" ") for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])]
     return Extracted("html", text, headings=_locate_headings(text, titles))
 
@@ -225,7 +205,7 @@ def read_html(data: bytes) -> Extracted:
 def read_plain(data: bytes, kind: str) -> Extracted:
     if not data:
         raise ReadError("empty file")
-    text = _require_text(_normalise(decode_text(data)), "only whitespace")
+    text = require_text(_normalise(decode_text(data)), "only whitespace")
     headings = [(m.start(), m.group(1).strip()) for m in MD_HEADING_RE.finditer(text)] if kind == "markdown" else []
     return Extracted(kind, text, headings=headings)
 
@@ -238,6 +218,8 @@ def read_document(path: Path, data: bytes, limits: Limits = Limits(), ocr: OcrOp
     if not data:
         raise ReadError("empty file")
     if kind == "pdf":
+        from ingest.pdf import read_pdf
+
         return read_pdf(path, limits, ocr)
     if kind == "image":
         return read_image(path, ocr)

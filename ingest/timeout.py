@@ -1,5 +1,5 @@
 """A per-file time limit for readers. SIGALRM interrupts a reader stuck in Python code (every
-bundled reader is Python: pypdf, BeautifulSoup, docx2txt); signals reach only the main thread,
+bundled reader is Python: pypdf, pdfplumber, BeautifulSoup, python-docx); signals reach only the main thread,
 so an ingest run from another thread (the app's) goes without the limit."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Documents the tests build with the libraries that write them: slides (python-pptx), sheets
-(openpyxl), and pages of text drawn into images (Pillow), saved as PNG or as an image-only PDF
-with no text layer (a scan)."""
+(openpyxl), text PDFs with tables and running headers (fpdf2), DOCX tables (python-docx), and
+pages of text drawn into images (Pillow), saved as PNG or as an image-only PDF (a scan)."""
 
 from __future__ import annotations
 
@@ -60,4 +60,45 @@ def write_scan(path: Path, pages: list[list[str]]) -> Path:
         images[0].save(path)
     else:
         images[0].save(path, save_all=True, append_images=images[1:])
+    return path
+
+
+def write_pdf(path: Path, pages: list[tuple[list[str], list[list[str]] | None]], header: str | None = None, footer: bool = False) -> Path:
+    """A text PDF (fpdf2): per page, lines of text and an optional ruled table; `header` on top of
+    every page and, with `footer`, "Page N" at the bottom (running lines)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)  # one page per entry: the footer must not spill onto a new page
+    pdf.set_font("helvetica", size=11)
+    for number, (lines, table) in enumerate(pages, start=1):
+        pdf.add_page()
+        if header:
+            pdf.cell(0, 8, header, new_x="LMARGIN", new_y="NEXT")
+        for line in lines:
+            pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+        if table:
+            with pdf.table() as grid:
+                for row in table:
+                    cells = grid.row()
+                    for value in row:
+                        cells.cell(value)
+        if footer:
+            pdf.set_y(-20)
+            pdf.cell(0, 8, f"Page {number}")
+    pdf.output(str(path))
+    return path
+
+
+def write_docx_table(path: Path, before: str, table: list[list[str]], after: str) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(before)
+    grid = document.add_table(rows=len(table), cols=len(table[0]))
+    for r, row in enumerate(table):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    document.add_paragraph(after)
+    document.save(path)
     return path

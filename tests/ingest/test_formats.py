@@ -5,7 +5,7 @@ a clear reason when Tesseract is missing; and one folder of them ingested and as
 import shutil
 
 import pytest
-from office_factory import write_pptx, write_scan, write_xlsx
+from office_factory import write_docx_table, write_pdf, write_pptx, write_scan, write_xlsx
 
 from ingest.chunking import Chunker, blocks, row_groups
 from ingest.ocr import usable_text
@@ -69,6 +69,29 @@ def test_tables_are_cut_between_rows_only():
             assert not line.startswith("|") or line in rows  # every table line whole
 
 
+TIDES = [["Harbour", "High water", "Range m"], ["Leith", "06:12", "4.8"], ["Oban", "01:47", "3.1"], ["Wick", "09:30", "2.9"]]
+
+
+def test_pdf_and_docx_tables_become_rows(tmp_path):
+    pdf = read(write_pdf(tmp_path / "tides.pdf", [(["Tide table for the week."], TIDES)]))
+    docx = read(write_docx_table(tmp_path / "tides.docx", "Tide table for the week.", TIDES, "Ranges are spring tides."))
+    for doc in (pdf, docx):
+        assert "| Harbour | High water | Range m |" in doc.text and "| Oban | 01:47 | 3.1 |" in doc.text
+        assert doc.text.index("Tide table") < doc.text.index("| Harbour")
+    assert docx.text.index("| Wick") < docx.text.index("Ranges are spring tides.")
+
+
+def test_running_headers_and_page_numbers_are_removed(tmp_path):
+    seasons = ["spring storms", "summer fog", "autumn gales", "winter ice", "the relief boat"]
+    pages = [
+        ([f"This chapter tells of {season} on the rock.", f"Written down in the log by keeper {name}."], None)
+        for season, name in zip(seasons, "Ann Bob Cy Di Ed".split(), strict=True)
+    ]
+    doc = read(write_pdf(tmp_path / "log.pdf", pages, header="Northern Lighthouse Board - Annual Log", footer=True))
+    assert doc.text.count("Northern Lighthouse Board") == 1  # kept on the first page only
+    assert "Page 3" not in doc.text and doc.text[doc.page_starts[2] :].startswith("This chapter tells of autumn gales")
+
+
 def read_document_text(text: str):
     from ingest.readers import Extracted
 
@@ -78,7 +101,8 @@ def read_document_text(text: str):
 def test_the_usable_text_rule():
     assert usable_text("The keeper served for thirty-one years at the light.")
     assert not usable_text("")
-    assert not usable_text("\x01\x02 %$ 0123 {} [] 77 ## \x03\x04 @@ 12 ..")
+    assert not usable_text("\x01\x02 %$ {} [] ## \x03\x04 @@ ~~ .. ^^ &* ()")
+    assert usable_text("Leith 06:12 4.8 Oban 01:47 3.1 Wick 09:30 2.9")  # figures are text
 
 
 @needs_tesseract
