@@ -46,19 +46,27 @@ def blocks(text: str) -> list[tuple[bool, int, int]]:
     return out
 
 
-def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: int) -> list[str]:
+SEPARATOR_RE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")  # | --- | --- |
+
+
+def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: int) -> list[tuple[str, str | None]]:
     """A table cut between rows into pieces of at most `chunk_tokens` (a row longer than that is
-    a piece alone): a row is never split, so a cell stays beside the cells of its row."""
+    a piece alone): a row is never split, so a cell stays beside the cells of its row. Each piece
+    after the first comes with the table's header row as its context (searched with it), and
+    the header's tokens count against the budget."""
+    rows = table.splitlines()
+    header = rows[0] if len(rows) > 1 and SEPARATOR_RE.match(rows[1]) else None
+    header_size = len(count_tokens(header)) if header else 0
     groups: list[list[str]] = [[]]
     used = 0
-    for row in table.splitlines():
+    for row in rows:
         size = len(count_tokens(row))
         if groups[-1] and used + size > chunk_tokens:
             groups.append([])
-            used = 0
+            used = header_size
         groups[-1].append(row)
         used += size
-    return ["\n".join(g) for g in groups if g]
+    return [("\n".join(g), header if i else None) for i, g in enumerate(groups) if g]
 
 
 class Chunker:
@@ -70,13 +78,14 @@ class Chunker:
         self.splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens)
         self.count_tokens, self.chunk_tokens = count_tokens, chunk_tokens
 
-    def pieces(self, text: str) -> list[str]:
-        """Prose split by sentences (llama-index's SentenceSplitter), tables between rows."""
-        out: list[str] = []
+    def pieces(self, text: str) -> list[tuple[str, str | None]]:
+        """(piece, context): prose split by sentences (llama-index's SentenceSplitter), tables
+        between rows with their header row as the context of every piece but the first."""
+        out: list[tuple[str, str | None]] = []
         for table, a, b in blocks(text):
             part = text[a:b]
             if part.strip():
-                out += row_groups(part.strip("\n"), self.count_tokens, self.chunk_tokens) if table else self.splitter.split_text(part)
+                out += row_groups(part.strip("\n"), self.count_tokens, self.chunk_tokens) if table else [(p, None) for p in self.splitter.split_text(part)]
         return out
 
     def chunk(self, doc: Extracted) -> list[NewChunk]:
@@ -88,7 +97,7 @@ class Chunker:
             if not page_text.strip():
                 continue
             cursor = 0
-            for piece in self.pieces(page_text):
+            for piece, context in self.pieces(page_text):
                 if not piece.strip():
                     continue
                 start, end = locate(page_text, piece, cursor)
@@ -103,6 +112,7 @@ class Chunker:
                         page=page_no if doc.kind in PAGED else None,
                         heading=doc.headings[h][1] if h >= 0 else None,
                         ocr=page_no in doc.ocr_pages,
+                        context=context,
                     )
                 )
         return chunks

@@ -247,7 +247,7 @@ class Ingestor:
         """Embed the pending files' chunks in one call and write the files to the store."""
         if not pending:
             return
-        vectors = self.embedder().encode([c.text for p in pending for c in p.chunks])
+        vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
         at = 0
         with store.conn:
             for p in pending:

@@ -20,6 +20,7 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)  # per stage: dense, sparse, fused, rerank
     ranks: dict[str, int] = field(default_factory=dict)  # 1-based, per stage
     ocr: bool = False  # its text came from OCR (a scanned page or an image): may hold misread words
+    context: str | None = None  # searched with the text, not part of it: the header row of a table cut into pieces
 
 
 @dataclass

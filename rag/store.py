@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 2  # 2: chunks.ocr
+SCHEMA_VERSION = 2  # 2: chunks.ocr and chunks.context
 SQL_BATCH = 10_000  # below SQLite's limit on bound parameters per statement
 
 SCHEMA = """
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,                       -- 1-based: the PDF page, slide, sheet or image frame
     heading TEXT,
     ocr INTEGER NOT NULL DEFAULT 0,     -- 1: the text came from OCR
+    context TEXT,                       -- indexed with the text, not part of its span: a table's header row
     embedding BLOB NOT NULL             -- float32, `dim` values
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
@@ -94,6 +95,7 @@ class ChunkRecord:
     page: int | None
     heading: str | None
     ocr: bool
+    context: str | None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class NewChunk:
     page: int | None
     heading: str | None
     ocr: bool = False  # its text came from OCR
+    context: str | None = None  # searched with the text but not part of it: the header row of a table cut into pieces
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and indexed for BM25: the context, then the text."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 class ChunkStore:
@@ -187,9 +195,9 @@ class ChunkStore:
         )
         file_id = cur.lastrowid
         self.conn.executemany(
-            'INSERT INTO chunks (file_id, ord, text, start, "end", page, heading, ocr, embedding) VALUES (?,?,?,?,?,?,?,?,?)',
+            'INSERT INTO chunks (file_id, ord, text, start, "end", page, heading, ocr, context, embedding) VALUES (?,?,?,?,?,?,?,?,?,?)',
             [
-                (file_id, i, c.text, c.start, c.end, c.page, c.heading, int(c.ocr), np.asarray(v, dtype=np.float32).tobytes())
+                (file_id, i, c.text, c.start, c.end, c.page, c.heading, int(c.ocr), c.context, np.asarray(v, dtype=np.float32).tobytes())
                 for i, (c, v) in enumerate(zip(chunks, embeddings))
             ],
         )
@@ -210,8 +218,8 @@ class ChunkStore:
         return dict(rows.fetchall())
 
     def iter_chunk_texts(self) -> Iterator[tuple[int, str]]:
-        """(chunk id, text) in id order: the order sparse and dense indexes are built in."""
-        yield from self.conn.execute("SELECT id, text FROM chunks ORDER BY id")
+        """(chunk id, indexed text: context and text) in id order: the order sparse and dense indexes are built in."""
+        yield from self.conn.execute("SELECT id, COALESCE(context || char(10), '') || text FROM chunks ORDER BY id")
 
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, vectors float32 (n, dim)) in id order."""
@@ -237,7 +245,7 @@ class ChunkStore:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading, c.ocr FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
+            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading, c.ocr, c.context FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
             [int(i) for i in ids],
         )
-        return {r[0]: ChunkRecord(*r[:-1], bool(r[-1])) for r in rows}
+        return {r[0]: ChunkRecord(*r[:-2], bool(r[-2]), r[-1]) for r in rows}

@@ -50,6 +50,15 @@ def test_sheets_are_pages_and_rows_keep_their_numbers(tmp_path):
     assert "| 2 | Loire | 1006 |" in doc.text[doc.page_starts[1] :]
 
 
+def test_a_long_sheet_is_cut_between_rows_with_its_header_as_context(tmp_path):
+    rows = [["Station", "Lamp"]] + [[f"Skerry {i}", f"lens type {i % 7}"] for i in range(2, 300)]
+    doc = read(write_xlsx(tmp_path / "lamps.xlsx", {"Lamps": rows}))
+    chunks = Chunker(str.split, 60, 8).chunk(doc)
+    late = next(c for c in chunks if "| 250 | Skerry 249 |" in c.text)
+    assert late.context == "| row | Station | Lamp |" and late.indexed_text.startswith("| row | Station | Lamp |\n")
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)  # the text stays a span of the sheet
+
+
 def test_csv_delimiter_is_sniffed(tmp_path):
     path = tmp_path / "prices.csv"
     path.write_text("item;price\nbread;2,10\nmilk | fresh;1,05\n", encoding="utf-8")
@@ -62,7 +71,11 @@ def test_tables_are_cut_between_rows_only():
     text = "Intro sentence about stations.\n\n" + "\n".join(rows) + "\n\nA closing remark."
     assert [t for t, _, _ in blocks(text)] == [False, True, False]
     groups = row_groups("\n".join(rows), str.split, 30)
-    assert len(groups) > 1 and [line for g in groups for line in g.splitlines()] == rows
+    assert len(groups) > 1 and [line for g, _ in groups for line in g.splitlines()] == rows
+    header = "| row | Station | Height |"
+    with_header = row_groups("\n".join([header, "| --- | --- | --- |", *rows]), str.split, 30)
+    assert with_header[0][1] is None and {context for _, context in with_header[1:]} == {header}  # repeated as context
+    assert all(len((g if c is None else f"{c}\n{g}").split()) <= 30 for g, c in with_header)
     doc = read_document_text(text)
     for chunk in Chunker(str.split, 30, 5).chunk(doc):
         for line in chunk.text.splitlines():
