@@ -157,6 +157,9 @@ def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, e
     write_xlsx(
         docs / "stations.xlsx", {"Keepers": [["Station", "Keepers"], ["Muckle Flugga", 4]], "Lamps": [["Station", "Lamp"], ["Sule Skerry", "Fresnel lens"]]}
     )
+    write_pdf(docs / "tides.pdf", [(["Harbour guide, part one."], None), (["Tide table for the week."], TIDES)])
+    ferries = [["Route", "Vessel", "Crossing minutes"], ["Ullapool to Stornoway", "Loch Seaforth", "165"], ["Oban to Craignure", "Isle of Mull", "46"]]
+    write_docx_table(docs / "ferries.docx", "Ferry timetable of the company.", ferries, "Crossings may be cancelled in storms.")
     settings = Settings(index_dir=tmp_path / "index")
     report = Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
     assert not report.failed
@@ -166,9 +169,11 @@ def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, e
         ("When was the Bell Rock light first lit?", "note.png", 1),
         ("What does the tender Pharos carry?", "deck.pptx", 2),
         ("Which lamp does Sule Skerry have?", "stations.xlsx", 2),
+        ("What is the high water time at Wick?", "tides.pdf", 2),
+        ("Which vessel sails from Ullapool to Stornoway?", "ferries.docx", None),
     ]:
         answer = engine.ask(question, extractive=True)
         assert not answer.abstained, question
         assert (answer.citations[0].path, answer.citations[0].page) == (path, page), question
-        assert answer.citations[0].ocr == path.endswith((".pdf", ".png")), question  # marked when its text came from OCR
+        assert answer.citations[0].ocr == (path in ("scan.pdf", "note.png")), question  # marked when its text came from OCR
     assert place("deck.pptx", 2) == "deck.pptx, slide 2" and place("scan.pdf", 3, ocr=True) == "scan.pdf, page 3 (OCR)"
