@@ -97,20 +97,22 @@ class Chunker:
             if not page_text.strip():
                 continue
             cursor = 0
-            for piece, context in self.pieces(page_text):
+            for piece, header in self.pieces(page_text):
                 if not piece.strip():
                     continue
                 start, end = locate(page_text, piece, cursor)
                 cursor = start + 1
                 start, end = start + page_start, end + page_start
                 h = bisect.bisect_right(heading_at, start) - 1
+                heading = doc.headings[h][1] if h >= 0 else None
+                context = "\n".join(filter(None, [heading, header])) if header else None  # "Ubuntu releases\n| row | version | ..."
                 chunks.append(
                     NewChunk(
                         text=doc.text[start:end],
                         start=start,
                         end=end,
                         page=page_no if doc.kind in PAGED else None,
-                        heading=doc.headings[h][1] if h >= 0 else None,
+                        heading=heading,
                         ocr=page_no in doc.ocr_pages,
                         context=context,
                     )

@@ -53,7 +53,7 @@ def read_pptx(path: Path, limits: Limits) -> Extracted:
                 lines.append(markdown_table((None, row) for row in table))
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame.text.strip():
             lines.append("Notes: " + " ".join(slide.notes_slide.notes_text_frame.text.split()))
-        pages.append((" ".join(title.split()), "\n".join(lines)))
+        pages.append((" ".join(title.split()), "\n\n".join(lines)))  # a paragraph a block: bullets end no sentence
     return paged("pptx", pages)
 
 

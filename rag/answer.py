@@ -22,6 +22,11 @@ class Hit:
     ocr: bool = False  # its text came from OCR (a scanned page or an image): may hold misread words
     context: str | None = None  # searched with the text, not part of it: the header row of a table cut into pieces
 
+    @property
+    def indexed_text(self) -> str:
+        """What was embedded and indexed for BM25: the context, then the text."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
 
 @dataclass
 class Citation:

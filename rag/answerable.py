@@ -34,5 +34,5 @@ def weigh(question: str, hits: Sequence[Hit], sparse: SparseIndex, top: int = 3)
     if not hits:
         return Evidence(-1.0, 0.0)
     dense = max((h.scores.get("dense", -1.0) for h in hits), default=-1.0)
-    coverage = float(sparse.term_share(question, [h.text for h in hits[:top]]).max())
+    coverage = float(sparse.term_share(question, [h.indexed_text for h in hits[:top]]).max())
     return Evidence(dense, coverage)

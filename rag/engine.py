@@ -28,7 +28,7 @@ from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailabl
 from rag.generate.checked import Said, said_sentences
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
-from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_messages, short_prompt
+from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, labelled, short_messages, short_prompt
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
@@ -239,7 +239,9 @@ class Engine:
             return
         best, gen = ranked[0], self.generator
         settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
-        prompt = short_messages(turn.searched, best.text) if chat(gen, settings) else short_prompt(turn.searched, best.text)
+        hit = turn.hits[best.n - 1]
+        given = labelled(best.text, hit.text, hit.context)  # a table row with its column names
+        prompt = short_messages(turn.searched, given) if chat(gen, settings) else short_prompt(turn.searched, given)
         phrase, unavailable = "", None
         with self._llm_slot(turn.generation, turn.timings):  # held for the generation only, never while the reader reads
             t0 = time.perf_counter()

@@ -55,7 +55,7 @@ def test_a_long_sheet_is_cut_between_rows_with_its_header_as_context(tmp_path):
     doc = read(write_xlsx(tmp_path / "lamps.xlsx", {"Lamps": rows}))
     chunks = Chunker(str.split, 60, 8).chunk(doc)
     late = next(c for c in chunks if "| 250 | Skerry 250 |" in c.text)
-    assert late.context == "| row | Station | Lamp |" and late.indexed_text.startswith("| row | Station | Lamp |\n")
+    assert late.context == "Lamps\n| row | Station | Lamp |" and late.indexed_text.startswith(late.context + "\n| ")
     assert all(doc.text[c.start : c.end] == c.text for c in chunks)  # the text stays a span of the sheet
 
 
