@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
+from app.watch import cmd_watch
 from ingest.readers import KINDS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -305,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     ingest.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
     ingest.set_defaults(func=cmd_ingest)
+
+    watch = sub.add_parser("watch", help="keep an index in step with a folder until Ctrl+C (batches of changes)")
+    watch.add_argument("source", help="the folder to watch")
+    watch.add_argument("--index", help="index folder (default: settings index_dir)")
+    watch.add_argument("--json", action="store_true", help="print one JSON object a batch")
+    watch.set_defaults(func=cmd_watch)
 
     for name, func, about in (
         ("ask", cmd_ask, "answer a question from an index, citing its sources"),

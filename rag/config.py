@@ -63,6 +63,8 @@ class IngestSettings(Section):
     ocr: bool = Field(True, description="read scanned PDF pages and image files with Tesseract (apt: tesseract-ocr)")
     ocr_languages: str = Field("eng", description="Tesseract languages, e.g. eng+deu (each needs its tesseract-ocr-LANG package)")
     ocr_page_timeout_s: float = Field(60.0, gt=0, description="a page whose OCR runs longer is left out and logged")
+    watch_debounce_s: float = Field(2.0, gt=0, description="rag watch: quiet time after the last file event before a batch is ingested")
+    watch_stable_s: float = Field(1.0, gt=0, description="rag watch: a changed file must keep its size and mtime this long to be read")
     file_timeout_s: float = Field(120.0, gt=0, description="a file whose reader runs longer is reported (CLI ingests; see README)")
 
 
