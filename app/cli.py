@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
+from app.status import cmd_status
 from app.watch import cmd_watch
 from ingest.readers import KINDS
 
@@ -312,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--index", help="index folder (default: settings index_dir)")
     watch.add_argument("--json", action="store_true", help="print one JSON object a batch")
     watch.set_defaults(func=cmd_watch)
+
+    status = sub.add_parser("status", help="each file's stage in the latest (or running) ingest, and the live snapshot")
+    status.add_argument("--index", help="index folder (default: settings index_dir)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(func=cmd_status)
 
     for name, func, about in (
         ("ask", cmd_ask, "answer a question from an index, citing its sources"),

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ingest.ocr import OcrOptions
 from ingest.progress import Progress
-from ingest.readers import Limits, ReadError, read_document
+from ingest.readers import Limits, ReadError, kind_of, read_document
 from ingest.scan import SourceFile, scan_folder
+from ingest.status import StatusBoard
 from ingest.timeout import time_limit
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -134,11 +135,18 @@ class Ingestor:
         if not source.is_dir():
             raise UsageError(f"source folder not found: {source}")
         with WriteLock(root):
-            report = self._run_locked(source, root, rebuild)
+            board = StatusBoard(root)
+            board.begin(source)
+            try:
+                report = self._run_locked(source, root, rebuild, board)
+            except BaseException as exc:
+                board.end(f"{type(exc).__name__}: {exc}")
+                raise
+            board.end()
         report.seconds = time.monotonic() - started
         return report
 
-    def _run_locked(self, source: Path, root: Path, rebuild: bool) -> IngestReport:
+    def _run_locked(self, source: Path, root: Path, rebuild: bool, board: StatusBoard) -> IngestReport:
         report = IngestReport()
         live = None if rebuild else live_snapshot(root)
         prev = ChunkStore(live / STORE_FILE, readonly=True) if live else None
@@ -148,7 +156,7 @@ class Ingestor:
             prev_spec = prev.read_spec() if prev else None
             if prev_spec:  # the model's dimension is checked once the model loads
                 prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim), root)
-            files, report.failed = scan_folder(source, self.settings.ingest)
+            files, report.failed, ignored = scan_folder(source, self.settings.ingest)
             for path, reason in report.failed.items():
                 log.warning("skipped %s: %s", path, reason, extra={"event": "skipped", "path": path, "reason": reason})
             if not files and not known:
@@ -159,6 +167,7 @@ class Ingestor:
             candidates = [f for f in files if not _same_stat(f, known.get(f.rel))]
             report.unchanged = len(files) - len(candidates)
             log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed), extra=_stage("scanned"))
+            board.scanned([f.rel for f in candidates], report.unchanged, removed, ignored, report.failed)
             if live and not candidates and not removed and report.failed == prev_failures:
                 report.snapshot, report.files_in_index = live.name, len(known)
                 return report
@@ -169,7 +178,7 @@ class Ingestor:
                     for path in removed:
                         store.delete_file(path)
                 report.removed = len(removed)
-                touched = self._ingest(candidates, known, store, report)
+                touched = self._ingest(candidates, known, store, report, board)
                 with store.conn:
                     store.set_failures(report.failed)
                 chunks_changed = bool(report.added or report.updated or report.removed)
@@ -184,6 +193,7 @@ class Ingestor:
                 store.write_spec(spec)
                 store.set_meta("source", str(source.resolve()))  # where the UI finds files to open
                 log.info("stage: building search indexes", extra=_stage("indexing"))
+                board.stage("indexing")
                 if live and not chunks_changed:
                     _copy_search_indexes(live, new.folder)
                 else:
@@ -191,6 +201,7 @@ class Ingestor:
                 report.files_in_index = len(store.files())
                 store.close()
                 log.info("stage: publishing snapshot", extra=_stage("publishing"))
+                board.stage("publishing")
                 report.snapshot = new.publish().name
         finally:
             if prev:
@@ -199,7 +210,7 @@ class Ingestor:
         log.info("stage: done, live snapshot %s", report.snapshot, extra=_stage("done"))
         return report
 
-    def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport) -> int:
+    def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport, board: StatusBoard) -> int:
         """Read, chunk and embed the candidates into `store`; returns how many only had new stat data."""
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
@@ -209,8 +220,10 @@ class Ingestor:
         for f in candidates:
             if f.size > max_bytes:
                 report.failed[f.rel] = f"too large: {f.size / 2**20:.1f} MB is over the {self.settings.ingest.max_file_mb:g} MB limit (ingest.max_file_mb)"
+                board.file(f.rel, "failed", report.failed[f.rel])
                 progress.advance(files=1)
                 continue
+            board.file(f.rel, "ocr" if kind_of(f.path) == "image" else "reading")
             try:
                 data = f.path.read_bytes()
                 sha = hashlib.sha256(data).hexdigest()
@@ -219,6 +232,7 @@ class Ingestor:
                     store.touch_file(f.rel, f.size, f.mtime_ns)
                     touched += 1
                     report.unchanged += 1
+                    board.file(f.rel, "done", "unchanged content")
                     progress.advance(files=1)
                     continue
                 with time_limit(self.settings.ingest.file_timeout_s):
@@ -226,27 +240,31 @@ class Ingestor:
                 st = f.path.stat()
                 if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
                     raise ReadError("changed while it was being read; run ingest again to pick it up")
+                board.file(f.rel, "chunking", ocr_pages=doc.ocr_pages)
                 chunks = self.chunker().chunk(doc)
                 if doc.ocr_pages:
                     log.info("%s: OCR read page(s) %s", f.rel, ", ".join(map(str, doc.ocr_pages)), extra={"event": "ocr", "path": f.rel})
             except Exception as exc:  # reported and skipped: one bad file never stops the batch
                 report.failed[f.rel] = _read_failure(exc)
                 log.warning("skipped %s: %s", f.rel, report.failed[f.rel], extra={"event": "skipped", "path": f.rel, "reason": report.failed[f.rel]})
+                board.file(f.rel, "failed", report.failed[f.rel])
                 progress.advance(files=1)
                 continue
             pending.append(_Pending(f, sha, doc.kind, doc.text, doc.page_starts, chunks, old is not None))
             log.debug("read %s: %d chunks", f.rel, len(chunks), extra={"event": "file_read", "path": f.rel, "chunks": len(chunks)})
             if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
-                self._flush(pending, store, report, progress)
+                self._flush(pending, store, report, progress, board)
                 pending = []
-        self._flush(pending, store, report, progress)
+        self._flush(pending, store, report, progress, board)
         progress.close()
         return touched
 
-    def _flush(self, pending: list[_Pending], store: ChunkStore, report: IngestReport, progress: Progress) -> None:
+    def _flush(self, pending: list[_Pending], store: ChunkStore, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Embed the pending files' chunks in one call and write the files to the store."""
         if not pending:
             return
+        for p in pending:
+            board.file(p.file.rel, "embedding")
         vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
         at = 0
         with store.conn:
@@ -254,6 +272,7 @@ class Ingestor:
                 f = p.file
                 store.add_file(f.rel, f.size, f.mtime_ns, p.sha256, p.kind, p.text, p.page_starts, p.chunks, vectors[at : at + len(p.chunks)])
                 at += len(p.chunks)
+                board.file(f.rel, "done", chunks=len(p.chunks))
                 if p.is_update:
                     report.updated += 1
                 else:

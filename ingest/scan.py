@@ -37,13 +37,15 @@ def is_ignored(rel: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile], dict[str, str]]:
-    """(files sorted by relative path, {relative path: reason} for entries that were skipped)."""
+def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile], dict[str, str], list[str]]:
+    """(files sorted by relative path, {relative path: reason} for entries that were skipped,
+    the relative paths .ragignore left out)."""
     root = source.resolve()
     extensions = {e.lower() for e in settings.extensions}
     ignored = ignore_patterns(root)
     files: list[SourceFile] = []
     skipped: dict[str, str] = {}
+    left_out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
@@ -52,6 +54,7 @@ def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             if is_ignored(rel, ignored):
+                left_out.append(rel)
                 continue
             if path.is_symlink():
                 target = path.resolve()
@@ -68,4 +71,4 @@ def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile
                 continue
             files.append(SourceFile(path, rel, st.st_size, st.st_mtime_ns))
     files.sort(key=lambda f: f.rel)
-    return files, skipped
+    return files, skipped, sorted(left_out)

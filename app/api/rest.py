@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from app.api.jobs import JobConflict
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
+from ingest.status import read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.answer import Answer, Exchange
 from rag.documents import document_rows
@@ -98,7 +99,8 @@ def ask(body: AskIn, request: Request):
 def list_documents(request: Request) -> dict:
     svc = service(request)
     svc.engine.refresh()
-    return {"snapshot": svc.engine.index.snapshot.name, "documents": document_rows(svc.engine.index.store)}
+    ingest = read_status(svc.engine.index.snapshot.parent, svc.settings.ingest.file_timeout_s)
+    return {"snapshot": svc.engine.index.snapshot.name, "documents": document_rows(svc.engine.index.store), "ingest": ingest}
 
 
 def _start_ingest(svc: Service) -> dict:
