@@ -70,6 +70,30 @@ class StatusBoard:
         os.replace(tmp, self.path)
 
 
+ORDER = ("failed", "reading", "ocr", "chunking", "embedding", "queued", "skipped", "removed", "done")
+
+
+def describe(status: dict) -> list[str]:
+    """The status as lines a person reads: the ingest's state, then its files, busiest first."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status["updated"]))
+    if status.get("interrupted"):
+        head = f"ingest interrupted (process {status['pid']} is gone), last seen at {when}, stage {status['stage']}"
+    elif status["running"]:
+        head = f"ingest running (pid {status['pid']}), stage {status['stage']}, updated {when}"
+    else:
+        took = status["updated"] - status["started"]
+        head = f"last ingest {status['stage']} at {when} ({took:.1f} s)" + (f": {status['error']}" if status.get("error") else "")
+    counts = ", ".join(f"{status['counts'][s]} {s}" for s in ORDER if s in status["counts"])
+    lines = [head, f"from {status['source']}: {counts or 'nothing to do'}; {status['unchanged']} unchanged"]
+    files = sorted(status["files"].items(), key=lambda kv: (ORDER.index(kv[1]["stage"]) if kv[1]["stage"] in ORDER else 0, kv[0]))
+    for path, entry in files:
+        note = entry.get("stalled") and f"STALLED: {entry['stalled']}" or entry.get("reason", "")
+        if entry["stage"] == "done" and entry.get("chunks") is not None:
+            note = f"{entry['chunks']} chunks"
+        lines.append(f"  {entry['stage']:<9} {path}" + (f"  ({note})" if note else ""))
+    return lines
+
+
 def read_status(root: Path, file_timeout_s: float) -> dict | None:
     """The last written status, with `stalled` files (worked on past `file_timeout_s`) and
     `interrupted` set when the ingest's process is gone without ending; None before any ingest."""

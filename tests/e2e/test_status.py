@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from office_factory import write_scan
 
-from app.status import describe
-from ingest.status import StatusBoard, read_status
+from ingest.status import StatusBoard, describe, read_status
 
 
 def test_the_board_and_what_status_makes_of_it(tmp_path: Path):

@@ -101,6 +101,8 @@ def test_collection_lists_resyncs_and_deletes(app_env: Path):
     next(b for b in at.button if b.label.startswith("Re-sync")).click().run()
     assert any("Added 1" in s.value for s in at.success)
     assert "glaciers.txt" in set(at.dataframe[0].value["document"])
+    latest = at.dataframe[1].value  # the latest ingest, file by file
+    assert list(zip(latest["file"], latest["stage"], strict=True)) == [("glaciers.txt", "done")]
     at.selectbox[0].set_value("glaciers.txt")
     at.checkbox[0].check().run()
     next(b for b in at.button if b.label == "Delete").click().run()

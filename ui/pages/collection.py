@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.pipeline import Ingestor, UsageError
+from ingest.status import describe, read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.config import Settings
 from rag.documents import document_rows
@@ -92,3 +93,24 @@ if eng is not None:
                 st.error(plain_markdown(str(exc)))
             else:
                 run_ingest(current, eng, source)
+
+
+@st.fragment(run_every=2)
+def ingest_status() -> None:
+    """The latest (or running) ingest, file by file; redrawn every 2 s, so an ingest started
+    elsewhere (rag ingest, rag watch, the API) is followed live."""
+    status = read_status(current.index_dir, current.ingest.file_timeout_s)
+    if status is None:
+        return
+    head, counts, *_ = describe(status)
+    st.subheader("Latest ingest")
+    st.caption(plain_markdown(f"{head}. {counts}"))
+    rows = [
+        {"file": path, "stage": entry["stage"], "note": entry.get("stalled") or entry.get("reason") or ""}
+        for path, entry in sorted(status["files"].items(), key=lambda kv: kv[0])
+    ]
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
+ingest_status()
