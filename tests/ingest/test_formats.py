@@ -2,18 +2,18 @@
 page) and headings; tables cut between rows only; OCR for pages without a usable text layer, and
 a clear reason when Tesseract is missing; and one folder of them ingested and asked about."""
 
+import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from office_factory import write_docx_table, write_pdf, write_pptx, write_scan, write_xlsx
 
 from ingest.chunking import Chunker, blocks, row_groups
 from ingest.ocr import usable_text
-from ingest.pipeline import Ingestor
 from ingest.readers import ReadError, read_document
 from rag.answer import place
-from rag.config import Settings
-from rag.engine import Engine
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (make setup installs it)")
 
@@ -145,7 +145,12 @@ def test_a_damaged_office_file_is_named_as_such(tmp_path):
 
 @pytest.mark.slow
 @needs_tesseract
-def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, embedder):
+def rag(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path):
+    """rag ingest, then rag ask about a fact in each kind of file: found and cited to its page."""
     docs = tmp_path / "mixed"
     docs.mkdir()
     write_scan(docs / "scan.pdf", [["Annual report of the lighthouse board."], ["The keeper of Skerryvore was Alasdair Brodie."]])
@@ -160,10 +165,9 @@ def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, e
     write_pdf(docs / "tides.pdf", [(["Harbour guide, part one."], None), (["Tide table for the week."], TIDES)])
     ferries = [["Route", "Vessel", "Crossing minutes"], ["Ullapool to Stornoway", "Loch Seaforth", "165"], ["Oban to Craignure", "Isle of Mull", "46"]]
     write_docx_table(docs / "ferries.docx", "Ferry timetable of the company.", ferries, "Crossings may be cancelled in storms.")
-    settings = Settings(index_dir=tmp_path / "index")
-    report = Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
-    assert not report.failed
-    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
+    index = str(tmp_path / "index")
+    ingested = rag("ingest", str(docs), "--index", index, "--json")
+    assert ingested.returncode == 0 and json.loads(ingested.stdout)["added"] == 6, ingested.stderr
     for question, path, page in [
         ("Who was the keeper of Skerryvore?", "scan.pdf", 2),
         ("When was the Bell Rock light first lit?", "note.png", 1),
@@ -172,8 +176,10 @@ def test_facts_in_scans_images_slides_and_sheets_are_found_and_cited(tmp_path, e
         ("What is the high water time at Wick?", "tides.pdf", 2),
         ("Which vessel sails from Ullapool to Stornoway?", "ferries.docx", None),
     ]:
-        answer = engine.ask(question, extractive=True)
-        assert not answer.abstained, question
-        assert (answer.citations[0].path, answer.citations[0].page) == (path, page), question
-        assert answer.citations[0].ocr == (path in ("scan.pdf", "note.png")), question  # marked when its text came from OCR
+        asked = rag("ask", question, "--index", index, "--generator", "extractive", "--json")
+        assert asked.returncode == 0, asked.stderr
+        answer = json.loads(asked.stdout)
+        cited = answer["citations"][0]
+        assert not answer["abstained"] and (cited["path"], cited["page"]) == (path, page), question
+        assert cited["ocr"] == (path in ("scan.pdf", "note.png")), question  # marked when its text came from OCR
     assert place("deck.pptx", 2) == "deck.pptx, slide 2" and place("scan.pdf", 3, ocr=True) == "scan.pdf, page 3 (OCR)"
