@@ -78,7 +78,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _ask_engine(args, "ask")
     if engine is None:
         return EXIT_USAGE
-    _answer_one(engine, args.question, args)
+    from rag.engine import QuestionTooLongError
+
+    try:
+        _answer_one(engine, args.question, args)
+    except QuestionTooLongError as exc:
+        print(f"rag ask: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -88,6 +94,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     engine = _ask_engine(args, "chat")
     if engine is None:
         return EXIT_USAGE
+    from rag.engine import QuestionTooLongError
+
     for note in engine.notes:
         print(f"note: {note}")
     history = []
@@ -100,6 +108,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         if not sys.stdin.isatty() and not args.json:
             print(f"you> {question}")
-        history.append(_answer_one(engine, question, args, history=[a.exchange() for a in history]))
+        try:
+            history.append(_answer_one(engine, question, args, history=[a.exchange() for a in history]))
+        except QuestionTooLongError as exc:
+            print(f"rag chat: {exc}", file=sys.stderr)
         print(flush=True)
     return EXIT_OK

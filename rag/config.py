@@ -92,6 +92,7 @@ class RetrievalSettings(Section):
     """Hybrid candidates, their fusion, and how many chunks reach the reranker and generator."""
 
     candidates: int = Field(100, ge=1, description="taken from each of dense and BM25 before fusion")
+    max_question_chars: int = Field(2000, ge=1, description="a longer question is refused with a message saying so (it is not a document)")
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="weighted fusion: dense share, BM25 gets the rest")
     rrf_k: int = Field(60, ge=0)
@@ -186,7 +187,6 @@ class ApiSettings(Section):
     port: int = Field(8000, ge=1, le=65535)
     model_name: str = Field("rag-local", description="the model id OpenAI clients ask for; '<name>-extractive' quotes instead")
     max_body_kb: int = Field(256, ge=1, description="JSON bodies larger than this get 413 (uploads: ingest.max_file_mb)")
-    max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
     source_dir: Path | None = Field(None, description="folder uploads go into and ingest reads; default: the one the index was built from")
     threads: int = Field(16, ge=1, description="worker threads for blocking calls: streams and questions waiting for the LLM hold one each")
 

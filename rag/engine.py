@@ -39,6 +39,15 @@ from rag.sparse import SparseIndex
 log = logging.getLogger("rag")
 
 
+class QuestionTooLongError(ValueError):
+    """A question over `retrieval.max_question_chars`; the message says by how much."""
+
+
+def check_length(question: str, limit: int) -> None:
+    if len(question) > limit:
+        raise QuestionTooLongError(f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter")
+
+
 @dataclass
 class Turn:
     """One question on its way through the engine: what every step reads and adds to."""
@@ -141,6 +150,7 @@ class Engine:
         """(the snapshot searched, its hits), on the live snapshot. At most `retrieval.parallel`
         searches run at once: on 2 cores, 40 threads searching together served 17 queries/s and 2
         served 89 (rag bench's load stage), as ONNX, FAISS and BLAS threads stopped fighting."""
+        check_length(question, self.settings.retrieval.max_question_chars)
         index, hits = self._search(question, top_k, filters, **kw)
         return index.snapshot.name, hits
 
@@ -168,6 +178,7 @@ class Engine:
         """Yields the answer text as it is shown, then the finished Answer. `retrieval` and
         `generation` override the settings for this question only (the UI's sidebar); `history`
         holds the conversation's earlier turns, so a follow-up is made standalone first."""
+        check_length(question, self.settings.retrieval.max_question_chars)
         started = time.perf_counter()
         timings: dict[str, float] = {}
         notes: list[str] = []

@@ -106,7 +106,7 @@ def chat_completions(body: ChatIn, request: Request):
     question = question_of(body)
     if not question or not question.strip():
         return error(400, "no user message with text to answer", "invalid_request_error", "messages")
-    limit = svc.settings.api.max_question_chars
+    limit = svc.settings.retrieval.max_question_chars
     if len(question) > limit:
         return error(400, f"the question is {len(question)} characters; at most {limit}", "invalid_request_error", "messages", "string_too_long")
     generation = svc.settings.generation

@@ -116,6 +116,7 @@ def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> d
     svc = service(request)
     folder = svc.source_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    indexed = {record.sha256: path for path, record in svc.engine.index.store.files().items()}
     saved = []
     for upload in files:
         data = upload.file.read()
@@ -123,7 +124,7 @@ def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> d
         if len(data) > limit_mb * 2**20:
             raise HTTPException(413, f"{upload.filename!r} is over the {limit_mb:g} MB limit (ingest.max_file_mb); saved before it: {saved}")
         try:
-            saved.append(save_upload(upload.filename or "upload", data, folder, svc.settings.ingest).name)
+            saved.append(save_upload(upload.filename or "upload", data, folder, svc.settings.ingest, indexed).name)
         except UploadError as exc:
             raise HTTPException(400, f"{exc}; saved before it: {saved}") from None
     return {"saved": saved, **_start_ingest(svc)}

@@ -40,15 +40,15 @@ class Service:
         return Path(recorded)
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> None:
-        """422 naming the field when the question is over `api.max_question_chars`."""
-        limit = self.settings.api.max_question_chars
+        """422 naming the field when the question is over `retrieval.max_question_chars`."""
+        limit = self.settings.retrieval.max_question_chars
         if len(question) > limit:
             raise HTTPException(
                 422,
                 [
                     {
                         "loc": list(field),
-                        "msg": f"the question is {len(question)} characters; at most {limit} (api.max_question_chars)",
+                        "msg": f"the question is {len(question)} characters; at most {limit} (retrieval.max_question_chars)",
                         "type": "string_too_long",
                     }
                 ],

@@ -28,7 +28,7 @@ def server(tmp_path_factory, embedder):
     settings = ingested_corpus(root, embedder, {})
     port = free_port()
     log = root / "server.log"
-    env = {**os.environ, "RAG_INGEST__MAX_FILE_MB": "0.05", "RAG_API__MAX_QUESTION_CHARS": "500", "RAG_API__MAX_BODY_KB": "64"}
+    env = {**os.environ, "RAG_INGEST__MAX_FILE_MB": "0.05", "RAG_RETRIEVAL__MAX_QUESTION_CHARS": "500", "RAG_API__MAX_BODY_KB": "64"}
     cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(settings.index_dir), "--port", str(port)]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -129,6 +129,8 @@ def test_documents_upload_ingest_and_delete(http, server):
     assert wait_for_job(http, response.json()["job"])["state"] == "done"
     hits = http.post("/v1/retrieve", json={"question": "largest glacier in the Alps", "top_k": 1}).json()["hits"]
     assert hits[0]["path"] == "glaciers.txt"
+    again = http.post("/v1/documents", files={"files": ("glaciers-again.txt", text, "text/plain")})
+    assert again.status_code == 400 and "already in the collection as 'glaciers.txt'" in again.json()["detail"]
 
     response = http.delete("/v1/documents/glaciers.txt")
     assert response.status_code == 202

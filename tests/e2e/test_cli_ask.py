@@ -47,3 +47,8 @@ def test_ask_prints_sources_and_declines_plainly(index: Path):
 def test_ask_without_an_index_is_a_usage_error(tmp_path: Path):
     result = ask(tmp_path / "none", "anything")
     assert result.returncode == 2 and "rag ingest" in result.stderr
+
+
+def test_a_question_over_the_limit_is_a_usage_error_saying_so(index: Path):
+    result = ask(index, "Which tea? " * 300, "--generator", "extractive")
+    assert result.returncode == 2 and "the limit is 2,000 (retrieval.max_question_chars)" in result.stderr

@@ -1,5 +1,6 @@
 """Uploaded file names cannot escape the source folder, hide, pose as options or overwrite."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,17 @@ def test_saving_never_overwrites_and_respects_the_size_limit(tmp_path: Path):
     with pytest.raises(UploadError, match="over the 0.001 MB limit"):
         save_upload("big.txt", b"x" * 2000, tmp_path, SETTINGS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a (2).txt", "a.txt"]
+
+
+def test_content_the_collection_holds_is_not_added_twice(tmp_path: Path):
+    save_upload("notes.txt", b"The keeper lit the lamp.", tmp_path, SETTINGS)
+    with pytest.raises(UploadError, match="already in the collection as 'notes.txt'"):
+        save_upload("notes copy.txt", b"The keeper lit the lamp.", tmp_path, SETTINGS)  # saved, not yet ingested
+    indexed = {hashlib.sha256(b"Indexed text.").hexdigest(): "archive/old.txt"}
+    with pytest.raises(UploadError, match="already in the collection as 'archive/old.txt'"):
+        save_upload("new.txt", b"Indexed text.", tmp_path, SETTINGS, indexed)
+    assert save_upload("other.txt", b"Other text.", tmp_path, SETTINGS, indexed).name == "other.txt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.txt"]
 
 
 def test_resolve_inside_refuses_paths_that_leave_the_folder(tmp_path: Path):

@@ -10,7 +10,7 @@ from tiny_models import tiny_cross_encoder
 from rag.answer import Answer
 from rag.config import RerankSettings
 from rag.embedding import resolve_model_path
-from rag.engine import Engine
+from rag.engine import Engine, QuestionTooLongError
 from rag.index import HybridIndex
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
@@ -116,3 +116,11 @@ def test_llama_index_adapter_plugs_into_a_query_engine(engine: Engine):
     assert [n.score for n in nodes] == pytest.approx([h.score for h in hits])  # the engine's own fused scores, unchanged
     response = RetrieverQueryEngine.from_args(adapter, llm=MockLLM(max_tokens=5)).query(GOLDEN_GATE)
     assert [n.node.metadata["path"] for n in response.source_nodes][0] == "bridges.docx"
+
+
+def test_a_question_over_the_limit_is_refused_saying_so(engine: Engine):
+    limit = engine.settings.retrieval.max_question_chars
+    with pytest.raises(QuestionTooLongError, match=f"limit is {limit:,}"):
+        engine.ask("Which bridge? " * limit)
+    with pytest.raises(QuestionTooLongError):
+        engine.retrieve("x" * (limit + 1))

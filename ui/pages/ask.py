@@ -150,6 +150,7 @@ if eng is not None:
     source = resources.source_folder(current, eng)
     for i, past in enumerate(history):
         show_answer(i, past, source, current)
-    if question := st.chat_input("Ask a question about the collection"):
+    limit = current.retrieval.max_question_chars
+    if question := st.chat_input(f"Ask a question about the collection (up to {limit:,} characters)", max_chars=limit):
         history.append(ask(question, eng, {**options, "history": [a.exchange() for a in history]}))
         st.rerun()

@@ -43,6 +43,7 @@ def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
     if report.failed:
         summary += f" {len(report.failed)} file(s) could not be read: see their status below."
     st.session_state["collection_flash"] = summary
+    st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     if eng is None:
         resources.forget_engine()  # the first snapshot exists now
     else:
@@ -64,12 +65,18 @@ if flash := st.session_state.pop("collection_flash", None):
     st.success(flash)
 
 allowed = [e.lstrip(".") for e in current.ingest.extensions]
-uploads = st.file_uploader(f"Add documents (up to {current.ingest.max_file_mb:g} MB each)", type=allowed, accept_multiple_files=True)
+uploads = st.file_uploader(
+    f"Add documents (up to {current.ingest.max_file_mb:g} MB each)",
+    type=allowed,
+    accept_multiple_files=True,
+    key=f"uploads-{st.session_state.get('upload_round', 0)}",  # a new key after each ingest empties it
+)
 if uploads and st.button("Upload and ingest", type="primary"):
     source.mkdir(parents=True, exist_ok=True)
+    indexed = {record.sha256: path for path, record in eng.index.store.files().items()} if eng else {}
     for upload in uploads:
         try:
-            saved = save_upload(upload.name, upload.getvalue(), source, current.ingest)
+            saved = save_upload(upload.name, upload.getvalue(), source, current.ingest, indexed)
             st.toast(plain_markdown(f"Saved as {saved.name}"))
         except (UploadError, OSError) as exc:
             st.error(plain_markdown(str(exc)))
