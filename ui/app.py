@@ -12,7 +12,7 @@ from ui import resources
 
 PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="Ask your documents", page_icon=":material/quick_reference_all:", layout="wide")
+st.set_page_config(page_title="Ask your documents", page_icon="📚", layout="wide")
 
 
 def authenticated(password: str) -> bool:

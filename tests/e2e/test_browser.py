@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import ingested_corpus
@@ -20,9 +21,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"))
 
 
+def leaves_the_machine(url: str) -> bool:
+    parts = urlparse(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
 @pytest.mark.slow
 def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: `make setup` installs Debian's chromium"
     settings = ingested_corpus(tmp_path, embedder, {})
@@ -36,6 +42,8 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            outside: list[str] = []  # a local-first app for private documents makes no request off this machine
+            page.on("request", lambda r: outside.append(r.url) if leaves_the_machine(r.url) else None)
             page.goto(url)
             box = page.get_by_test_id("stChatInputTextArea")
             box.wait_for(timeout=120_000)  # the first visit loads the models
@@ -63,12 +71,19 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             page.get_by_role("button", name="Upload and ingest").click()
             page.get_by_text("Added 1,").wait_for(timeout=120_000)
             assert (tmp_path / "docs" / "glaciers.txt").is_file()  # saved inside the folder, under a safe name
+            expect(page.get_by_role("button", name="Upload and ingest")).to_have_count(0, timeout=30_000)  # the uploader was emptied
+            expect(page.locator("input[type=file]")).to_have_count(1, timeout=30_000)
+            page.locator("input[type=file]").set_input_files(files=[{**glacier, "name": "glaciers copy.txt"}])
+            page.get_by_role("button", name="Upload and ingest").click()
+            page.get_by_text("already in the collection as 'glaciers.txt'").wait_for(timeout=60_000)
+            assert not (tmp_path / "docs" / "glaciers copy.txt").exists()
             page.get_by_role("link", name="Ask").click()
             box.wait_for(timeout=60_000)
             box.fill("What is the largest glacier in the Alps?")
             box.press("Enter")
             page.get_by_role("button", name="[1] glaciers.txt").wait_for(timeout=120_000)  # the new snapshot serves
             browser.close()
+        assert outside == [], f"requests that left the machine: {outside}"
         rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()
         assert rows == [(1, "right passage", "Which town have Etna's lava flows reached?")]
     finally:

@@ -108,7 +108,7 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
             per_row = 4
             for row in range(0, len(answer.citations), per_row):
                 for col, c in zip(st.columns(per_row), answer.citations[row : row + per_row]):
-                    if col.button(f"[{c.n}] {where(c)}", key=f"cite-{i}-{c.n}", help="show the passage"):
+                    if col.button(f"[{c.n}] {where(c)}", key=f"cite-{i}-{c.n}", help=f"show the passage: {place(c.path, c.page, c.ocr)}"):
                         st.session_state.setdefault("open_source", {})[i] = c.n
         chosen = st.session_state.get("open_source", {}).get(i)
         for c in answer.citations:

@@ -61,6 +61,10 @@ if source is None:
     st.warning("No source folder is known for this index: set `ui.source_dir` in the settings file.")
     st.stop()
 st.caption(plain_markdown(f"Source folder: {source}\nIndex: {current.index_dir}"))
+if saved := st.session_state.pop("collection_saved", []):
+    st.info(plain_markdown("Saved as " + ", ".join(saved)))
+for refused in st.session_state.pop("collection_refused", []):
+    st.error(plain_markdown(refused))
 if flash := st.session_state.pop("collection_flash", None):
     st.success(flash)
 
@@ -74,13 +78,18 @@ uploads = st.file_uploader(
 if uploads and st.button("Upload and ingest", type="primary"):
     source.mkdir(parents=True, exist_ok=True)
     indexed = {record.sha256: path for path, record in eng.index.store.files().items()} if eng else {}
+    saved, refused = [], []
     for upload in uploads:
         try:
-            saved = save_upload(upload.name, upload.getvalue(), source, current.ingest, indexed)
-            st.toast(plain_markdown(f"Saved as {saved.name}"))
+            saved.append(save_upload(upload.name, upload.getvalue(), source, current.ingest, indexed).name)
         except (UploadError, OSError) as exc:
-            st.error(plain_markdown(str(exc)))
-    run_ingest(current, eng, source)
+            refused.append(str(exc))
+    st.session_state["collection_refused"] = refused  # shown after the rerun that follows
+    st.session_state["collection_saved"] = saved
+    if saved:
+        run_ingest(current, eng, source)
+    st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
+    st.rerun()
 
 left, right = st.columns(2)
 if left.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
@@ -102,13 +111,7 @@ if eng is not None:
                 run_ingest(current, eng, source)
 
 
-@st.fragment(run_every=2)
-def ingest_status() -> None:
-    """The latest (or running) ingest, file by file; redrawn every 2 s, so an ingest started
-    elsewhere (rag ingest, rag watch, the API) is followed live."""
-    status = read_status(current.index_dir, current.ingest.file_timeout_s)
-    if status is None:
-        return
+def show_status(status: dict) -> None:
     head, counts, *_ = describe(status)
     st.subheader("Latest ingest")
     st.caption(plain_markdown(f"{head}. {counts}"))
@@ -120,4 +123,17 @@ def ingest_status() -> None:
         st.dataframe(rows, hide_index=True, width="stretch")
 
 
-ingest_status()
+@st.fragment(run_every=2)
+def follow_running_ingest() -> None:
+    """Redrawn every 2 s while an ingest started elsewhere (rag ingest, rag watch, the API) runs.
+    Only then: a timed fragment left on an idle page has raced page switches in Streamlit."""
+    status = read_status(current.index_dir, current.ingest.file_timeout_s)
+    if status is not None:
+        show_status(status)
+
+
+latest = read_status(current.index_dir, current.ingest.file_timeout_s)
+if latest is not None and latest["running"]:
+    follow_running_ingest()
+elif latest is not None:
+    show_status(latest)
