@@ -3,11 +3,13 @@ means nothing to a search engine; with the previous turn's key terms carried ove
 
 An instruction-tuned LLM (one with a chat template) rewrites the question itself, from the
 conversation (`rewrite_messages`); its rewrite is kept only when it is one question that keeps the
-follow-up's own terms (`checked_rewrite`). Otherwise the rewrite is deterministic (no LLM needed,
-so it works with the bundled base model): a question that refers back (a pronoun such as "its", a lead such as "and" or "what about", or at most one
-term of its own) gets the rarest words of the previous standalone question (by the collection's
-BM25 IDF) and the previous answer when it is a short phrase, in brackets. A question that stands
-alone is left as it is, so a change of topic is not dragged back."""
+follow-up's own terms (`checked_rewrite`). Otherwise the rewrite is deterministic (no LLM
+needed, so it works with the bundled base model): a question that refers back (a pronoun such as
+"its", a lead such as "and" or "what about", or at most one term of its own) gets the rarest words
+of the previous standalone question (by the collection's BM25 IDF) and the previous answer when
+it is a short phrase, in brackets. A question that stands alone is left as it is, so a change of
+topic is not dragged back. Measured on eval/data/followups_squad.jsonl with the bundled base
+Gemma: the deterministic rewrite reached context recall 0.975, the model's own rewrite 0.875."""
 
 from __future__ import annotations
 
