@@ -213,6 +213,14 @@ class ChunkStore:
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
+    def headings(self) -> list[tuple[str, str]]:
+        """(path, heading) for each distinct heading, in file order and then document order."""
+        rows = self.conn.execute(
+            "SELECT f.path, c.heading FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.heading IS NOT NULL "
+            "GROUP BY f.path, c.heading ORDER BY f.path, MIN(c.ord)"
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def chunks_per_file(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT f.path, COUNT(c.id) FROM files f LEFT JOIN chunks c ON c.file_id = f.id GROUP BY f.id")
         return dict(rows.fetchall())

@@ -16,12 +16,13 @@ HOSTILE = (
     "Zebrafish migrate along the Orinoco river every spring <script>stealCookies</script> "
     "as [the survey](javascript:void) and <img src onerror> **loudly** report.\n"
 )
+LIGHTHOUSES = "# Bell Rock Lighthouse\n\nThe Bell Rock Lighthouse, off the coast of Angus, was first lit in 1811.\n"
 UNESCAPED_MARKUP = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
 
 
 @pytest.fixture
 def app_env(tmp_path: Path, embedder, monkeypatch) -> Path:
-    settings = ingested_corpus(tmp_path, embedder, {"hostile.md": HOSTILE})
+    settings = ingested_corpus(tmp_path, embedder, {"hostile.md": HOSTILE, "lighthouses.md": LIGHTHOUSES})
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
     monkeypatch.setenv("RAG_UI__RUNS_DIR", str(tmp_path / "runs"))
@@ -39,6 +40,20 @@ def ask(question: str) -> AppTest:
     at.chat_input[0].set_value(question).run()
     assert not at.exception
     return at
+
+
+def test_the_first_screen_says_what_the_collection_holds_and_what_to_ask(app_env: Path):
+    at = page("ask").run()
+    assert not at.exception
+    assert any("files" in m.value and "passages" in m.value and "last ingest" in m.value for m in at.markdown)
+    assert any("not in your documents" in c.value for c in at.caption)
+    examples = [b for b in at.button if b.label.startswith("What about")]
+    assert "What about Suspension bridges?" not in [b.label for b in examples]  # the collection does not answer it: not offered
+    example = next(b for b in examples if b.label == "What about Bell Rock Lighthouse?")  # from a heading
+    example.click().run()
+    answer = at.session_state["history"][0]
+    assert answer.question == example.label and not answer.abstained and answer.citations[0].path == "lighthouses.md"
+    assert not any(b.label.startswith("What about") for b in at.button)  # the first screen gives way to the conversation
 
 
 def test_ask_answers_with_citations_that_open_their_source(app_env: Path):

@@ -3,6 +3,7 @@ with the passage, its cited sentence highlighted, and the file to open; feedback
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from ingest.uploads import UploadError, resolve_inside
 from rag.answer import Answer, Citation, place
 from rag.config import Settings
+from rag.documents import collection_summary, example_questions
 from rag.engine import Engine
 from rag.generate.extractive import plain
 from ui import resources
@@ -125,6 +127,39 @@ def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) 
         feedback(i, answer, current)
 
 
+def answered_examples(eng: Engine, count: int = 4) -> list[str]:
+    """Example questions from the collection's headings that it really answers (asked once per
+    snapshot and session, with quotes: about 0.1 s each): an example that is declined helps no one."""
+    cache = st.session_state.setdefault("examples", {})
+    snapshot = eng.index.snapshot.name
+    if snapshot not in cache:
+        candidates = example_questions(eng.index.store, 2 * count)
+        cache[snapshot] = [q for q in candidates if not eng.ask(q, extractive=True).abstained][:count]
+    return cache[snapshot]
+
+
+def first_screen(eng: Engine, current: Settings) -> str | None:
+    """What the collection holds, what to ask it and what to expect; returns an example question
+    when one is clicked."""
+    store = eng.index.store
+    summary = collection_summary(store)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in summary["kinds"].items())
+    updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(eng.index.snapshot.stat().st_mtime))
+    name = current.index_dir.name
+    st.markdown(plain_markdown(f"**{name}**: {summary['files']} files ({kinds}), {summary['chunks']} passages; last ingest {updated}."))
+    st.caption(
+        "Answers come only from these documents, each with numbered citations you can open. A question they do not "
+        'answer gets "not in your documents" and the closest passages. Short answers come from a small local model, '
+        "checked against the sentence they cite; nothing leaves this machine. Follow-up questions are understood."
+    )
+    examples = answered_examples(eng)
+    clicked = None
+    for col, example in zip(st.columns(len(examples)) if examples else [], examples):
+        if col.button(example, key=f"example-{example}", width="stretch"):
+            clicked = example
+    return clicked
+
+
 def ask(question: str, eng: Engine, options: dict) -> Answer:
     """Stream the answer into the page; return the finished Answer."""
     with st.chat_message("user"):
@@ -148,9 +183,11 @@ if eng is not None:
     options = sidebar(current, eng)
     history: list[Answer] = st.session_state.setdefault("history", [])
     source = resources.source_folder(current, eng)
+    example = first_screen(eng, current) if not history else None
     for i, past in enumerate(history):
         show_answer(i, past, source, current)
     limit = current.retrieval.max_question_chars
-    if question := st.chat_input(f"Ask a question about the collection (up to {limit:,} characters)", max_chars=limit):
+    typed = st.chat_input(f"Ask a question about the collection (up to {limit:,} characters)", max_chars=limit)
+    if question := typed or example:
         history.append(ask(question, eng, {**options, "history": [a.exchange() for a in history]}))
         st.rerun()
