@@ -12,6 +12,7 @@ from collections.abc import Callable
 from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.readers import PAGED, Extracted
+from rag.sentences import TABLE_SEPARATOR_RE
 from rag.store import NewChunk
 
 
@@ -46,16 +47,13 @@ def blocks(text: str) -> list[tuple[bool, int, int]]:
     return out
 
 
-SEPARATOR_RE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")  # | --- | --- |
-
-
 def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: int) -> list[tuple[str, str | None]]:
     """A table cut between rows into pieces of at most `chunk_tokens` (a row longer than that is
     a piece alone): a row is never split, so a cell stays beside the cells of its row. Each piece
     after the first comes with the table's header row as its context (searched with it), and
     the header's tokens count against the budget."""
     rows = table.splitlines()
-    header = rows[0] if len(rows) > 1 and SEPARATOR_RE.match(rows[1]) else None
+    header = rows[0] if len(rows) > 1 and TABLE_SEPARATOR_RE.match(rows[1]) else None
     header_size = len(count_tokens(header)) if header else 0
     groups: list[list[str]] = [[]]
     used = 0

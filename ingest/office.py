@@ -9,27 +9,21 @@ import csv
 import io
 from pathlib import Path
 
-from ingest.readers import Extracted, Limits, ReadError, check_zip, decode_text
+from ingest.readers import Extracted, Limits, ReadError, check_zip, decode_text, join_pages
 from ingest.tables import markdown_table
 
-PAGE_SEP = "\n\n"
 MAX_CELLS = 2_000_000  # a sheet past this is refused rather than read into memory
 
 
 def paged(kind: str, pages: list[tuple[str, str]]) -> Extracted:
     """Extracted text from (heading, page text) pairs: pages joined, each starting a new page."""
-    starts, parts, headings, offset = [], [], [], 0
-    for heading, text in pages:
-        starts.append(offset)
-        if heading:
-            at = text.find(heading)
-            headings.append((offset + max(at, 0), heading))
-        parts.append(text)
-        offset += len(text) + len(PAGE_SEP)
-    text = PAGE_SEP.join(parts)
-    if not text.strip():
+    extracted = join_pages(kind, [text for _, text in pages])
+    if not extracted.text.strip():
         raise ReadError(f"no text content (the {kind.upper()} file has no {'slides with text' if kind == 'pptx' else 'cells'})")
-    return Extracted(kind, text, starts or [0], headings)
+    for start, (heading, text) in zip(extracted.page_starts, pages, strict=False):
+        if heading:
+            extracted.headings.append((start + max(text.find(heading), 0), heading))
+    return extracted
 
 
 def read_pptx(path: Path, limits: Limits) -> Extracted:

@@ -10,6 +10,7 @@ LINE_RE = re.compile(r"[^\n]+")
 STRUCTURAL_RE = re.compile(r"\s*(?:#|[-*+|]\s|\d+[.)]\s)")  # heading, list item, table row
 SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)")
 TOKEN_RE = re.compile(r"\w+")
+TABLE_SEPARATOR_RE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")  # | --- | --- |: the line under a Markdown table's header
 
 
 def _split_block(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:

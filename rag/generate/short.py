@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from rag.sentences import TABLE_SEPARATOR_RE
+
 HEAD = "Answer each question with the shortest phrase from its text that answers it.\n\n"
 EXAMPLES = (
     ("The Eiffel Tower was completed in 1889 as the entrance arch to the World's Fair in Paris.", "When was the Eiffel Tower completed?", "1889"),
@@ -74,7 +76,6 @@ def short_messages(question: str, sentence: str) -> list[dict[str, str]]:
 
 
 CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")  # a cell border: a pipe not escaped as \|
-SEPARATOR_RE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")
 
 
 def cells(row: str) -> list[str]:
@@ -88,7 +89,7 @@ def table_header(passage: str, context: str | None) -> list[str] | None:
         return cells(context.splitlines()[-1])
     lines = passage.splitlines()
     for i, line in enumerate(lines[:-1]):
-        if line.startswith("|") and SEPARATOR_RE.match(lines[i + 1]):
+        if line.startswith("|") and TABLE_SEPARATOR_RE.match(lines[i + 1]):
             return cells(line)
     return None
 
