@@ -93,12 +93,14 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
 def cmd_eval_qa(args: argparse.Namespace) -> int:
     from eval.judges import load_judge
+    from eval.own import questions_from_csv, questions_from_feedback, resolve_sources
     from eval.qa import evaluate_qa, load_claims, load_questions
-    from eval.qa_report import qa_report_dict, write_qa_report
+    from eval.qa_report import answer_config, qa_report_dict, write_qa_report
     from eval.retrieval import build_index
     from rag.config import Settings
     from rag.embedding import Embedder
     from rag.engine import Engine
+    from rag.feedback import FeedbackStore
     from rag.index import IndexCorruptError
     from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
@@ -108,6 +110,15 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
         settings = Settings.load(args.config)
         if args.claims:
             items = load_claims(dataset, args.max_questions)
+        elif args.feedback:
+            if not args.index:
+                raise ValueError("--feedback asks again what was rated in an index: give it with --index")
+            items = questions_from_feedback(FeedbackStore(Path(args.index)).rows())[: args.max_questions]
+            if not items:
+                raise ValueError(f"{args.index} holds no feedback yet: rate some answers first")
+        elif (Path(args.questions) if args.questions else dataset).suffix.lower() == ".csv":
+            source = Path(args.questions) if args.questions else dataset
+            items = questions_from_csv(source.read_bytes(), source.name)[: args.max_questions]
         else:
             questions = Path(args.questions) if args.questions else dataset if dataset.is_file() else dataset / "questions.jsonl"
             if not questions.is_file():
@@ -116,11 +127,13 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
         if args.index is None and not (dataset / "corpus.jsonl").is_file():
             raise FileNotFoundError(f"{dataset} has no corpus.jsonl: give one, or an existing index with --index")
         embedder = Embedder.load(settings.embedding)
-        if args.index:  # a user's own index: gold ids are file paths as the index stores them
+        if args.index:  # a user's own index: gold ids are its files, by path or by unambiguous name
             index_dir, doc_of = Path(args.index), {}
         else:
             index_dir, doc_of = build_index(dataset / "corpus.jsonl", settings, embedder, Path(args.cache))
         engine = Engine.from_settings(settings, index_dir, load_llm=not extractive, embedder=embedder)
+        if args.index:
+            items = resolve_sources(items, engine.index.store.files())
         judge = load_judge(settings.judge, embedder.device)
     except (FileNotFoundError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag eval qa: {exc}", file=sys.stderr)
@@ -130,31 +143,28 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
 
         items = tqdm(items, unit="question")
     rows = evaluate_qa(items, engine, doc_of, judge, extractive)
-    config = {
-        "generator": "extractive" if extractive or engine.generator is None else engine.generator.name,
-        "top_k": settings.retrieval.top_k,
-        "max_sources": settings.generation.max_sources,
-        "fusion": f"{settings.retrieval.fusion} (dense weight {settings.retrieval.dense_weight})",
-        "reranker": settings.rerank.model or None,
-        "abstain_below": settings.generation.abstain_below,
-        "index": str(index_dir),
-    }
-    report = qa_report_dict(dataset.name, "claims" if args.claims else "qa", judge.name, config, rows)
+    config = answer_config(settings, "extractive" if extractive or engine.generator is None else engine.generator.name, index_dir)
+    name = "feedback" if args.feedback else dataset.name or index_dir.resolve().name
+    report = qa_report_dict(name, "claims" if args.claims else "qa", judge.name, config, rows)
     print(write_qa_report(report, Path(args.out)))
     print(f"report: {Path(args.out) / 'report.md'}")
     return EXIT_OK
 
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
-    from eval.compare import compare, format_deltas
+    from eval.compare import compare, compare_reports, format_deltas
 
     try:
         a, b = (json.loads(Path(p).read_text()) for p in (args.report_a, args.report_b))
-        rows = compare(a, b, args.stage_a, args.stage_b, args.trials)
+        staged = args.stage_a or args.stage_b
+        rows = compare(a, b, args.stage_a, args.stage_b, args.trials) if staged else compare_reports(a, b, args.trials)
     except (OSError, ValueError, KeyError) as exc:
         print(f"rag eval compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"A: {args.report_a} ({args.stage_a or a['default_stage']})\nB: {args.report_b} ({args.stage_b or b['default_stage']})\n")
+    if "per_question" in a:
+        print(f"A: {args.report_a}\nB: {args.report_b}\n")
+    else:
+        print(f"A: {args.report_a} ({args.stage_a or a['default_stage']})\nB: {args.report_b} ({args.stage_b or b['default_stage']})\n")
     print(format_deltas(rows))
     return EXIT_OK
 
@@ -377,11 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     retrieval.set_defaults(func=cmd_eval_retrieval)
     qa = eval_sub.add_parser("qa", help="answer quality: context recall, correctness, faithfulness, citations, latency")
-    qa.add_argument("dataset", help="folder with questions.jsonl (or evidence.jsonl with --claims) and corpus.jsonl, or a questions file")
+    qa.add_argument(
+        "dataset",
+        nargs="?",
+        default=".",
+        help="folder with questions.jsonl (or evidence.jsonl with --claims) and corpus.jsonl, or a questions file (JSONL or CSV)",
+    )
     qa.add_argument("--out", default="runs/eval-qa", help="folder for report.json and report.md")
     qa.add_argument("--index", help="answer from this existing index instead of building one from corpus.jsonl")
     qa.add_argument("--questions", help="questions (or conversations, with a history) from this JSONL file, over the dataset's corpus")
     qa.add_argument("--claims", action="store_true", help="SciFact claim checking: is a rationale sentence cited?")
+    qa.add_argument("--feedback", action="store_true", help="ask again what was rated in --index (thumbs up: its answer and sources are gold)")
     qa.add_argument("--generator", choices=["llm", "extractive"], default="llm")
     qa.add_argument("--max-questions", type=int, help="only the first N questions")
     qa.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")

@@ -1,5 +1,6 @@
-"""Compare two retrieval reports: per-metric deltas over the queries both answered, each with a
-two-sided paired randomisation test (random sign flips of the per-query differences)."""
+"""Compare two retrieval reports, or two answer reports: per-metric deltas over the queries both
+answered, each with a two-sided paired randomisation test (random sign flips of the per-query
+differences)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,30 @@ def compare(report_a: dict, report_b: dict, stage_a: str | None = None, stage_b:
         va, vb = np.array([a[q] for q in shared]), np.array([b[q] for q in shared])
         rows.append(Delta(metric, float(va.mean()), float(vb.mean()), float(vb.mean() - va.mean()), paired_randomisation_p(va, vb, trials), len(shared)))
     return rows
+
+
+def compare_answers(report_a: dict, report_b: dict, trials: int = 10_000) -> list[Delta]:
+    """B against A for each answer metric both reports hold, over the questions (same ids) that
+    both scored on it."""
+    scores_a = {row["id"]: row["scores"] for row in report_a["per_question"]}
+    scores_b = {row["id"]: row["scores"] for row in report_b["per_question"]}
+    if not scores_a.keys() & scores_b.keys():
+        raise ValueError("the two reports share no question: were they run on the same questions?")
+    rows = []
+    for metric in sorted(report_a["metrics"].keys() & report_b["metrics"].keys()):
+        shared = sorted(q for q in scores_a.keys() & scores_b.keys() if scores_a[q].get(metric) is not None and scores_b[q].get(metric) is not None)
+        if shared:
+            va, vb = np.array([scores_a[q][metric] for q in shared]), np.array([scores_b[q][metric] for q in shared])
+            rows.append(Delta(metric, float(va.mean()), float(vb.mean()), float(vb.mean() - va.mean()), paired_randomisation_p(va, vb, trials), len(shared)))
+    return rows
+
+
+def compare_reports(report_a: dict, report_b: dict, trials: int = 10_000) -> list[Delta]:
+    """Two retrieval reports (default stages) or two answer reports; a mix is an error."""
+    kinds = ["answers" if "per_question" in r else "retrieval" if "per_query" in r else "unknown" for r in (report_a, report_b)]
+    if kinds[0] != kinds[1] or "unknown" in kinds:
+        raise ValueError(f"cannot compare a {kinds[0]} report with a {kinds[1]} report")
+    return compare_answers(report_a, report_b, trials) if kinds[0] == "answers" else compare(report_a, report_b, trials=trials)
 
 
 def format_deltas(rows: list[Delta], alpha: float = 0.05) -> str:

@@ -17,7 +17,7 @@ import re
 import string
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,31 +39,40 @@ class QaItem:
     gold_docs: list[str] = field(default_factory=list)  # document ids (corpus ids or index paths)
     rationales: dict[str, list[str]] = field(default_factory=dict)  # doc id -> rationale sentences
     history: list[str] = field(default_factory=list)  # earlier questions of the conversation, oldest first
+    graded: bool = True  # False: no gold is known (a thumbs down), so neither answering nor declining is right
 
 
 def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
-    """Questions from JSONL; a malformed line is an error naming the file, line and field."""
-    items = []
+    """Questions from a JSONL file; a malformed line is an error naming the file, line and field."""
     with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                item = QaItem(
-                    str(row["_id"]),
-                    str(row["question"]),
-                    [str(a) for a in row.get("answers", [])],
-                    [str(d) for d in row.get("gold_passage_ids", [])],
-                    history=[str(h) for h in row.get("history", [])],
-                )
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
-            except KeyError as exc:
-                raise ValueError(f"{path}:{line_no}: missing field {exc.args[0]!r}") from None
-            items.append(item)
+        return parse_questions(fh, str(path), limit)
+
+
+def parse_questions(lines: Iterable[str], origin: str, limit: int | None = None) -> list[QaItem]:
+    """Questions from JSONL lines (`_id`, `question`, optional `answers`, `gold_passage_ids`,
+    `history`); `origin` names the file in errors."""
+    items = []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f"{origin}:{line_no}: not a JSON object")
+            item = QaItem(
+                str(row["_id"]),
+                str(row["question"]),
+                [str(a) for a in row.get("answers", [])],
+                [str(d) for d in row.get("gold_passage_ids", [])],
+                history=[str(h) for h in row.get("history", [])],
+            )
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{origin}:{line_no}: not JSON ({exc.msg})") from None
+        except KeyError as exc:
+            raise ValueError(f"{origin}:{line_no}: missing field {exc.args[0]!r}") from None
+        items.append(item)
     if not items:
-        raise ValueError(f"{path}: no questions")
+        raise ValueError(f"{origin}: no questions")
     return items[:limit]
 
 
@@ -158,7 +167,7 @@ def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Ju
     }
     if item.answers:
         scores.update(correctness("" if answer.abstained else answer.answer, item.answers))
-    elif not item.gold_docs:  # nothing in the collection answers it: declining is right
+    elif not item.gold_docs and item.graded:  # nothing in the collection answers it: declining is right
         scores["declined_unanswerable"] = float(answer.abstained)
     if item.rationales:
         cited = [(doc_of.get(c.path, c.path), s) for c in answer.citations for s in c.sentences]
@@ -187,11 +196,13 @@ def latency(per_question: list[dict]) -> dict[str, dict[str, float]]:
     return result
 
 
-def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: Judge, extractive: bool = False) -> list[dict]:
+def evaluate_qa(
+    items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: Judge, extractive: bool = False, on_done: Callable[[int], None] | None = None
+) -> list[dict]:
     """Ask every question through `engine` (an rag.engine.Engine) and score the answers. An item
     with a `history` is a conversation: its earlier questions are asked first, each with the turns
     before it, and its last question is also searched as it stands, for the context recall a
-    follow-up gets without being rewritten."""
+    follow-up gets without being rewritten. `on_done(n)` hears of each scored question."""
     rows = []
     for item in items:
         exchanges = []
@@ -217,4 +228,6 @@ def evaluate_qa(items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: 
                 "timings": {**answer.timings, "wall": round(wall_ms, 2)},
             }
         )
+        if on_done is not None:
+            on_done(len(rows))
     return rows

@@ -1,5 +1,5 @@
 """The answer-evaluation report: report.json (means, latency, every question with its answer and
-scores) and report.md (the tables and a sample of answers a person can check by eye)."""
+scores), report.md (the tables and a sample of answers a person can check by eye) and two plots."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from eval.qa import latency, summarize
+from rag.config import Settings
 
 METRIC_NAMES = {
     "context_recall": "context recall (gold passage in the top k)",
@@ -23,6 +24,19 @@ METRIC_NAMES = {
     "rewritten": "follow-ups made standalone before the search",
 }
 EXAMPLES = 8
+
+
+def answer_config(settings: Settings, generator: str, index_dir: Path) -> dict:
+    """The settings that shaped an answer report, recorded in it."""
+    return {
+        "generator": generator,
+        "top_k": settings.retrieval.top_k,
+        "max_sources": settings.generation.max_sources,
+        "fusion": f"{settings.retrieval.fusion} (dense weight {settings.retrieval.dense_weight})",
+        "reranker": settings.rerank.model or None,
+        "abstain_below": settings.generation.abstain_below,
+        "index": str(index_dir),
+    }
 
 
 def qa_report_dict(dataset: str, mode: str, judge: str, config: dict, rows: list[dict]) -> dict:
@@ -48,18 +62,52 @@ def qa_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def write_qa_plots(report: dict, out: Path) -> list[Path]:
+    """metrics.png (each metric's mean, with its question count) and latency.png (the spread of
+    each question's total time)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = report["metrics"]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(metrics) + 1.2))
+    names = list(metrics)[::-1]
+    ax.barh([f"{n} ({metrics[n]['n']})" for n in names], [metrics[n]["mean"] for n in names], color="#4c72b0")
+    ax.set_xlim(0, 1)
+    ax.set_title(f"{report['dataset']}: {report['questions']} questions")
+    fig.tight_layout()
+    paths = [out / "metrics.png"]
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    totals = [row["timings"].get("total", row["timings"].get("wall")) for row in report["per_question"]]
+    totals = [t for t in totals if t is not None]
+    if totals:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.hist(totals, bins=min(30, max(5, len(totals) // 2)), color="#55a868")
+        ax.set_xlabel("time per answer (ms)")
+        ax.set_ylabel("questions")
+        fig.tight_layout()
+        paths.append(out / "latency.png")
+        fig.savefig(paths[1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
 def write_qa_report(report: dict, out: Path) -> str:
-    """Write report.json and report.md into `out`; returns the markdown tables."""
+    """Write report.json, report.md and the plots into `out`; returns the markdown tables."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     tables = qa_markdown(report)
+    plots = write_qa_plots(report, out)
+    images = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
     config = "\n".join(f"- `{k}`: {v}" for k, v in report["config"].items())
     examples = []
     for row in report["per_question"][:EXAMPLES]:
         gold = f"\n  - gold: {'; '.join(row['gold'])}" if row["gold"] else ""
         examples.append(f"- **{row['question']}**\n  - answer ({row['generator']}): {row['answer']}{gold}\n  - scores: {row['scores']}")
     (out / "report.md").write_text(
-        f"# Answer evaluation: {report['dataset']} ({report['mode']})\n\n{tables}\n\n"
+        f"# Answer evaluation: {report['dataset']} ({report['mode']})\n\n{tables}\n\n{images}\n\n"
         f"Judge: {report['judge']}\n\n{config}\n\n## First {len(examples)} answers\n\n" + "\n".join(examples) + "\n"
     )
     return tables

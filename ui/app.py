@@ -32,6 +32,7 @@ current = resources.settings()
 secret = current.ui.password.get_secret_value() if current.ui.password else ""
 if secret and not authenticated(secret):
     st.stop()
+resources.user()  # every page keeps the user's token in the address, so a reload on any of them finds it
 page = st.navigation(
     [
         st.Page(PAGES / "ask.py", title="Ask", icon=":material/chat:", default=True),

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from rag.config import Settings
+from rag.conversations import ConversationStore, new_token, valid_token
 from rag.engine import Engine
 from rag.feedback import FeedbackStore
 from rag.index import IndexCorruptError
@@ -50,6 +51,23 @@ def live_index(current: Settings) -> bool:
 @st.cache_resource
 def feedback_store(index_dir: str) -> FeedbackStore:
     return FeedbackStore(Path(index_dir))
+
+
+@st.cache_resource
+def conversation_store(index_dir: str) -> ConversationStore:
+    return ConversationStore(Path(index_dir))
+
+
+def user() -> str:
+    """This browser user's token: kept in the page address (`?u=`), so a reload or a bookmark
+    finds the same conversations and settings; a new one on a first visit."""
+    token = st.session_state.get("user") or st.query_params.get("u")
+    if not valid_token(token):
+        token = new_token()
+    st.session_state["user"] = token
+    if st.query_params.get("u") != token:
+        st.query_params["u"] = token
+    return token
 
 
 def source_folder(current: Settings, eng: Engine | None) -> Path | None:

@@ -59,6 +59,15 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-answer-with-source.png"))
 
+            page.get_by_role("slider", name="Passages (top-k)").press("ArrowLeft")  # 8 -> 7: a choice that must stick
+            page.get_by_text("7", exact=True).first.wait_for(timeout=30_000)
+            page.reload()  # the conversation and the choice outlive a reload
+            cite.wait_for(timeout=120_000)
+            assert "Catania" in page.get_by_test_id("stChatMessage").nth(1).inner_text()
+            expect(page.get_by_role("slider", name="Passages (top-k)")).to_have_value("7", timeout=30_000)
+            cite.click()
+            page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
+
             page.locator("[data-testid=stFeedback] [aria-label='Thumbs up']").click()
             page.get_by_label("Comment (optional)").fill("right passage")
             page.get_by_label("Comment (optional)").press("Enter")
@@ -78,10 +87,16 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             page.get_by_text("already in the collection as 'glaciers.txt'").wait_for(timeout=60_000)
             assert not (tmp_path / "docs" / "glaciers copy.txt").exists()
             page.get_by_role("link", name="Ask").click()
-            box.wait_for(timeout=60_000)
+            cite.wait_for(timeout=60_000)  # the conversation is still there after a page switch
+            expect(page.get_by_role("slider", name="Passages (top-k)")).to_have_value("7")  # and the choice
+            page.get_by_role("button", name="New conversation").click()
+            expect(cite).to_have_count(0, timeout=30_000)
             box.fill("What is the largest glacier in the Alps?")
             box.press("Enter")
             page.get_by_role("button", name="[1] glaciers.txt").wait_for(timeout=120_000)  # the new snapshot serves
+            page.get_by_role("button", name="Which town have Etna's lava flows reached?").click()  # back to the first conversation
+            cite.wait_for(timeout=30_000)
+            expect(page.get_by_test_id("stMainBlockContainer")).not_to_contain_text("glacier", timeout=30_000)
             browser.close()
         assert outside == [], f"requests that left the machine: {outside}"
         rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()

@@ -11,6 +11,9 @@ from beir_factory import write_beir
 from conftest import ingested_corpus
 from streamlit.testing.v1 import AppTest
 
+from rag.conversations import ConversationStore
+from rag.feedback import FeedbackStore
+
 UI = Path(__file__).resolve().parents[2] / "ui"
 HOSTILE = (
     "Zebrafish migrate along the Orinoco river every spring <script>stealCookies</script> "
@@ -34,6 +37,12 @@ def page(name: str) -> AppTest:
     return AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=180)
 
 
+def history(at: AppTest, root: Path) -> list:
+    """The answers of the conversation the page shows, as the store keeps them."""
+    conversation = at.query_params.get("c")
+    return ConversationStore(root / "index").turns(at.session_state["user"], conversation) if conversation else []
+
+
 def ask(question: str) -> AppTest:
     at = page("ask").run()
     assert not at.exception
@@ -51,14 +60,14 @@ def test_the_first_screen_says_what_the_collection_holds_and_what_to_ask(app_env
     assert "What about Suspension bridges?" not in [b.label for b in examples]  # the collection does not answer it: not offered
     example = next(b for b in examples if b.label == "What about Bell Rock Lighthouse?")  # from a heading
     example.click().run()
-    answer = at.session_state["history"][0]
+    answer = history(at, app_env)[0]
     assert answer.question == example.label and not answer.abstained and answer.citations[0].path == "lighthouses.md"
-    assert not any(b.label.startswith("What about") for b in at.button)  # the first screen gives way to the conversation
+    assert not any(b.label.startswith("What about") for b in at.main.button)  # the first screen gives way to the conversation
 
 
 def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
     at = ask("Which town have Etna's lava flows reached?")
-    answer = at.session_state["history"][0]
+    answer = history(at, app_env)[0]
     assert not answer.abstained and "Catania" in answer.answer
     cite = next(b for b in at.button if b.label.startswith("[") and "volcanoes.md" in b.label)
     cite.click().run()
@@ -75,23 +84,49 @@ def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
 def test_a_follow_up_builds_on_the_conversation_until_a_new_one(app_env: Path):
     at = ask("Which town have Etna's lava flows reached?")
     at.chat_input[0].set_value("Where is it?").run()
-    first, follow = at.session_state["history"]
+    first, follow = history(at, app_env)
     assert first.searched == "" and "Etna" in follow.searched and follow.citations[0].path == "volcanoes.md"
     assert any("searched as" in c.value for c in at.caption)
     next(b for b in at.sidebar.button if b.label == "New conversation").click().run()
-    assert at.session_state["history"] == []
+    assert history(at, app_env) == []
+
+
+def test_a_conversation_and_the_sidebar_settings_outlive_a_reload_for_their_user_only(app_env: Path):
+    at = ask("Which town have Etna's lava flows reached?")
+    user, conversation = at.session_state["user"], at.query_params["c"]
+    at.sidebar.slider[0].set_value(3).run()
+    reloaded = page("ask")  # a reload: a new session with the same address
+    reloaded.query_params.update({"u": user, "c": conversation})
+    reloaded.run()
+    assert any("Catania" in m.value for m in reloaded.chat_message[1].markdown)
+    assert reloaded.sidebar.slider[0].value == 3
+    listed = next(b for b in reloaded.sidebar.button if b.key == f"open-{conversation}")
+    assert listed.label == "Which town have Etna's lava flows reached?"
+    reloaded.text_input(key=f"title-{conversation}").input("Etna lava").run()
+    next(b for b in reloaded.sidebar.button if b.label == "Rename").click().run()
+    assert ConversationStore(app_env / "index").title(user, conversation) == "Etna lava"
+    assert "Export as Markdown" in [d.proto.label for d in reloaded.sidebar.get("download_button")]
+
+    stranger = page("ask")
+    stranger.query_params.update({"u": "someone-else-1234", "c": conversation})
+    stranger.run()
+    assert history(stranger, app_env) == [] and not stranger.chat_message  # another user's conversation is not shown
+    assert stranger.sidebar.slider[0].value != 3 and not [b for b in stranger.sidebar.button if b.key == f"open-{conversation}"]
+
+    next(b for b in reloaded.sidebar.button if b.label == "Delete this conversation").click().run()
+    assert ConversationStore(app_env / "index").conversations(user) == [] and "c" not in reloaded.query_params
 
 
 def test_a_declined_question_shows_a_banner(app_env: Path):
     at = ask("What is the airspeed velocity of an unladen swallow?")
-    assert at.session_state["history"][0].abstained
+    assert history(at, app_env)[0].abstained
     assert any("Declined" in w.value and "Searched for" in w.value for w in at.warning)
     assert any(e.label.startswith("Closest passages") for e in at.expander)
 
 
 def test_document_text_is_rendered_as_text_never_markup(app_env: Path):
     at = ask("When do zebrafish migrate along the Orinoco river?")
-    answer = at.session_state["history"][0]
+    answer = history(at, app_env)[0]
     assert "<script>" in answer.answer  # the hostile sentence is what got quoted (markup with code in it is never a candidate)
     for md in at.markdown:
         assert not UNESCAPED_MARKUP.search(md.value), md.value
@@ -104,7 +139,7 @@ def test_sidebar_settings_reach_the_engine(app_env: Path):
     at = page("ask").run()
     at.sidebar.slider[0].set_value(2).run()
     at.chat_input[0].set_value("Where does the Danube delta lie?").run()
-    assert len(at.session_state["history"][0].hits) == 2
+    assert len(history(at, app_env)[0].hits) == 2
 
 
 def test_collection_lists_resyncs_and_deletes(app_env: Path):
@@ -130,17 +165,41 @@ def test_evaluation_runs_shows_and_compares_reports(app_env: Path, monkeypatch):
     monkeypatch.chdir(app_env)  # the eval cache goes under the working folder
     dataset = write_beir(app_env / "beir")
     at = page("evaluation").run()
-    assert any("No reports" in i.value for i in at.info)
+    assert any("No reports" in i.value for i in at.info) and "rag eval qa" in at.code[0].value
+
+    def run() -> None:
+        next(b for b in at.button if b.label == "Run the evaluation").click().run()
+
+    run()
+    assert any("Give the dataset folder" in e.value for e in at.error)  # an empty submit says what is missing
+    at.text_input[0].set_value(str(app_env / "nowhere"))
+    run()
+    assert any("is not a folder" in e.value for e in at.error)
     for _ in range(2):
         at.text_input[0].set_value(str(dataset))
-        at.button[0].click().run()
+        run()
         assert not at.exception
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "stage" in d.value)  # (the first is the table for writing questions)
     assert list(table["stage"]) == ["bm25", "dense", "hybrid"] and table["ndcg@10"].min() == pytest.approx(1.0)
     assert len(at.get("image")) == 2  # metric bars and per-query nDCG
     next(b for b in at.button if b.label == "Compare").click().run()
-    deltas = at.dataframe[1].value
+    deltas = next(d.value for d in at.dataframe if "delta" in d.value)
     assert list(deltas["delta"]) == [0.0] * 5 and set(deltas["p_value"]) == {1.0}
+
+
+def test_evaluation_on_the_collection_from_its_ratings(app_env: Path):
+    at = page("evaluation").run()
+    next(b for b in at.button if b.label == "Run on this collection").click().run()
+    assert any("no questions to ask" in e.value for e in at.error)  # nothing rated, uploaded or written yet
+    asked = ask("Which town have Etna's lava flows reached?")
+    FeedbackStore(app_env / "index").add(history(asked, app_env)[0], thumbs_up=True)
+    at = page("evaluation").run()
+    assert at.checkbox[0].label == "The answers rated on the Ask page (1)" and at.checkbox[0].value
+    next(b for b in at.button if b.label == "Run on this collection").click().run()
+    assert not at.exception and any("Report written" in s.value for s in at.success)
+    metrics = next(d.value for d in at.dataframe if "metric" in d.value).set_index("metric")["mean"]
+    assert metrics["exact match"] == 1.0 and metrics["context recall (gold passage in the top k)"] == 1.0
+    assert len(at.get("image")) == 2  # metric bars and time per answer
 
 
 def test_the_password_gate(app_env: Path, monkeypatch):

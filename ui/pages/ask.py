@@ -11,39 +11,89 @@ import streamlit as st
 from ingest.uploads import UploadError, resolve_inside
 from rag.answer import Answer, Citation, place
 from rag.config import Settings
+from rag.conversations import ConversationStore, conversation_markdown, valid_token
 from rag.documents import collection_summary, example_questions
 from rag.engine import Engine
 from rag.generate.extractive import plain
 from ui import resources
 from ui.safe import highlighted_passage_html, plain_markdown
 
+MAX_LISTED = 30  # conversations listed in the sidebar, most recent first
 MIME = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".txt": "text/plain"}
 
 
-def sidebar(current: Settings, eng: Engine) -> dict:
-    """The per-question knobs, defaulting to the settings file; returns ask_stream's overrides."""
-    r, g = current.retrieval, current.generation
+STICKY = ("top_k", "fusion", "dense_weight", "rerank", "answer_with", "greedy", "temperature", "top_p", "sample_top_k", "max_new_tokens")
+
+
+def conversations_sidebar(store: ConversationStore, user: str, conversation: str | None, answers: list[Answer]) -> None:
+    """New, open, rename, export and delete this user's conversations."""
     with st.sidebar:
         if st.button("New conversation", help="follow-up questions build on the earlier ones until you start anew"):
-            st.session_state["history"] = []
+            st.query_params.pop("c", None)
+            st.session_state["conversation"] = None
+            st.rerun()
+        for past in store.conversations(user)[:MAX_LISTED]:
+            kind = "primary" if past.id == conversation else "secondary"
+            if st.button(past.title, key=f"open-{past.id}", type=kind, width="stretch", help=f"{past.turns} question(s)"):
+                st.query_params["c"] = past.id
+                st.rerun()
+        if conversation is not None:
+            title = store.title(user, conversation) or ""
+            with st.expander("This conversation"):
+                renamed = st.text_input("Title", title, key=f"title-{conversation}")
+                if renamed != title and st.button("Rename", key=f"rename-{conversation}"):
+                    store.rename(user, conversation, renamed)
+                    st.rerun()
+                markdown = conversation_markdown(title, answers)
+                st.download_button("Export as Markdown", markdown, f"{title[:40].strip() or 'conversation'}.md", "text/markdown")
+                if st.button("Delete this conversation", key=f"delete-{conversation}"):
+                    store.delete(user, conversation)
+                    st.query_params.pop("c", None)
+                    st.session_state["conversation"] = None
+                    st.rerun()
+
+
+def sticky(key: str, default, prefs: dict, allowed: list | None = None) -> str:
+    """The session-state key of a sidebar widget, set from the user's saved choice (else
+    `default`) whenever Streamlit has dropped it: on a first visit, a reload or a page switch."""
+    state_key = f"pref-{key}"
+    if state_key not in st.session_state:
+        value = prefs.get(key, default)
+        st.session_state[state_key] = value if allowed is None or value in allowed else default
+    return state_key
+
+
+def sidebar(current: Settings, eng: Engine, store: ConversationStore, user: str) -> dict:
+    """The per-question knobs, defaulting to the settings file and then to what this user chose
+    last (saved on change); returns ask_stream's overrides."""
+    r, g = current.retrieval, current.generation
+    prefs = store.preferences(user)
+    has_reranker = eng.retriever.reranker is not None
+    if not has_reranker:
+        st.session_state["pref-rerank"] = False
+    choices = ["LLM", "Extractive"] if eng.generator is not None else ["Extractive"]
+    with st.sidebar:
         st.header("Settings")
-        top_k = st.slider("Passages (top-k)", 1, 30, r.top_k)
-        fusion = st.selectbox("Fusion", ["weighted", "rrf"], index=["weighted", "rrf"].index(r.fusion))
-        weight = st.slider("Dense weight", 0.0, 1.0, r.dense_weight, 0.05, disabled=fusion != "weighted")
-        has_reranker = eng.retriever.reranker is not None
-        rerank = st.toggle("Rerank", value=has_reranker, disabled=not has_reranker, help=None if has_reranker else "no reranker is configured")
-        choices = ["LLM", "Extractive"] if eng.generator is not None else ["Extractive"]
-        generator = st.radio("Answer with", choices, help="Extractive quotes the best sentences; it needs no LLM")
+        top_k = st.slider("Passages (top-k)", 1, 30, key=sticky("top_k", r.top_k, prefs))
+        fusion = st.selectbox("Fusion", ["weighted", "rrf"], key=sticky("fusion", r.fusion, prefs, ["weighted", "rrf"]))
+        weight = st.slider("Dense weight", 0.0, 1.0, step=0.05, disabled=fusion != "weighted", key=sticky("dense_weight", r.dense_weight, prefs))
+        help_rerank = None if has_reranker else "no reranker is configured"
+        rerank = st.toggle("Rerank", disabled=not has_reranker, help=help_rerank, key=sticky("rerank", has_reranker, prefs))
+        help_with = "Extractive quotes the best sentences; it needs no LLM"
+        generator = st.radio("Answer with", choices, help=help_with, key=sticky("answer_with", choices[0], prefs, choices))
         with st.expander("Decoding", expanded=False):
-            greedy = st.toggle("Greedy", value=g.greedy)
-            temperature = st.slider("Temperature", 0.0, 2.0, g.temperature, 0.05, disabled=greedy)
-            top_p = st.slider("Top-p", 0.05, 1.0, g.top_p, 0.05, disabled=greedy)
-            sample_top_k = st.number_input("Top-k (sampling)", 0, 200, g.top_k, disabled=greedy)
-            max_new = st.number_input("Max new tokens", 16, 2048, g.max_new_tokens)
+            greedy = st.toggle("Greedy", key=sticky("greedy", g.greedy, prefs))
+            temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, disabled=greedy, key=sticky("temperature", g.temperature, prefs))
+            top_p = st.slider("Top-p", 0.05, 1.0, step=0.05, disabled=greedy, key=sticky("top_p", g.top_p, prefs))
+            sample_top_k = st.number_input("Top-k (sampling)", 0, 200, disabled=greedy, key=sticky("sample_top_k", g.top_k, prefs))
+            max_new = st.number_input("Max new tokens", 16, 2048, key=sticky("max_new_tokens", g.max_new_tokens, prefs))
+        chosen = {key: st.session_state[f"pref-{key}"] for key in STICKY}
+        if chosen != prefs:
+            store.save_preferences(user, chosen)
         for note in eng.notes:  # configuration (no reranker, no LLM): said once here, not on every answer
             st.caption(plain_markdown(note))
-        store = resources.feedback_store(str(current.index_dir))
-        st.download_button("Export feedback (JSONL)", store.export_jsonl(), "feedback.jsonl", "application/jsonl")
+        feedback_store = resources.feedback_store(str(current.index_dir))
+        st.download_button("Export feedback (JSONL)", feedback_store.export_jsonl(), "feedback.jsonl", "application/jsonl")
     return {
         "top_k": top_k,
         "extractive": generator == "Extractive",
@@ -77,7 +127,7 @@ def source_panel(c: Citation, source: Path | None, key: str) -> None:
             st.caption("The source file is not in the source folder any more.")
 
 
-def feedback(i: int, answer: Answer, current: Settings) -> None:
+def feedback(i: str, answer: Answer, current: Settings) -> None:
     sent = st.session_state.setdefault("feedback_sent", set())
     if i in sent:
         st.caption("Thanks for the feedback.")
@@ -91,7 +141,7 @@ def feedback(i: int, answer: Answer, current: Settings) -> None:
             st.rerun()
 
 
-def show_answer(i: int, answer: Answer, source: Path | None, current: Settings) -> None:
+def show_answer(i: str, answer: Answer, source: Path | None, current: Settings) -> None:
     with st.chat_message("user"):
         st.markdown(plain_markdown(answer.question))
     with st.chat_message("assistant"):
@@ -180,14 +230,27 @@ current = resources.settings()
 st.title("Ask your documents")
 eng = resources.engine(current)
 if eng is not None:
-    options = sidebar(current, eng)
-    history: list[Answer] = st.session_state.setdefault("history", [])
+    user = resources.user()
+    store = resources.conversation_store(str(current.index_dir))
+    conversation = st.query_params.get("c") or st.session_state.get("conversation")  # the address drops it on a page switch
+    if not valid_token(conversation) or store.title(user, conversation) is None:
+        conversation = None  # a new conversation starts with its first question
+    st.session_state["conversation"] = conversation
+    if conversation and st.query_params.get("c") != conversation:
+        st.query_params["c"] = conversation
+    history = store.turns(user, conversation) if conversation else []
+    conversations_sidebar(store, user, conversation, history)
+    options = sidebar(current, eng, store, user)
     source = resources.source_folder(current, eng)
     example = first_screen(eng, current) if not history else None
     for i, past in enumerate(history):
-        show_answer(i, past, source, current)
+        show_answer(f"{conversation}-{i}", past, source, current)
     limit = current.retrieval.max_question_chars
     typed = st.chat_input(f"Ask a question about the collection (up to {limit:,} characters)", max_chars=limit)
     if question := typed or example:
-        history.append(ask(question, eng, {**options, "history": [a.exchange() for a in history]}))
+        answer = ask(question, eng, {**options, "history": [a.exchange() for a in history]})
+        if conversation is None:
+            conversation = store.start(user, question)
+            st.query_params["c"] = conversation
+        store.add_turn(user, conversation, answer)
         st.rerun()
