@@ -33,8 +33,29 @@ def ignore_patterns(root: Path) -> list[str]:
 
 
 def is_ignored(rel: str, patterns: list[str]) -> bool:
+    """A pattern starting with "/" matches the relative path only (as in .gitignore); any other
+    matches the relative path or the bare file name."""
     name = rel.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
+    for p in patterns:
+        if p.startswith("/"):
+            if fnmatch.fnmatchcase(rel, p[1:]):
+                return True
+        elif fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p):
+            return True
+    return False
+
+
+def leave_out(root: Path, rel: str) -> None:
+    """Add one file to SOURCE/.ragignore, anchored and with its glob characters escaped, so the
+    next ingest drops it from the index and leaves the file itself where it is."""
+    exact = "/" + "".join(f"[{c}]" if c in "*?[" else c for c in rel)
+    path = root / IGNORE_FILE
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if exact in existing.splitlines():
+        return
+    lead = "" if not existing or existing.endswith("\n") else "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{lead}# removed from the index, kept in the folder\n{exact}\n")
 
 
 def scan_folder(source: Path, settings: IngestSettings) -> tuple[list[SourceFile], dict[str, str], list[str]]:

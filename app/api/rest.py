@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from app.api.jobs import JobConflict
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
+from ingest.scan import leave_out
 from ingest.status import read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.answer import Answer, Exchange
@@ -131,8 +132,9 @@ def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> d
 
 
 @router.delete("/v1/documents/{path:path}", status_code=202, tags=["documents"])
-def delete_document(path: str, request: Request) -> dict:
-    """Delete a file from the source folder, then re-sync so it leaves the index."""
+def delete_document(path: str, request: Request, keep_file: bool = False) -> dict:
+    """Remove a document from the index: delete its file from the source folder, or with
+    `keep_file=true` leave the file and list it in the folder's .ragignore; then re-sync."""
     svc = service(request)
     try:
         target = resolve_inside(svc.source_dir(), path)
@@ -140,8 +142,11 @@ def delete_document(path: str, request: Request) -> dict:
         raise HTTPException(400, str(exc)) from None
     if not target.is_file():
         raise HTTPException(404, f"no document {path!r} in the source folder")
-    target.unlink()
-    return {"deleted": path, **_start_ingest(svc)}
+    if keep_file:
+        leave_out(svc.source_dir(), target.relative_to(svc.source_dir().resolve()).as_posix())
+    else:
+        target.unlink()
+    return {"deleted": path, "file_kept": keep_file, **_start_ingest(svc)}
 
 
 @router.post("/v1/ingest", status_code=202, tags=["documents"])

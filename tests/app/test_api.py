@@ -132,10 +132,19 @@ def test_documents_upload_ingest_and_delete(http, server):
     again = http.post("/v1/documents", files={"files": ("glaciers-again.txt", text, "text/plain")})
     assert again.status_code == 400 and "already in the collection as 'glaciers.txt'" in again.json()["detail"]
 
+    response = http.delete("/v1/documents/glaciers.txt", params={"keep_file": "true"})  # from the index only
+    assert response.status_code == 202 and response.json()["file_kept"]
+    assert wait_for_job(http, response.json()["job"])["report"]["removed"] == 1
+    assert "glaciers.txt" not in {d["document"] for d in http.get("/v1/documents").json()["documents"]}
+    assert (server["docs"] / "glaciers.txt").is_file() and "/glaciers.txt" in (server["docs"] / ".ragignore").read_text()
+    (server["docs"] / ".ragignore").unlink()
+    assert wait_for_job(http, http.post("/v1/ingest").json()["job"])["report"]["added"] == 1
+
     response = http.delete("/v1/documents/glaciers.txt")
     assert response.status_code == 202
     assert wait_for_job(http, response.json()["job"])["report"]["removed"] == 1
     assert "glaciers.txt" not in {d["document"] for d in http.get("/v1/documents").json()["documents"]}
+    assert not (server["docs"] / "glaciers.txt").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """The app in a real browser: `rag serve` on a free loopback port over a small ingested folder,
 Debian's chromium driven by Playwright asks a question, waits for the answer, opens a citation,
-checks the source panel, leaves feedback, saves a screenshot as a test artifact, then uploads a
-file on the Collection page and asks about it."""
+checks the source panel, reloads the page (the conversation and a sidebar choice stay), leaves
+feedback, uploads a file on the Collection page (a second copy is refused), asks about it in a new
+conversation, goes back to the first, and evaluates the collection from the rating and an uploaded
+CSV. No request may leave the machine. Screenshots are saved as test artifacts."""
 
 import os
 import re
@@ -97,6 +99,16 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             page.get_by_role("button", name="Which town have Etna's lava flows reached?").click()  # back to the first conversation
             cite.wait_for(timeout=30_000)
             expect(page.get_by_test_id("stMainBlockContainer")).not_to_contain_text("glacier", timeout=30_000)
+
+            page.get_by_role("link", name="Evaluation").click()  # the rating above and a CSV of one's own, asked again
+            questions = b"question,answer,source\nWhat is the largest glacier in the Alps?,Aletsch Glacier,glaciers.txt\n"
+            page.locator("input[type=file]").set_input_files(files=[{"name": "mine.csv", "mimeType": "text/csv", "buffer": questions}])
+            page.get_by_text("mine.csv: 1 question(s)").wait_for(timeout=30_000)  # the upload has reached the app and was read
+            expect(page.get_by_label("The answers rated on the Ask page (1)")).to_be_checked(timeout=60_000)
+            page.get_by_role("button", name="Run on this collection").click()
+            page.get_by_text("Answers: index, 2 questions").wait_for(timeout=120_000)  # the rating and the CSV's row
+            expect(page.get_by_test_id("stImage")).to_have_count(2, timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "browser-evaluation-report.png"), full_page=True)
             browser.close()
         assert outside == [], f"requests that left the machine: {outside}"
         rows = sqlite3.connect(settings.index_dir / "feedback.sqlite").execute("SELECT rating, comment, question FROM feedback").fetchall()

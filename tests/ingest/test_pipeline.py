@@ -10,6 +10,7 @@ import pytest
 
 import ingest.pipeline as pipeline
 from ingest.pipeline import Ingestor, UsageError
+from ingest.scan import ignore_patterns, is_ignored, leave_out
 from rag.config import Settings
 from rag.index import HybridIndex
 from rag.store import IndexMismatchError
@@ -182,3 +183,14 @@ def test_ragignore_patterns_leave_files_out(settings, embedder, corpus):
     report = ingest(settings, embedder, corpus)
     assert report.added == 3
     assert set(open_index(settings, embedder).store.files()) == {"volcanoes.md", "rivers.html", "bridges.docx"}
+
+
+def test_leave_out_names_exactly_one_file(tmp_path: Path):
+    (tmp_path / ".ragignore").write_text("*.pdf")  # no newline at its end
+    leave_out(tmp_path, "readme [draft]*.md")
+    leave_out(tmp_path, "readme [draft]*.md")  # twice: one line
+    patterns = ignore_patterns(tmp_path)
+    assert patterns == ["*.pdf", "/readme [[]draft][*].md"]
+    assert is_ignored("readme [draft]*.md", patterns)
+    assert not is_ignored("sub/readme [draft]*.md", patterns)  # anchored at the folder's root
+    assert not is_ignored("readme d*.md", patterns) and not is_ignored("readme [draft]x.md", patterns)

@@ -153,12 +153,22 @@ def test_collection_lists_resyncs_and_deletes(app_env: Path):
     assert "glaciers.txt" in set(at.dataframe[0].value["document"])
     latest = at.dataframe[1].value  # the latest ingest, file by file
     assert list(zip(latest["file"], latest["stage"], strict=True)) == [("glaciers.txt", "done")]
+    remove = next(b for b in at.button if b.label == "Remove")
+    assert remove.disabled  # until a document and a way to remove it are chosen
     at.selectbox[0].set_value("glaciers.txt")
-    at.checkbox[0].check().run()
-    next(b for b in at.button if b.label == "Delete").click().run()
+    at.radio[0].set_value("index").run()
+    next(b for b in at.button if b.label == "Remove").click().run()
     assert any("removed 1" in s.value for s in at.success)
     assert "glaciers.txt" not in set(at.dataframe[0].value["document"])
-    assert not (app_env / "docs" / "glaciers.txt").exists()
+    assert (app_env / "docs" / "glaciers.txt").is_file()  # the index only: the file stays, left out by .ragignore
+    next(b for b in at.button if b.label.startswith("Re-sync")).click().run()
+    assert "glaciers.txt" not in set(at.dataframe[0].value["document"])  # and a re-sync does not bring it back
+
+    at.selectbox[0].set_value("lighthouses.md")
+    at.radio[0].set_value("folder").run()
+    next(b for b in at.button if b.label == "Remove").click().run()
+    assert "lighthouses.md" not in set(at.dataframe[0].value["document"])
+    assert not (app_env / "docs" / "lighthouses.md").exists()
 
 
 def test_evaluation_runs_shows_and_compares_reports(app_env: Path, monkeypatch):

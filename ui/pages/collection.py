@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.pipeline import Ingestor, UsageError
+from ingest.scan import IGNORE_FILE, leave_out
 from ingest.status import describe, read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.config import Settings
@@ -18,6 +19,11 @@ from rag.snapshots import IndexBusyError
 from rag.store import IndexMismatchError
 from ui import resources
 from ui.safe import plain_markdown
+
+REMOVALS = {
+    "index": f"from the index only: the file stays in the folder, listed in {IGNORE_FILE} so a re-sync leaves it out",
+    "folder": "from the index and the folder: the file is deleted from the disk",
+}
 
 
 def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
@@ -91,23 +97,26 @@ if uploads and st.button("Upload and ingest", type="primary"):
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     st.rerun()
 
-left, right = st.columns(2)
-if left.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
+if st.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
     run_ingest(current, eng, source)
 
 if eng is not None:
     rows = document_rows(eng.index.store)
     st.subheader(f"Documents ({len(rows)})")
     st.dataframe(rows, hide_index=True, width="stretch")
-    with right.popover("Delete a document"):
-        doomed = st.selectbox("Document", [r["document"] for r in rows if r["chunks"]])
-        confirm = st.checkbox("Delete the file from the source folder too")
-        if st.button("Delete", disabled=not (doomed and confirm)):
+    with st.expander("Remove a document"):  # an expander, not a popover: picking from its list must not close it
+        doomed = st.selectbox("Document", [r["document"] for r in rows if r["chunks"]], index=None, placeholder="choose a document")
+        how = st.radio("Remove it", list(REMOVALS), format_func=REMOVALS.get, index=None)
+        if st.button("Remove", disabled=not (doomed and how), help="choose a document and how to remove it"):
             try:
-                resolve_inside(source, doomed).unlink(missing_ok=True)
+                target = resolve_inside(source, doomed)
             except UploadError as exc:
                 st.error(plain_markdown(str(exc)))
             else:
+                if how == "index":
+                    leave_out(source, doomed)
+                else:
+                    target.unlink(missing_ok=True)
                 run_ingest(current, eng, source)
 
 

@@ -41,20 +41,15 @@ def saved_reports(runs: Path) -> dict[str, Path]:
     return {p.parent.name: p for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)}
 
 
-def own_questions(use_feedback: bool, upload, written: pd.DataFrame, current: Settings) -> list[QaItem]:
-    """Every question the user gave, from each source they chose (ValueError names a bad one)."""
-    items = questions_from_feedback(resources.feedback_store(str(current.index_dir)).rows()) if use_feedback else []
-    if upload is not None:
-        data = upload.getvalue()
-        if upload.name.lower().endswith(".csv"):
-            items += questions_from_csv(data, upload.name)
-        else:
-            try:
-                items += parse_questions(data.decode("utf-8-sig").splitlines(), upload.name)
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"{upload.name}: not UTF-8 text (byte {exc.start})") from None
-    items += questions_from_rows(written.fillna("").to_dict("records"), "written")
-    return items
+def uploaded_questions(upload) -> list[QaItem]:
+    """The questions of an uploaded CSV or JSONL file (ValueError names what is wrong in it)."""
+    data = upload.getvalue()
+    if upload.name.lower().endswith(".csv"):
+        return questions_from_csv(data, upload.name)
+    try:
+        return parse_questions(data.decode("utf-8-sig").splitlines(), upload.name)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{upload.name}: not UTF-8 text (byte {exc.start})") from None
 
 
 def own_collection(current: Settings, eng: Engine) -> Path | None:
@@ -67,6 +62,13 @@ def own_collection(current: Settings, eng: Engine) -> Path | None:
     )
     use_feedback = st.checkbox(f"The answers rated on the Ask page ({rated})", value=rated > 0, disabled=rated == 0)
     upload = st.file_uploader("A questions file: CSV with the columns question, answer, source; or JSONL as `rag eval qa` reads", type=["csv", "jsonl"])
+    from_file: list[QaItem] = []
+    if upload is not None:  # read on arrival, so a bad file is named before anything runs
+        try:
+            from_file = uploaded_questions(upload)
+            st.caption(plain_markdown(f"{upload.name}: {len(from_file)} question(s)"))
+        except ValueError as exc:
+            st.error(plain_markdown(str(exc)))
     st.caption(
         "Or write them here. Several answers or sources go in one cell separated by |. Leave answer and source empty for a question your documents should decline."
     )
@@ -76,7 +78,10 @@ def own_collection(current: Settings, eng: Engine) -> Path | None:
     if not st.button("Run on this collection", type="primary"):
         return None
     try:
-        items = own_questions(use_feedback, upload, written, current)
+        if upload is not None and not from_file:
+            raise ValueError(f"{upload.name} gave no questions: fix it or remove it first.")
+        items = questions_from_feedback(resources.feedback_store(str(current.index_dir)).rows()) if use_feedback else []
+        items += from_file + questions_from_rows(written.fillna("").to_dict("records"), "written")
         if not items:
             raise ValueError("There are no questions to ask: tick the rated answers, upload a file, or write a question in the table.")
         judge = load_judge(current.judge, eng.embedder.device)
