@@ -57,6 +57,7 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             cite.click()
             page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
             assert any("Catania" in text for text in page.locator(".rag-passage mark").all_inner_texts())
+            expect(page.locator("[data-scrolled=yes] .rag-passage")).to_have_count(1)  # the panel's script ran in the page
             assert page.get_by_role("button", name="Open / download the file").is_visible()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-answer-with-source.png"))

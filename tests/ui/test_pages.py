@@ -81,6 +81,17 @@ def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
     assert not any("no reranker" in i.value for i in at.main.info) and answer.notes == []  # not on the answer
 
 
+def test_a_cited_pdf_page_is_shown_in_the_source_panel(app_env: Path):
+    at = ask("What command must an application run after installing its XML file in the packages directory?")
+    cite = next(b for b in at.button if b.label.startswith("[") and "mime-spec.pdf, page" in b.label)
+    page_number = int(cite.label.rsplit(" ", 1)[1])
+    cite.click().run()
+    panel = at.get("html")[0].proto
+    assert panel.unsafe_allow_javascript and "scrollTop" in panel.body and "<mark>" in panel.body
+    [image] = at.get("image")
+    assert image.proto.imgs[0].caption == f"page {page_number} of mime-spec.pdf"
+
+
 def test_a_follow_up_builds_on_the_conversation_until_a_new_one(app_env: Path):
     at = ask("Which town have Etna's lava flows reached?")
     at.chat_input[0].set_value("Where is it?").run()
@@ -131,8 +142,9 @@ def test_document_text_is_rendered_as_text_never_markup(app_env: Path):
     for md in at.markdown:
         assert not UNESCAPED_MARKUP.search(md.value), md.value
     next(b for b in at.button if "hostile.md" in b.label).click().run()
-    panel = at.get("html")[0].proto.body
+    panel, ours = at.get("html")[0].proto.body.split("<script>")  # one script: the constant one that scrolls the box
     assert "&lt;script&gt;" in panel and "<script" not in panel and "<img" not in panel
+    assert "stealCookies" not in ours and ours.endswith("</script>")
 
 
 def test_sidebar_settings_reach_the_engine(app_env: Path):

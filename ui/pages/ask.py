@@ -1,13 +1,16 @@
-"""Ask: a chat over the collection. The answer streams in; each citation [n] opens a source panel
-with the passage, its cited sentence highlighted, and the file to open; feedback is stored."""
+"""Ask: a chat over the collection, kept per user. The answer streams in; each citation [n] opens a
+source panel with the passage scrolled to its highlighted cited sentence, the cited page of a PDF,
+and the file to open; feedback is stored."""
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import streamlit as st
 
+from ingest.ocr import pdf_page_image
 from ingest.uploads import UploadError, resolve_inside
 from rag.answer import Answer, Citation, place
 from rag.config import Settings
@@ -16,8 +19,9 @@ from rag.documents import collection_summary, example_questions
 from rag.engine import Engine
 from rag.generate.extractive import plain
 from ui import resources
-from ui.safe import highlighted_passage_html, plain_markdown
+from ui.safe import plain_markdown, scrolled_passage_html
 
+PAGE_DPI, PAGE_WIDTH = 100, 640  # a cited PDF page is shown under its passage, legible at this size
 MAX_LISTED = 30  # conversations listed in the sidebar, most recent first
 MIME = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".txt": "text/plain"}
 
@@ -109,17 +113,30 @@ def where(c: Citation) -> str:
     return place(Path(c.path).name, c.page, c.ocr)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def cited_page(path: str, mtime_ns: int, page: int) -> bytes:
+    """Page `page` (1-based) of a PDF as PNG, cached per file version."""
+    out = io.BytesIO()
+    pdf_page_image(Path(path), page - 1, PAGE_DPI).save(out, "PNG")
+    return out.getvalue()
+
+
 def source_panel(c: Citation, source: Path | None, key: str) -> None:
     with st.container(border=True):
         st.markdown(f"**[{c.n}] {plain_markdown(where(c))}**")
         st.caption(plain_markdown(f"{c.path}, characters {c.start}-{c.end}"))
-        st.html(highlighted_passage_html(c.text, c.sentences))
+        st.html(scrolled_passage_html(c.text, c.sentences, key), unsafe_allow_javascript=True)  # all document text is escaped
         path = None
         if source is not None:
             try:
                 path = resolve_inside(source, c.path)
             except UploadError:
                 path = None
+        if path is not None and path.is_file() and path.suffix.lower() == ".pdf" and c.page:
+            try:
+                st.image(cited_page(str(path), path.stat().st_mtime_ns, c.page), caption=f"page {c.page} of {path.name}", width=PAGE_WIDTH)
+            except Exception as exc:  # a damaged or changed PDF: the passage above still stands
+                st.caption(plain_markdown(f"page {c.page} cannot be shown: {exc}"))
         if path is not None and path.is_file():
             mime = MIME.get(path.suffix.lower(), "application/octet-stream")
             st.download_button("Open / download the file", path.read_bytes(), path.name, mime, key=f"dl-{key}")
