@@ -18,7 +18,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run api test test-fast lint eval eval-qa bench clean
+.PHONY: setup ingest run api test test-fast lint eval eval-qa bench screenshots clean
 
 setup: $(STAMP) $(CHROMIUM) $(TESSERACT)
 
@@ -85,6 +85,12 @@ eval-qa: setup
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --generator extractive --out runs/eval-squad-extractive
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --generator extractive --out runs/eval-followups-squad
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
+
+# The README's screenshots (docs/first-screen.png, docs/evaluation-report.png) from the real app
+# on the samples, in Debian's chromium.
+screenshots: setup
+	$(BIN)/rag ingest samples --index index/samples
+	$(BIN)/python docs/screenshots.py
 
 # Every benchmark (bench/): ingest throughput, query latency, generation, the llama-index peer
 # (in its own .venv-peer) and 1M synthetic chunks; writes runs/bench/bench.json, prints a table.

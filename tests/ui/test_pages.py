@@ -54,7 +54,7 @@ def ask(question: str) -> AppTest:
 def test_the_first_screen_says_what_the_collection_holds_and_what_to_ask(app_env: Path):
     at = page("ask").run()
     assert not at.exception
-    assert any("files" in m.value and "passages" in m.value and "last ingest" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**index**: ") and "passages" in m.value and "last ingest" in m.value for m in at.markdown)  # its name in bold
     assert any("not in your documents" in c.value for c in at.caption)
     examples = [b for b in at.button if b.label.startswith("What about")]
     assert "What about Suspension bridges?" not in [b.label for b in examples]  # the collection does not answer it: not offered

@@ -213,7 +213,8 @@ def first_screen(eng: Engine, current: Settings) -> str | None:
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary["kinds"].items())
     updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(eng.index.snapshot.stat().st_mtime))
     name = current.index_dir.name
-    st.markdown(plain_markdown(f"**{name}**: {summary['files']} files ({kinds}), {summary['chunks']} passages; last ingest {updated}."))
+    size = f"{summary['files']} files ({kinds}), {summary['chunks']} passages; last ingest {updated}."
+    st.markdown(f"**{plain_markdown(name)}**: {plain_markdown(size)}")
     st.caption(
         "Answers come only from these documents, each with numbered citations you can open. A question they do not "
         'answer gets "not in your documents" and the closest passages. Short answers come from a small local model, '

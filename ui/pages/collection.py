@@ -26,12 +26,23 @@ REMOVALS = {
 }
 
 
+def status_rows(status: dict) -> list[dict]:
+    """One row per file of an ingest status: its stage and why it stalled or failed."""
+    return [
+        {"file": path, "stage": entry["stage"], "note": entry.get("stalled") or entry.get("reason") or ""}
+        for path, entry in sorted(status["files"].items(), key=lambda kv: kv[0])
+    ]
+
+
 def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
     """Ingest `source` into the index with a live progress bar, then rerun the page with a summary."""
-    bar = st.progress(0.0, text="Scanning ...")
+    bar, files = st.progress(0.0, text="Scanning ..."), st.empty()
 
     def on_progress(done: int, total: int, chunks: int) -> None:
         bar.progress(done / max(total, 1), text=f"{done} of {total} files, {chunks} chunks embedded")
+        status = read_status(current.index_dir, current.ingest.file_timeout_s)
+        if status is not None:  # each file's stage, as the ingest records it
+            files.dataframe(status_rows(status), hide_index=True, width="stretch")
 
     load = (lambda: eng.embedder) if eng else (lambda: Embedder.load(current.embedding))
     try:
@@ -124,10 +135,7 @@ def show_status(status: dict) -> None:
     head, counts, *_ = describe(status)
     st.subheader("Latest ingest")
     st.caption(plain_markdown(f"{head}. {counts}"))
-    rows = [
-        {"file": path, "stage": entry["stage"], "note": entry.get("stalled") or entry.get("reason") or ""}
-        for path, entry in sorted(status["files"].items(), key=lambda kv: kv[0])
-    ]
+    rows = status_rows(status)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
 
