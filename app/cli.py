@@ -88,6 +88,41 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     report = report_dict(Path(args.dataset).name, args.split, config, results)
     print(write_report(report, Path(args.out)))
     print(f"report: {Path(args.out) / 'report.md'}")
+    if args.tune:
+        return eval_tuned(args, dataset, settings, keep, report)
+    return EXIT_OK
+
+
+def eval_tuned(args: argparse.Namespace, dataset, settings, keep: set[str] | None, before: dict) -> int:
+    """Tune on the corpus alone, evaluate again, and compare every stage with the paired test."""
+    from eval.compare import compare, format_deltas
+    from eval.report import report_dict, retrieval_config, write_report
+    from eval.retrieval import evaluate_retrieval
+    from eval.tune import tune_on_corpus
+
+    try:
+        tuned, result = tune_on_corpus(dataset, settings, Path(args.cache), keep)
+    except ValueError as exc:
+        print(f"rag eval: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    pairs = ", ".join(f"{n} {kind}" for kind, n in sorted(result.pairs.items()))
+    print(f"\ntuned on {pairs} pairs, {result.steps} steps in {result.seconds:.0f} s; held-out MRR {result.base_score:.4f} -> {result.tuned_score:.4f}")
+    if tuned is None:
+        print("the tuned model does not beat the base one on its held-out pairs: not kept, nothing to compare")
+        return EXIT_OK
+    results = evaluate_retrieval(dataset, tuned, Path(args.cache), keep, progress=sys.stderr.isatty())
+    after = report_dict(Path(args.dataset).name, args.split, retrieval_config(tuned, len(dataset.queries), keep is not None), results)
+    after["config"]["tuned"] = {
+        "pairs": result.pairs,
+        "steps": result.steps,
+        "seconds": round(result.seconds),
+        "held_out_mrr": [result.base_score, result.tuned_score],
+    }
+    out = Path(args.out) / "tuned"
+    print(write_report(after, out))
+    for stage in after["stages"]:
+        print(f"\n{stage}: base (A) against tuned (B)\n" + format_deltas(compare(before, after, stage, stage)))
+    print(f"report: {out / 'report.md'}")
     return EXIT_OK
 
 
@@ -384,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--out", default="runs/eval", help="folder for report.json, report.md and plots")
     retrieval.add_argument("--max-queries", type=int, help="evaluate only this many queries (a smoke test)")
     retrieval.add_argument("--corpus-sample", type=int, help="index only the judged documents plus N others")
+    retrieval.add_argument("--tune", action="store_true", help="then tune the embedder on the corpus alone ([tune] settings) and evaluate again")
     retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     retrieval.set_defaults(func=cmd_eval_retrieval)
     qa = eval_sub.add_parser("qa", help="answer quality: context recall, correctness, faithfulness, citations, latency")

@@ -156,6 +156,23 @@ class GenerationSettings(Section):
     queue_wait_s: float = Field(60.0, gt=0, description="the LLM answers one question at a time; others wait their turn this long, then get a busy error")
 
 
+class TuneSettings(Section):
+    """Fine-tuning the embedder on pairs made from the collection itself (`rag eval retrieval --tune`)."""
+
+    pair_kinds: list[Literal["title", "sentence", "crop"]] = Field(["title", "sentence", "crop"], description="which pairs to make (rag/tune/pairs.py)")
+    max_pairs: int = Field(4000, ge=1, description="pairs drawn from the collection; training time grows with them")
+    hard_negatives: bool = Field(True, description="add each pair's best BM25 match from another file as a negative")
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(32, ge=2, description="in-batch negatives: larger is better, memory allowing")
+    learning_rate: float = Field(2e-5, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    max_seq_length: int = Field(128, ge=8, description="word pieces per text while training (bounds time and memory)")
+    holdout: float = Field(0.1, gt=0, lt=1, description="share of the files whose pairs judge the tuned model against the base one")
+    max_minutes: float = Field(60.0, gt=0, description="training stops at the first step past this")
+    save_steps: int = Field(50, ge=1, description="a checkpoint this often: a killed run resumes from the latest")
+    seed: int = 0
+
+
 class JudgeSettings(Section):
     """How `rag eval qa` decides that a passage supports an answer sentence."""
 
@@ -214,6 +231,7 @@ class Settings(BaseSettings):
     rerank: RerankSettings = RerankSettings()
     generation: GenerationSettings = GenerationSettings()
     judge: JudgeSettings = JudgeSettings()
+    tune: TuneSettings = TuneSettings()
     ui: UiSettings = UiSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()

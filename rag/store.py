@@ -229,6 +229,10 @@ class ChunkStore:
         """(chunk id, indexed text: context and text) in id order: the order sparse and dense indexes are built in."""
         yield from self.conn.execute("SELECT id, COALESCE(context || char(10), '') || text FROM chunks ORDER BY id")
 
+    def passages(self) -> Iterator[tuple[int, str, str | None, str, int]]:
+        """(chunk id, file path, heading, text, order in its file) for every chunk, in id order."""
+        yield from self.conn.execute("SELECT c.id, f.path, c.heading, c.text, c.ord FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY c.id")
+
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, vectors float32 (n, dim)) in id order."""
         rows = self.conn.execute("SELECT id, embedding FROM chunks ORDER BY id").fetchall()

@@ -68,3 +68,23 @@ def tiny_cross_encoder(folder: Path, vocab_from: Path, labels: dict[int, str] | 
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
+
+
+def tiny_embedder(folder: Path) -> Path:
+    """A 1-layer random BERT with MiniLM's vocabulary and mean pooling, as a sentence-transformers folder."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rag.embedding import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
+    bert = folder / "bert"
+    tokenizer.save_pretrained(bert)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    BertModel(config).save_pretrained(bert)
+    word = Transformer(str(bert), max_seq_length=64)
+    SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension(), "mean")]).save(str(folder / "st"))
+    return folder / "st"

@@ -1,0 +1,42 @@
+"""`rag eval retrieval --tune`: tune the embedder on the dataset's corpus alone (never its queries
+or qrels), then evaluate again with the tuned model, so the before/after gain is measured."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from eval.datasets import BeirDataset
+from eval.retrieval import build_index
+from rag.config import Settings
+from rag.embedding import Embedder, resolve_model_path
+from rag.index import HybridIndex
+from rag.tune.pairs import collection_pairs
+from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
+
+
+def tune_on_corpus(
+    dataset: BeirDataset, settings: Settings, cache: Path, keep: set[str] | None = None, on_step: Callable[[int, int], None] | None = None
+) -> tuple[Settings | None, TuneResult]:
+    """(settings that embed with the tuned model, or None when it was not kept; what tuning did).
+    Reused from `cache` when the same corpus was tuned with the same settings before."""
+    embedder = Embedder.load(settings.embedding)
+    index_dir, _ = build_index(dataset.corpus_file, settings, embedder, cache, keep)
+    key = hashlib.sha256(json.dumps([str(index_dir), settings.embedding.model, settings.tune.model_dump()], sort_keys=True).encode()).hexdigest()[:12]
+    out = cache / f"tuned-{key}"
+    if (out / RESULT_FILE).is_file():
+        result = TuneResult(**json.loads((out / RESULT_FILE).read_text()))
+    else:
+        index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
+        try:
+            t = settings.tune
+            pairs = collection_pairs(index.store, lambda q, k: index.sparse.search(q, k)[0], t.pair_kinds, t.max_pairs, t.hard_negatives, t.seed)
+        finally:
+            index.close()
+        result = tune(resolve_model_path(settings.embedding.model), pairs, out, settings.tune, embedder.device, on_step)
+    if not result.kept:
+        return None, result
+    tuned = settings.embedding.model_copy(update={"model": str((out / MODEL_DIR).resolve())})
+    return settings.model_copy(update={"embedding": tuned}), result

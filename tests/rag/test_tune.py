@@ -1,0 +1,147 @@
+"""Tuning the embedder on a collection with no labels: the pair builders on hand-made passages,
+and a tiny random model tuned end to end (loss falls, the held-out check decides, a killed run
+resumes from its checkpoint)."""
+
+import random
+from pathlib import Path
+
+import pytest
+from tiny_models import tiny_embedder
+
+from rag.config import TuneSettings
+from rag.tune.pairs import Pair, Passage, build_pairs, crop_pairs, sentence_pairs, title_of, title_pairs, with_hard_negatives
+from rag.tune.train import heldout_mrr, split_pairs, tune
+
+ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
+PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
+
+
+def corpus(n: int = 60) -> list[Passage]:
+    rng = random.Random(1)
+    passages = []
+    for i in range(n):
+        animal, place = ANIMALS[i % len(ANIMALS)], PLACES[(i * 7) % len(PLACES)]
+        body = (
+            " ".join(f"The {animal} near {place} was counted {rng.randint(3, 900)} times in survey {i}. " for _ in range(4))
+            + f"Rangers in {place} protect every {animal} of record {i}."
+        )
+        passages.append(Passage(i, f"doc{i}.txt", None, f"Survey {i} of the {animal} in {place}\n\n{body}", True))
+    return passages
+
+
+def test_titles_come_from_headings_or_a_short_first_line():
+    assert title_of(Passage(1, "a.md", "Bell Rock Lighthouse", "It was lit in 1811.", False)) == ("Bell Rock Lighthouse", "It was lit in 1811.")
+    assert title_of(Passage(2, "b.txt", None, "Tea leaves\n\nThey are oxidised before drying in most black teas.", True)) == (
+        "Tea leaves",
+        "They are oxidised before drying in most black teas.",
+    )
+    assert title_of(Passage(3, "b.txt", None, "Tea leaves\n\nThey are oxidised before drying.", False)) is None  # not the file's top
+    long_line = " ".join(["word"] * 30) + "\n\nrest of it here and more"
+    assert title_of(Passage(4, "c.txt", None, long_line, True)) is None  # prose, not a title
+    assert len(title_pairs([Passage(5, "d.md", "Same heading", "one two three", False), Passage(6, "d.md", "Same heading", "four", False)])) == 1
+
+
+def test_sentence_and_crop_pairs_come_from_one_passage():
+    [p] = corpus(1)
+    rng = random.Random(0)
+    [sentence] = sentence_pairs([p], rng)
+    assert sentence.query in p.text and sentence.query not in sentence.positive and sentence.kind == "sentence"
+    [crop] = crop_pairs([p], rng)
+    assert crop.query in " ".join(p.text.split()) and crop.positive in " ".join(p.text.split())
+    with pytest.raises(ValueError, match="unknown pair kind"):
+        build_pairs([p], ["title", "questions"])
+
+
+def test_hard_negatives_skip_the_positive_its_file_and_near_duplicates():
+    passages = [
+        Passage(1, "a.txt", None, "otters fish in the river at dawn", True),
+        Passage(2, "a.txt", None, "otters fish in the river at dusk", False),  # same file
+        Passage(3, "b.txt", None, "otters fish in the river at dawn", True),  # a duplicate in another file
+        Passage(4, "c.txt", None, "herons also fish in rivers", True),
+    ]
+    pair = Pair("crop", "otters fish", passages[0].text, "a.txt", 1)
+    [kept] = with_hard_negatives([pair], passages, lambda q, k: [1, 2, 3, 4][:k])
+    assert kept.negative == "herons also fish in rivers"
+    assert with_hard_negatives([pair], passages, lambda q, k: [1, 2, 3]) == []  # none left: the pair is dropped
+
+
+def test_held_out_pairs_come_from_files_training_never_sees():
+    pairs = build_pairs(corpus(), ["title", "sentence"])
+    train, held = split_pairs(pairs, 0.2, seed=0)
+    assert held and {p.path for p in train}.isdisjoint({p.path for p in held})
+    assert len(train) + len(held) == len(pairs)
+
+
+@pytest.mark.slow
+def test_a_tiny_model_tunes_end_to_end_and_is_kept_only_when_it_wins(tmp_path: Path):
+    base = tiny_embedder(tmp_path / "base")
+    passages = corpus()
+    pairs = build_pairs(passages, ["title", "sentence", "crop"])
+    options = TuneSettings(epochs=3, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=10)
+    steps: list[int] = []
+    result = tune(str(base), pairs, tmp_path / "tuned", options, on_step=lambda done, total: steps.append(done))
+    assert result.steps == steps[-1] > 10 and sum(result.pairs.values()) + result.held_out == len(pairs)
+    assert result.losses[-1][1] < result.losses[0][1]  # the loss fell
+    assert result.kept and result.tuned_score > result.base_score
+    assert (tmp_path / "tuned" / "model" / "modules.json").is_file() and (tmp_path / "tuned" / "tune.json").is_file()
+
+    frozen = tune(str(base), pairs, tmp_path / "frozen", TuneSettings(epochs=1, batch_size=8, learning_rate=0.0, holdout=0.2))
+    assert not frozen.kept and frozen.tuned_score == pytest.approx(frozen.base_score)  # no gain: the base model stays
+    assert not (tmp_path / "frozen" / "model").exists()
+
+
+def test_heldout_mrr_ranks_the_positive_among_all_held_out_candidates():
+    class Exact:  # one dimension per distinct text: a query finds only its own positive
+        def encode(self, texts, **kwargs):
+            import numpy as np
+
+            vocab = {"q1": 0, "p1": 0, "q2": 1, "p2": 1, "n": 2}
+            out = np.zeros((len(texts), 3))
+            for i, t in enumerate(texts):
+                out[i, vocab[t]] = 1.0
+            return out
+
+    pairs = [Pair("crop", "q1", "p1", "a", 1, "n"), Pair("crop", "q2", "p2", "b", 2, "n")]
+    assert heldout_mrr(Exact(), pairs) == 1.0
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_training_resumes_from_its_checkpoint(tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    base = tiny_embedder(tmp_path / "base")
+    out = tmp_path / "tuned"
+    script = f"""
+import sys, time
+sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]
+from test_tune import corpus
+from rag.config import TuneSettings
+from rag.tune.pairs import build_pairs
+from rag.tune.train import tune
+pairs = build_pairs(corpus(), ["title", "sentence", "crop"])
+tune({str(base)!r}, pairs, __import__("pathlib").Path({str(out)!r}),
+     TuneSettings(epochs=20, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=5),
+     on_step=lambda done, total: time.sleep(0.2))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "tune.json").exists()  # it did not finish
+
+    steps: list[int] = []
+    pairs = build_pairs(corpus(), ["title", "sentence", "crop"])
+    result = tune(
+        str(base), pairs, out, TuneSettings(epochs=20, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=5), on_step=lambda d, t: steps.append(d)
+    )
+    assert steps[0] > 5  # it went on from a checkpoint, not from step 1
+    assert result.steps == steps[-1] == 20 * -(-sum(result.pairs.values()) // 8)
+    assert result.kept and not (out / "checkpoints").exists()
