@@ -86,7 +86,7 @@ eval-qa: setup
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --generator extractive --out runs/eval-followups-squad
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
 
-# The README's screenshots (docs/first-screen.png, docs/evaluation-report.png) from the real app
+# The README's screenshots (docs/first-screen.png, ui-ask.png, evaluation-report.png) from the real app
 # on the samples, in Debian's chromium.
 screenshots: setup
 	$(BIN)/rag ingest samples --index index/samples

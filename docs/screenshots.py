@@ -1,5 +1,5 @@
 """The README's screenshots, taken from the real app on the bundled samples (`make screenshots`):
-the Ask page's first screen, and an evaluation of the samples' own questions
+the Ask page's first screen, an answer with its source open, and an evaluation of the samples' own questions
 (eval/data/samples_qa.jsonl) run from the Evaluation page with the default generator.
 
 It serves index/samples (bring it up to date first: `rag ingest samples --index index/samples`)
@@ -9,6 +9,7 @@ with Playwright."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = ROOT / "index" / "samples"
 QUESTIONS = ROOT / "eval" / "data" / "samples_qa.jsonl"
+QUESTION = "Which program creates the globs, magic and aliases files of the MIME database?"
 CHROMIUM = os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -56,6 +58,17 @@ def shoot(url: str, out: Path) -> None:
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)  # the page has finished drawing
         page.screenshot(path=str(out / "first-screen.png"))
 
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(QUESTION)
+        box.press("Enter")
+        cite = page.get_by_role("button", name=re.compile(r"^\[1\] "))
+        cite.wait_for(timeout=300_000)
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=300_000)
+        cite.click()
+        page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+        page.screenshot(path=str(out / "ui-ask.png"))
+
         page.get_by_role("link", name="Evaluation").click()
         questions = {"name": QUESTIONS.name, "mimeType": "application/jsonl", "buffer": QUESTIONS.read_bytes()}
         page.locator("input[type=file]").set_input_files(files=[questions])
@@ -83,7 +96,7 @@ def main() -> int:
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-    print("wrote docs/first-screen.png and docs/evaluation-report.png")
+    print("wrote docs/first-screen.png, docs/ui-ask.png and docs/evaluation-report.png")
     return 0
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from eval.qa import latency, summarize
+from eval.report import save_figure
 from rag.config import Settings
 
 METRIC_NAMES = {
@@ -76,10 +77,7 @@ def write_qa_plots(report: dict, out: Path) -> list[Path]:
     ax.barh([f"{n} ({metrics[n]['n']})" for n in names], [metrics[n]["mean"] for n in names], color="#4c72b0")
     ax.set_xlim(0, 1)
     ax.set_title(f"{report['dataset']}: {report['questions']} questions")
-    fig.tight_layout()
-    paths = [out / "metrics.png"]
-    fig.savefig(paths[0], dpi=120)
-    plt.close(fig)
+    paths = [save_figure(fig, out / "metrics.png")]
     totals = [row["timings"].get("total", row["timings"].get("wall")) for row in report["per_question"]]
     totals = [t for t in totals if t is not None]
     if totals:
@@ -87,10 +85,7 @@ def write_qa_plots(report: dict, out: Path) -> list[Path]:
         ax.hist(totals, bins=min(30, max(5, len(totals) // 2)), color="#55a868")
         ax.set_xlabel("time per answer (ms)")
         ax.set_ylabel("questions")
-        fig.tight_layout()
-        paths.append(out / "latency.png")
-        fig.savefig(paths[1], dpi=120)
-        plt.close(fig)
+        paths.append(save_figure(fig, out / "latency.png"))
     return paths
 
 

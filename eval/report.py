@@ -52,6 +52,16 @@ def markdown_table(report: dict) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write as PNG and release a matplotlib figure; returns `path`."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_plots(report: dict, out: Path) -> list[Path]:
     import matplotlib
 
@@ -67,10 +77,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     ax.set_ylim(0, 1)
     ax.set_title(f"{report['dataset']} ({report['split']})")
     ax.legend()
-    fig.tight_layout()
-    paths = [out / "metrics.png"]
-    fig.savefig(paths[0], dpi=120)
-    plt.close(fig)
+    paths = [save_figure(fig, out / "metrics.png")]
     per_query = {stage: metrics["ndcg@10"] for stage, metrics in report["per_query"].items()}
     if "bm25" in per_query and "hybrid" in per_query:
         qids = sorted(per_query["hybrid"])
@@ -80,10 +87,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
         ax.set_xlabel("BM25 nDCG@10")
         ax.set_ylabel("hybrid nDCG@10")
         ax.set_title("per query")
-        fig.tight_layout()
-        paths.append(out / "per_query_ndcg.png")
-        fig.savefig(paths[1], dpi=120)
-        plt.close(fig)
+        paths.append(save_figure(fig, out / "per_query_ndcg.png"))
     return paths
 
 

@@ -165,7 +165,7 @@ class TuneSettings(Section):
     epochs: float = Field(1.0, gt=0)
     batch_size: int = Field(32, ge=2, description="in-batch negatives: larger is better, memory allowing")
     learning_rate: float = Field(2e-5, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps the learning rate warms up over")
     max_seq_length: int = Field(128, ge=8, description="word pieces per text while training (bounds time and memory)")
     holdout: float = Field(0.1, gt=0, lt=1, description="share of the files whose pairs judge the tuned model against the base one")
     max_minutes: float = Field(60.0, gt=0, description="training stops at the first step past this")

@@ -113,7 +113,8 @@ def tune(
         raise ValueError(f"{len(pairs)} pairs are too few to tune on (need a batch of {options.batch_size} and held-out files): the collection is too small")
     started = time.perf_counter()
     model = SentenceTransformer(base_model, device=device)
-    model.max_seq_length = min(model.max_seq_length, options.max_seq_length)
+    window = model.max_seq_length
+    model.max_seq_length = min(window, options.max_seq_length)  # for training only: the saved model keeps its window
     base_score = heldout_mrr(model, held)
     columns = {"anchor": [p.query for p in train], "positive": [p.positive for p in train]}
     if all(p.negative for p in train):
@@ -123,7 +124,7 @@ def tune(
         num_train_epochs=options.epochs,
         per_device_train_batch_size=options.batch_size,
         learning_rate=options.learning_rate,
-        warmup_ratio=options.warmup_ratio,
+        warmup_steps=options.warmup_ratio,  # Transformers 5: a float below 1 is a share of the steps
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a text twice in a batch would be its own false negative
         save_strategy="steps",
         save_steps=options.save_steps,
@@ -145,6 +146,7 @@ def tune(
     tuned_score = heldout_mrr(model, held)
     kept = tuned_score > base_score
     if kept:
+        model.max_seq_length = window
         model.save(str(out / MODEL_DIR))
     counts: dict[str, int] = {}
     for p in train:

@@ -77,13 +77,16 @@ def test_a_tiny_model_tunes_end_to_end_and_is_kept_only_when_it_wins(tmp_path: P
     base = tiny_embedder(tmp_path / "base")
     passages = corpus()
     pairs = build_pairs(passages, ["title", "sentence", "crop"])
-    options = TuneSettings(epochs=3, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=10)
+    options = TuneSettings(epochs=3, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=10, max_seq_length=48)
     steps: list[int] = []
     result = tune(str(base), pairs, tmp_path / "tuned", options, on_step=lambda done, total: steps.append(done))
     assert result.steps == steps[-1] > 10 and sum(result.pairs.values()) + result.held_out == len(pairs)
     assert result.losses[-1][1] < result.losses[0][1]  # the loss fell
     assert result.kept and result.tuned_score > result.base_score
     assert (tmp_path / "tuned" / "model" / "modules.json").is_file() and (tmp_path / "tuned" / "tune.json").is_file()
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(tmp_path / "tuned" / "model")).max_seq_length == 64  # trained at 48, saved with its own window
 
     frozen = tune(str(base), pairs, tmp_path / "frozen", TuneSettings(epochs=1, batch_size=8, learning_rate=0.0, holdout=0.2))
     assert not frozen.kept and frozen.tuned_score == pytest.approx(frozen.base_score)  # no gain: the base model stays
