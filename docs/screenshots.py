@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = ROOT / "index" / "samples"
 QUESTIONS = ROOT / "eval" / "data" / "samples_qa.jsonl"
-QUESTION = "Which program creates the globs, magic and aliases files of the MIME database?"
+QUESTION = "What is the dimension of the vectors all-MiniLM-L6-v2 maps sentences to?"
 CHROMIUM = os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -67,6 +67,7 @@ def shoot(url: str, out: Path) -> None:
         cite.click()
         page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+        page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView()")  # the question and its answer on top
         page.screenshot(path=str(out / "ui-ask.png"))
 
         page.get_by_role("link", name="Evaluation").click()
