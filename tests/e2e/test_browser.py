@@ -5,12 +5,14 @@ feedback, uploads a file on the Collection page (a second copy is refused), asks
 conversation, goes back to the first, and evaluates the collection from the rating and an uploaded
 CSV. No request may leave the machine. Screenshots are saved as test artifacts."""
 
+import json
 import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +28,18 @@ ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", Path(__file__).resolve().p
 def leaves_the_machine(url: str) -> bool:
     parts = urlparse(url)
     return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
+def wait_for_saved_choice(index_dir: Path, key: str, value, seconds: float = 30) -> None:
+    """Poll the conversations store until some user's saved sidebar choice `key` is `value`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db = index_dir / "conversations.sqlite"
+        rows = sqlite3.connect(db).execute("SELECT settings FROM preferences").fetchall() if db.is_file() else []
+        if any(json.loads(r[0]).get(key) == value for r in rows):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the choice {key} = {value} was not saved within {seconds} s")
 
 
 @pytest.mark.slow
@@ -63,7 +77,7 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             page.screenshot(path=str(ARTIFACTS / "browser-answer-with-source.png"))
 
             page.get_by_role("slider", name="Passages (top-k)").press("ArrowLeft")  # 8 -> 7: a choice that must stick
-            page.get_by_text("7", exact=True).first.wait_for(timeout=30_000)
+            wait_for_saved_choice(settings.index_dir, "top_k", 7)  # the app has it (the slider moves before the app hears of it)
             page.reload()  # the conversation and the choice outlive a reload
             cite.wait_for(timeout=120_000)
             assert "Catania" in page.get_by_test_id("stChatMessage").nth(1).inner_text()
