@@ -1,9 +1,9 @@
 """Questions about the user's own collection, for `rag eval qa --index`: from the feedback (a thumbs
 up makes its answer the gold one and its cited files the gold sources, or, citing nothing, makes
 declining right; a thumbs down is asked again and scored for faithfulness, citations, abstention
-and latency only), from a CSV file, or from
-rows the user writes (question, answer, source). Sources name files of the collection, by their
-path in the index or, when that is unambiguous, by file name."""
+and latency only), from a CSV file, or from rows the user writes (question, answer, source).
+Sources name files of the collection, by their path in the index or, when that is unambiguous,
+by file name."""
 
 from __future__ import annotations
 
