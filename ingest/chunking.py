@@ -16,10 +16,16 @@ from rag.sentences import TABLE_SEPARATOR_RE
 from rag.store import NewChunk
 
 
-def locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
-    """Span of `piece` in `text`, searching from `cursor` first. The splitter may collapse
-    whitespace between words, so an exact miss falls back to a whitespace-tolerant match."""
-    at = text.find(piece, cursor)
+def locate(text: str, piece: str, cursor: int, reach: int = 0) -> tuple[int, int]:
+    """Span of `piece` in `text`, searching from `cursor` first. A piece overlaps or follows the one
+    before it (ending at `reach`), so where it occurs several times (a long run of one digit
+    split mid-word) the latest start not past `reach` and the whitespace after it is the one that
+    leaves no gap. The splitter may collapse whitespace between words, so an exact miss falls back
+    to a whitespace-tolerant match."""
+    limit = re.compile(r"\s*").match(text, reach).end()
+    at = text.rfind(piece, cursor, limit + len(piece))
+    if at < 0:
+        at = text.find(piece, cursor)
     if at < 0:
         at = text.find(piece)
     if at >= 0:
@@ -94,12 +100,12 @@ class Chunker:
             page_text = doc.text[page_start:page_end]
             if not page_text.strip():
                 continue
-            cursor = 0
+            cursor = reach = 0
             for piece, header in self.pieces(page_text):
                 if not piece.strip():
                     continue
-                start, end = locate(page_text, piece, cursor)
-                cursor = start + 1
+                start, end = locate(page_text, piece, cursor, reach)
+                cursor, reach = start + 1, max(reach, end)
                 start, end = start + page_start, end + page_start
                 h = bisect.bisect_right(heading_at, start) - 1
                 heading = doc.headings[h][1] if h >= 0 else None
