@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag bench`, `rag doctor`."""
+`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag tune`, `rag bench`, `rag doctor`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
 from app.status import cmd_status
+from app.tune import cmd_tune
 from app.watch import cmd_watch
 from ingest.readers import KINDS
 
@@ -405,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--load-clients", type=int, default=32, help="concurrent clients of the load stage on rag api")
     bench.add_argument("--load-seconds", type=float, default=60, help="seconds per route of the load stage (0: no load stage)")
     bench.set_defaults(func=cmd_bench)
+
+    tuning = sub.add_parser("tune", help="fine-tune the embedder on the index's own collection (no labels) and re-embed it when that helps")
+    tuning.add_argument("--index", help="index folder (default: settings index_dir)")
+    tuning.add_argument("--undo", action="store_true", help="re-embed with the settings' base model instead")
+    tuning.set_defaults(func=cmd_tune)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")
     doctor.add_argument("--index", help="index folder (default: settings index_dir)")

@@ -25,6 +25,7 @@ from rag.embedding import Embedder
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
 from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
 from rag.store import ChunkStore, FileRecord, NewChunk
+from rag.tune.active import embedding_settings, prune_tuned
 
 log = logging.getLogger("ingest")
 
@@ -107,12 +108,16 @@ class Ingestor:
         self.ocr = OcrOptions(settings.ingest.ocr, settings.ingest.ocr_languages, settings.ingest.ocr_page_timeout_s)
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
+        self._tuned: tuple[Path, str] | None = None  # (index, digest of the tuned copy its live snapshot was embedded by, or "")
         self._chunker = None
 
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use: an unchanged folder never loads it."""
         if self._embedder is None:
             embedder = self._load_embedder()
+            if self._tuned and embedder.tuned != self._tuned[1]:  # new chunks are embedded as the old ones were
+                root, digest = self._tuned
+                embedder = Embedder.load(embedding_settings(root, self.settings.embedding, digest), digest)
             limit = embedder.max_tokens - 2  # [CLS] and [SEP]
             chunk_tokens = self.settings.chunking.chunk_tokens
             if chunk_tokens > limit:
@@ -154,8 +159,12 @@ class Ingestor:
             known = prev.files() if prev else {}
             prev_failures = prev.failures() if prev else {}
             prev_spec = prev.read_spec() if prev else None
+            tuned = prev_spec.tuned if prev_spec else ""
             if prev_spec:  # the model's dimension is checked once the model loads
-                prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim), root)
+                prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim, tuned), root)
+            self._tuned = (root, tuned)
+            if self._embedder is not None and self._embedder.tuned != tuned:  # `rag tune` or `--undo` ran since
+                self._embedder = None
             files, report.failed, ignored = scan_folder(source, self.settings.ingest)
             for path, reason in report.failed.items():
                 log.warning("skipped %s: %s", path, reason, extra={"event": "skipped", "path": path, "reason": reason})
@@ -187,7 +196,7 @@ class Ingestor:
                     report.snapshot, report.files_in_index = live.name, len(known)
                     return report
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
-                spec = spec_from_settings(self.settings, dim)
+                spec = spec_from_settings(self.settings, dim, tuned)
                 if prev_spec:
                     prev_spec.check_matches(spec, root)
                 store.write_spec(spec)
@@ -207,6 +216,7 @@ class Ingestor:
             if prev:
                 prev.close()
         prune_snapshots(root, self.settings.ingest.keep_snapshots)
+        prune_tuned(root)
         log.info("stage: done, live snapshot %s", report.snapshot, extra=_stage("done"))
         return report
 

@@ -63,10 +63,12 @@ class Embedder:
     normalize: bool
     _model: object
     _query_encoder: object | None = None  # OnnxQueryEncoder when it serves this model
+    tuned: str = ""  # digest of the weights when this is a copy tuned on an index (rag/tune/active.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the tokenizer and model
 
     @classmethod
-    def load(cls, settings: EmbeddingSettings) -> Embedder:
+    def load(cls, settings: EmbeddingSettings, tuned: str = "") -> Embedder:
+        """The model `settings` name; `tuned` is its weights' digest when it is an index's tuned copy."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -94,6 +96,7 @@ class Embedder:
             normalize=settings.normalize,
             _model=model,
             _query_encoder=query_encoder,
+            tuned=tuned,
         )
 
     @property

@@ -36,6 +36,7 @@ from rag.retriever import Filters, HybridRetriever
 from rag.sentence_rank import Sentence, rank_sentences
 from rag.snapshots import live_snapshot
 from rag.sparse import SparseIndex
+from rag.tune.active import index_embedder
 
 log = logging.getLogger("rag")
 
@@ -111,8 +112,9 @@ class Engine:
         from rag.generate.load import load_generator
 
         settings = settings or Settings.load()
-        embedder = embedder or Embedder.load(settings.embedding)
-        index = HybridIndex.open(index_dir or settings.index_dir, settings, dim=embedder.dim)
+        root = index_dir or settings.index_dir
+        embedder = index_embedder(root, settings.embedding, embedder)  # the index's tuned copy when `rag tune` made one
+        index = HybridIndex.open(root, settings, dim=embedder.dim, tuned=embedder.tuned)
         notes = []
         reranker, why = Reranker.load(settings.rerank, embedder.device)
         if why:
@@ -134,13 +136,14 @@ class Engine:
             return False
         with self._refresh_lock:
             if live_snapshot(root) != self.index.snapshot:
-                index = HybridIndex.open(root, self.settings, dim=self.embedder.dim)
-                retriever = HybridRetriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
+                embedder = index_embedder(root, self.settings.embedding, self.embedder)  # another after `rag tune` or `--undo`
+                index = HybridIndex.open(root, self.settings, dim=embedder.dim, tuned=embedder.tuned)
+                retriever = HybridRetriever(index, embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
                 # Queries in flight keep the old snapshot's objects; the one before it is closed now
                 # (a query needs its store only while retrieving, milliseconds; an ingest takes seconds).
                 if self._retired is not None:
                     self._retired.close()
-                self._retired, self.index, self.retriever = self.index, index, retriever
+                self._retired, self.index, self.retriever, self.embedder = self.index, index, retriever, embedder
                 log.info("switched to snapshot %s", index.snapshot.name)
         return True
 

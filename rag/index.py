@@ -25,7 +25,9 @@ class IndexCorruptError(RuntimeError):
     """The files of a snapshot disagree with each other or cannot be read."""
 
 
-def spec_from_settings(settings: Settings, dim: int) -> IndexSpec:
+def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSpec:
+    """What an index built now with `settings` records; `tuned` is the digest of the tuned
+    embedder's weights when one embeds it (rag/tune/active.py)."""
     return IndexSpec(
         schema_version=SCHEMA_VERSION,
         embedding_model=settings.embedding.model,
@@ -33,6 +35,7 @@ def spec_from_settings(settings: Settings, dim: int) -> IndexSpec:
         chunk_tokens=settings.chunking.chunk_tokens,
         overlap_tokens=settings.chunking.overlap_tokens,
         bm25=json.dumps(settings.bm25.model_dump(), sort_keys=True),
+        tuned=tuned,
     )
 
 
@@ -62,8 +65,9 @@ class HybridIndex:
     sparse: SparseIndex
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, dim: int | None = None) -> HybridIndex:
-        """Load the live snapshot. `dim`, when known, is checked along with the settings."""
+    def open(cls, root: Path, settings: Settings, dim: int | None = None, tuned: str | None = None) -> HybridIndex:
+        """Load the live snapshot. `dim` and `tuned` (the querying embedder's dimension and tuned
+        weights' digest), when known, are checked along with the settings."""
         gen = require_live_snapshot(root)
         try:
             manifest = json.loads((gen / MANIFEST_FILE).read_text())
@@ -72,7 +76,7 @@ class HybridIndex:
             raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
         if spec.schema_version != SCHEMA_VERSION:
             raise IndexMismatchError(f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; re-ingest with --rebuild")
-        spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim), root)
+        spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned if tuned is None else tuned), root)
         try:
             store = ChunkStore(gen / STORE_FILE, readonly=True)
             dense = DenseIndex.load(gen / DENSE_FILE, settings.dense)

@@ -58,6 +58,7 @@ class IndexSpec:
     chunk_tokens: int
     overlap_tokens: int
     bm25: str  # JSON of the BM25 settings
+    tuned: str = ""  # digest of the weights of the embedder tuned on this collection (`rag tune`); "" for the model as published
 
     def differences(self, other: IndexSpec) -> list[str]:
         return [
@@ -239,6 +240,12 @@ class ChunkStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors
+
+    def set_embeddings(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the embeddings of these chunks (a re-embedding with another model)."""
+        self.conn.executemany(
+            "UPDATE chunks SET embedding = ? WHERE id = ?", [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in zip(ids, vectors)]
+        )
 
     def chunk_ids_of(self, paths: list[str]) -> np.ndarray:
         """The ids of every chunk of these files."""

@@ -1,0 +1,119 @@
+"""`rag tune`: fine-tune the embedder on the index's own collection (rag/tune: pairs from its
+chunks, no label), then re-embed every chunk with the tuned copy into a new snapshot that records
+its weights' digest; `undo` re-embeds with the base model.
+
+Crash safety is the ingest's: training runs in INDEX/tuned/run-<key>/ with checkpoints, so a
+killed run resumes there; a finished run keeps its result, so a kill while re-embedding costs
+only the re-embedding; re-embedding writes a new snapshot under the write lock and publishes it
+atomically, so a kill leaves the previous snapshot live. Readers keep answering throughout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag.config import Settings
+from rag.embedding import Embedder, pick_device, resolve_model_path
+from rag.index import STORE_FILE, HybridIndex, spec_from_settings, write_search_indexes
+from rag.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
+from rag.store import ChunkStore
+from rag.tune.active import TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
+from rag.tune.pairs import collection_pairs
+from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
+
+EMBED_BATCH = 512  # chunks per progress report while re-embedding
+
+
+@dataclass
+class TuneReport:
+    result: TuneResult | None  # what training did; None for an undo
+    card: Path | None  # the run's README.md: pairs, steps, held-out check, loss curve
+    tuned: str  # digest of the weights that embed the live snapshot now ("" for the base model)
+    snapshot: str | None  # the snapshot published, or None when the index was left as it was
+    chunks: int = 0  # chunks re-embedded
+
+
+def reembed(root: Path, settings: Settings, embedder: Embedder, before_publish: Callable[[], None] = lambda: None, on_embed=None) -> tuple[str, int]:
+    """Publish a new snapshot of `root` whose every chunk is embedded by `embedder` and whose spec
+    records `embedder.tuned`; returns (its name, chunks). `before_publish` runs once the snapshot
+    is whole, just before it goes live (the tuned folder it names is moved into place there)."""
+    with WriteLock(root):
+        live = require_live_snapshot(root)
+        prev = ChunkStore(live / STORE_FILE, readonly=True)
+        try:
+            prev_spec = prev.read_spec()
+            if prev_spec is None:
+                raise ValueError(f"snapshot {live} has no spec; `rag doctor --index {root}` repairs it")
+            prev_spec.check_matches(spec_from_settings(settings, prev_spec.dim, prev_spec.tuned), root)
+            with NewSnapshot(root) as new:
+                store = prev.copy_to(new.folder / STORE_FILE)
+                ids, texts = zip(*store.iter_chunk_texts()) if store.chunk_count() else ((), ())
+                for at in range(0, len(ids), EMBED_BATCH):
+                    with store.conn:
+                        store.set_embeddings(ids[at : at + EMBED_BATCH], embedder.encode(texts[at : at + EMBED_BATCH]))
+                    if on_embed:
+                        on_embed(min(at + EMBED_BATCH, len(ids)), len(ids))
+                spec = replace(prev_spec, dim=embedder.dim, tuned=embedder.tuned)
+                store.write_spec(spec)
+                write_search_indexes(new.folder, store, settings, spec)
+                store.close()
+                before_publish()
+                name = new.publish().name
+        finally:
+            prev.close()
+    prune_snapshots(root, settings.ingest.keep_snapshots)
+    prune_tuned(root)
+    return name, len(ids)
+
+
+def run_folder(root: Path, settings: Settings) -> Path:
+    """Where a tuning of the live snapshot with these settings runs: the same folder after a kill,
+    a new one once the collection or the settings change."""
+    key = json.dumps([require_live_snapshot(root).name, settings.embedding.model, settings.tune.model_dump()], sort_keys=True)
+    return root / TUNED_DIR / f"run-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> TuneReport:
+    """Tune the embedder on `root`'s collection; when the tuned copy beats the base model on its
+    held-out pairs, re-embed the collection with it. Always tunes from the settings' base model."""
+    run = run_folder(root, settings)
+    for stale in run.parent.glob("run-*"):
+        if stale != run:
+            shutil.rmtree(stale, ignore_errors=True)
+    if (run / RESULT_FILE).is_file():  # trained already: killed while re-embedding, or not kept
+        result = TuneResult(**json.loads((run / RESULT_FILE).read_text()))
+    else:
+        index = HybridIndex.open(root, settings)
+        try:
+            t = settings.tune
+            pairs = collection_pairs(index.store, lambda q, k: index.sparse.search(q, k)[0], t.pair_kinds, t.max_pairs, t.hard_negatives, t.seed)
+        finally:
+            index.close()
+        result = tune(resolve_model_path(settings.embedding.model), pairs, run, t, pick_device(settings.embedding.device), on_step)
+    if not result.kept:
+        return TuneReport(result, run / "README.md", live_tuned(root), None)
+    digest = weights_digest(run / MODEL_DIR)
+    target = tuned_folder(root, digest)
+    embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR)}), digest)
+
+    def move_into_place() -> None:
+        if target.is_dir():  # the same weights were tuned before
+            shutil.rmtree(run)
+        else:
+            os.replace(run, target)
+
+    name, chunks = reembed(root, settings, embedder, move_into_place, on_embed)
+    return TuneReport(result, target / "README.md", digest, name, chunks)
+
+
+def undo_tuning(root: Path, settings: Settings, on_embed=None) -> TuneReport:
+    """Re-embed `root` with the settings' base model; nothing to do when it is embedded so already."""
+    if not live_tuned(root):
+        return TuneReport(None, None, "", None)
+    name, chunks = reembed(root, settings, Embedder.load(settings.embedding), on_embed=on_embed)
+    return TuneReport(None, None, "", name, chunks)
