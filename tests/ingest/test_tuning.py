@@ -28,7 +28,15 @@ from rag.tune.active import TUNED_DIR, live_tuned
 pytestmark = pytest.mark.slow
 ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
 PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
-TUNE = {"epochs": 3, "batch_size": 8, "learning_rate": 5e-3, "holdout": 0.2, "save_steps": 10, "max_seq_length": 48, "pair_kinds": ["title", "sentence", "crop"]}
+TUNE = {
+    "epochs": 3,
+    "batch_size": 8,
+    "learning_rate": 5e-3,
+    "holdout": 0.2,
+    "save_steps": 10,
+    "max_seq_length": 48,
+    "pair_kinds": ["title", "sentence", "crop"],
+}
 
 
 def write_folder(folder: Path, n: int = 40) -> Path:
