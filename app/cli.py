@@ -330,7 +330,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for check in found.checks:
         print(f"  {'ok  ' if check.ok else 'BAD '} {check.part}: {check.detail}")
     for action in found.actions:
-        print(f"repaired: {action}")
+        print(f"done: {action}" if not action.startswith("to do:") else action)
     if found.healthy:
         print("healthy")
         return EXIT_OK

@@ -19,11 +19,13 @@ from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, write_s
 from rag.snapshots import IndexNotFoundError, NewSnapshot, WriteLock, live_snapshot, published_snapshots, set_live, unpublished
 from rag.sparse import SparseIndex
 from rag.store import ChunkStore, IndexSpec
+from rag.tune.active import tuned_folder
+from rag.tune.train import MODEL_DIR
 
 
 @dataclass
 class Check:
-    part: str  # store, dense, sparse, manifest
+    part: str  # store, tuned model, dense, sparse, manifest
     ok: bool
     detail: str
 
@@ -63,6 +65,9 @@ def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
     """Each part of one snapshot: readable, and holding the same number of chunks."""
     store_check, count, spec = check_store(gen)
     checks = [store_check]
+    if spec is not None and spec.tuned:  # embedded by a copy tuned on the collection: queries need it
+        model = tuned_folder(gen.parent, spec.tuned) / MODEL_DIR
+        checks.append(Check("tuned model", (model / "modules.json").is_file(), f"{model}" + ("" if (model / "modules.json").is_file() else " is missing")))
     try:
         manifest = json.loads((gen / MANIFEST_FILE).read_text())
         ok = count is None or manifest["chunks"] == count
@@ -112,6 +117,9 @@ def repair(root: Path, settings: Settings) -> Diagnosis:
             found.actions.append(f"removed {leftover.name}, left by an interrupted ingest")
         if found.healthy:
             return found
+        if all(c.ok or c.part == "tuned model" for c in found.checks):
+            found.actions.append(f"to do: the tuned embedder the vectors need is gone; `rag tune --index {root} --undo` re-embeds with the base model")
+            return found
         store_ok = found.snapshot is not None and found.checks[0].part == "store" and found.checks[0].ok
         if store_ok:
             new = rebuild_search_indexes(root, found.snapshot, settings)
@@ -122,5 +130,5 @@ def repair(root: Path, settings: Settings) -> Diagnosis:
                 set_live(older)
                 found.actions.append(f"{older.name} is whole and is live again; run `rag ingest` to bring it up to date")
                 return found
-        found.actions.append("nothing whole to go back to: run `rag ingest SOURCE --index DIR --rebuild`")
+        found.actions.append("to do: nothing whole to go back to; run `rag ingest SOURCE --index DIR --rebuild`")
         return found

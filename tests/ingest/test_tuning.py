@@ -5,6 +5,7 @@ resumes from its checkpoint."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tiny_models import tiny_embedder
 from ingest.pipeline import Ingestor
 from ingest.tuning import run_folder, tune_index, undo_tuning
 from rag.config import Settings
+from rag.doctor import diagnose, repair
 from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.index import STORE_FILE, HybridIndex
@@ -101,6 +103,15 @@ def test_tune_reembeds_with_the_tuned_copy_and_undo_restores_the_base(tmp_path: 
     Ingestor(settings, lambda: base, interactive=False).run(docs, root)  # a later ingest embeds as the tuned copy does
     vectors, texts = stored_vectors(root)
     assert live_tuned(root) == report.tuned and np.allclose(vectors, tuned.encode(texts), atol=1e-5)
+
+    shutil.copytree(folder, tmp_path / "kept")
+    shutil.rmtree(folder)  # the tuned model lost: doctor says so and what to run
+    found = repair(root, settings)
+    assert [c.part for c in found.checks if not c.ok] == ["tuned model"] and "rag tune --index" in found.actions[0]
+    with pytest.raises(IndexMismatchError, match="missing"):
+        Engine.from_settings(settings, root, load_llm=False)
+    shutil.copytree(tmp_path / "kept", folder)
+    assert diagnose(root, settings).healthy
 
     undone = undo_tuning(root, settings)
     vectors, texts = stored_vectors(root)
