@@ -157,7 +157,7 @@ class GenerationSettings(Section):
 
 
 class TuneSettings(Section):
-    """Fine-tuning the embedder on pairs made from the collection itself (`rag eval retrieval --tune`)."""
+    """Fine-tuning the embedder on pairs made from the collection itself (`rag tune`, `rag eval retrieval --tune`)."""
 
     pair_kinds: list[Literal["title", "sentence", "crop"]] = Field(["title", "sentence", "crop"], description="which pairs to make (rag/tune/pairs.py)")
     max_pairs: int = Field(4000, ge=1, description="pairs drawn from the collection; training time grows with them")
@@ -167,6 +167,7 @@ class TuneSettings(Section):
     learning_rate: float = Field(2e-5, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps the learning rate warms up over")
     max_seq_length: int = Field(128, ge=8, description="word pieces per text while training (bounds time and memory)")
+    base_mix: float = Field(0.0, ge=0, lt=1, description="share of the base model mixed back into the tuned weights (WiSE-FT): keeps what the base model knew")
     holdout: float = Field(0.1, gt=0, lt=1, description="share of the files whose pairs judge the tuned model against the base one")
     max_minutes: float = Field(60.0, gt=0, description="training stops at the first step past this")
     save_steps: int = Field(50, ge=1, description="a checkpoint this often: a killed run resumes from the latest")

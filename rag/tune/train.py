@@ -91,6 +91,19 @@ def _progress(on_step: Callable[[int, int], None]):
     return Progress()
 
 
+def mix_weights(tuned, base, share: float) -> None:
+    """Move `tuned`'s weights `share` of the way back to `base`'s, in place: weight-space ensembling
+    (WiSE-FT, Wortsman et al. 2022) keeps most of a fine-tune's gain on its own data and most of
+    the base model's robustness elsewhere."""
+    import torch
+
+    base_state = base.state_dict()
+    with torch.no_grad():
+        for name, tensor in tuned.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.mul_(1 - share).add_(base_state[name].to(tensor.device), alpha=share)
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The newest whole checkpoint: one whose trainer_state.json (written last) is there, so a
     kill in the middle of writing one falls back to the one before."""
@@ -143,6 +156,8 @@ def tune(
     if resume is not None:
         log.info("tuning resumes from %s", resume)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if options.base_mix:
+        mix_weights(model, SentenceTransformer(base_model, device=device), options.base_mix)
     tuned_score = heldout_mrr(model, held)
     kept = tuned_score > base_score
     if kept:

@@ -148,3 +148,20 @@ tune({str(base)!r}, pairs, __import__("pathlib").Path({str(out)!r}),
     assert steps[0] > 5  # it went on from a checkpoint, not from step 1
     assert result.steps == steps[-1] == 20 * -(-sum(result.pairs.values()) // 8)
     assert result.kept and not (out / "checkpoints").exists()
+
+
+def test_mixing_moves_the_tuned_weights_back_towards_the_base(tmp_path: Path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from rag.tune.train import mix_weights
+
+    folder = tiny_embedder(tmp_path / "base")
+    base, tuned = SentenceTransformer(str(folder)), SentenceTransformer(str(folder))
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(1.0)
+    name, before = next((n, t.clone()) for n, t in tuned.state_dict().items() if t.is_floating_point())
+    mix_weights(tuned, base, 0.25)
+    assert torch.allclose(tuned.state_dict()[name], 0.75 * before + 0.25 * base.state_dict()[name])
+    assert torch.allclose(tuned.state_dict()[name], base.state_dict()[name] + 0.75)  # the parameters moved, not a copy
