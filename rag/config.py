@@ -88,6 +88,17 @@ class DenseSettings(Section):
     use_gpu: bool = True
 
 
+class MilvusSettings(Section):
+    """The Milvus index backend: Milvus Lite in a file, or a Milvus server or cluster by URI."""
+
+    uri: str = Field("", description="a .db file (Milvus Lite, embedded) or http://host:19530 (server, cluster); empty: milvus.db in the index folder")
+    token_env: str = Field("MILVUS_TOKEN", description="environment variable that holds the token of a secured server")
+    collection: str = Field("", description="collection name; empty: made from the index folder's name")
+    index_type: Literal["HNSW", "HNSW_SQ", "IVF_FLAT", "IVF_SQ8", "FLAT"] = Field("HNSW", description="the dense index Milvus builds")
+    index_params: dict[str, int] = Field({"M": 32, "efConstruction": 200}, description="build parameters of index_type")
+    search_params: dict[str, int] = Field({"ef": 256}, description="search parameters of index_type (HNSW: ef, IVF: nprobe)")
+
+
 class RetrievalSettings(Section):
     """Hybrid candidates, their fusion, and how many chunks reach the reranker and generator."""
 
@@ -228,6 +239,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     bm25: BM25Settings = BM25Settings()
     dense: DenseSettings = DenseSettings()
+    milvus: MilvusSettings = MilvusSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rerank: RerankSettings = RerankSettings()
     generation: GenerationSettings = GenerationSettings()
