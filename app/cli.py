@@ -79,6 +79,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.load(args.config)
+        settings = settings.model_copy(update={"backend": args.backend}) if args.backend else settings
         dataset = load_beir(Path(args.dataset), args.split, args.max_queries)
     except (FileNotFoundError, ValueError) as exc:
         print(f"rag eval: {exc}", file=sys.stderr)
@@ -425,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--out", default="runs/eval", help="folder for report.json, report.md and plots")
     retrieval.add_argument("--max-queries", type=int, help="evaluate only this many queries (a smoke test)")
     retrieval.add_argument("--corpus-sample", type=int, help="index only the judged documents plus N others")
+    retrieval.add_argument("--backend", choices=["local", "milvus"], help="search the index as a copy in Milvus ([milvus] settings; default: backend)")
     retrieval.add_argument("--tune", action="store_true", help="then tune the embedder on the corpus alone ([tune] settings) and evaluate again")
     retrieval.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     retrieval.set_defaults(func=cmd_eval_retrieval)

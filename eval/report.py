@@ -14,6 +14,7 @@ def retrieval_config(settings: Settings, queries: int, sliced: bool) -> dict:
     """The settings that shaped a retrieval report, recorded in it."""
     return {
         "embedding": settings.embedding.model,
+        "backend": settings.backend if settings.backend == "local" else f"milvus ({settings.milvus.uri or 'Milvus Lite'}, {settings.milvus.index_type})",
         "chunk_tokens": settings.chunking.chunk_tokens,
         "overlap_tokens": settings.chunking.overlap_tokens,
         "fusion": settings.retrieval.fusion,

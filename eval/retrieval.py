@@ -65,6 +65,22 @@ def build_index(corpus_file: Path, settings: Settings, embedder: Embedder, cache
     return folder / "index", names
 
 
+def milvus_copy(local: HybridIndex, settings: Settings):
+    """The local snapshot copied into Milvus (vectors and all, nothing re-embedded), so both
+    backends are measured on the same chunks and embeddings; Milvus Lite in a folder beside the
+    cached index (one per snapshot), reused after. A copy left partial by a kill is made again."""
+    from rag.milvus import open_index
+
+    folder = local.snapshot.parent.parent / f"milvus-{local.snapshot.name}"
+    folder.mkdir(exist_ok=True)
+    milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
+    if milvus.store.chunk_count() != local.store.chunk_count():
+        milvus.drop()
+        milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
+        log.info("copying %d chunks into Milvus collection %s", milvus.copy_store(local.store), milvus.name)
+    return milvus
+
+
 def doc_scores(hits: list[Hit], doc_of: dict[str, str]) -> dict[str, float]:
     """The best chunk score of each document (MaxP)."""
     scores: dict[str, float] = {}
@@ -99,7 +115,8 @@ def evaluate_retrieval(
     terminal bar; `on_query(done, total)` serves other front ends (the UI)."""
     embedder = Embedder.load(settings.embedding)
     index_dir, names = build_index(dataset.corpus_file, settings, embedder, cache, keep)
-    index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
+    local = HybridIndex.open(index_dir, settings, dim=embedder.dim)
+    index = milvus_copy(local, settings) if settings.backend == "milvus" else local
     reranker, why = Reranker.load(settings.rerank, embedder.device)
     if why:
         log.warning(why)
@@ -123,6 +140,8 @@ def evaluate_retrieval(
         if on_query is not None:
             on_query(done, len(dataset.queries))
     index.close()
+    if index is not local:
+        local.close()
     results = {}
     for stage in stages:
         metrics, per_query = score_run(dataset.qrels, runs[stage])

@@ -234,6 +234,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid")
 
     index_dir: Path = Path("index/samples")
+    backend: Literal["local", "milvus"] = Field("local", description="where the index lives: snapshots in index_dir, or Milvus ([milvus])")
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,6 +53,13 @@ def connect(settings: MilvusSettings, default_uri: str):
 
     token = os.environ.get(settings.token_env, "")
     return MilvusClient(settings.uri or default_uri, token=token) if token else MilvusClient(settings.uri or default_uri)
+
+
+def open_index(settings: MilvusSettings, bm25: BM25Settings, index_dir: Path, dim: int) -> MilvusIndex:
+    """The Milvus index of the collection in `index_dir`: Milvus Lite in INDEX/milvus.db unless
+    `settings.uri` names another file or a server; the collection named by the settings or the folder."""
+    client = connect(settings, str(index_dir / "milvus.db"))
+    return MilvusIndex.open(client, collection_name(settings.collection or index_dir.name), dim, settings, bm25)
 
 
 @dataclass
@@ -228,6 +236,12 @@ class MilvusIndex:
             listed = ",".join(quoted(p) for p in paths)
             self.client.delete(self.store.files_collection, filter=f"path in [{listed}]")
             self.client.delete(self.name, filter=f"path in [{listed}]")
+
+    def drop(self) -> None:
+        """Delete both collections and close the client (a new, empty index opens after)."""
+        for name in (self.name, self.store.files_collection):
+            self.client.drop_collection(name)
+        self.client.close()
 
     def close(self) -> None:
         self.client.close()

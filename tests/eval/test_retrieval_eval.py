@@ -77,3 +77,10 @@ def test_rag_eval_retrieval_end_to_end(tmp_path: Path):
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "per_query_ndcg.png").is_file()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)  # reuses the cached index
     assert again.returncode == 0 and "0 chunks embedded now" in again.stderr
+
+    milvus = subprocess.run(cmd + ["--backend", "milvus", "--out", str(tmp_path / "milvus")], capture_output=True, text=True, timeout=600)
+    assert milvus.returncode == 0, milvus.stderr
+    assert "copying" in milvus.stderr and "0 chunks embedded now" in milvus.stderr  # the same chunks and vectors, copied
+    report = json.loads((tmp_path / "milvus" / "report.json").read_text())
+    assert report["config"]["backend"].startswith("milvus (Milvus Lite")
+    assert all(stage["ndcg@10"] == pytest.approx(1.0) for stage in report["stages"].values())
