@@ -31,7 +31,8 @@ class Progress:
             self._bar.set_postfix(chunks=self.chunks, refresh=False)
         elif time.monotonic() - self._last_log >= 10 or (files and self.done == self.total):
             self._last_log = time.monotonic()
-            log.info("progress: %d/%d %ss, %d chunks embedded", self.done, self.total, self.unit, self.chunks)
+            embedded = f", {self.chunks} chunks embedded" if self.unit == "file" else ""
+            log.info("progress: %d/%d %ss%s", self.done, self.total, self.unit, embedded)
 
     def close(self) -> None:
         if self._bar is not None:

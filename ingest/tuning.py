@@ -99,7 +99,8 @@ def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> T
         return TuneReport(result, run / "README.md", live_tuned(root), None)
     digest = weights_digest(run / MODEL_DIR)
     target = tuned_folder(root, digest)
-    embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR)}), digest)
+    # Passages only: the ONNX query encoder (27 s to export here) is made later, by whoever queries.
+    embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR), "query_backend": "torch"}), digest)
 
     def move_into_place() -> None:
         if target.is_dir():  # the same weights were tuned before
