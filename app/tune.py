@@ -52,7 +52,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     r = report.result
     pairs = ", ".join(f"{n} {kind}" for kind, n in sorted(r.pairs.items()))
-    print(f"index: {index}\ntrained on {pairs} pairs: {r.steps} steps in {r.seconds:.0f} s")
+    print(f"index: {index}\ntrained {r.method} on {pairs} pairs: {r.steps} steps in {r.seconds:.0f} s")
     print(f"held-out pairs ({r.held_out}): MRR base {r.base_score:.4f}, tuned {r.tuned_score:.4f}")
     if report.snapshot is None:
         print(f"not kept: the tuned model does not beat the base one; the index is unchanged (card: {report.card})")

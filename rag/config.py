@@ -178,6 +178,7 @@ class TuneSettings(Section):
     learning_rate: float = Field(2e-5, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps the learning rate warms up over")
     max_seq_length: int = Field(128, ge=8, description="word pieces per text while training (bounds time and memory)")
+    lora_rank: int = Field(0, ge=0, description="0: tune every weight; r > 0: train rank-r LoRA adapters on every linear layer (peft), merged in after")
     base_mix: float = Field(0.0, ge=0, lt=1, description="share of the base model mixed back into the tuned weights (WiSE-FT): keeps what the base model knew")
     holdout: float = Field(0.1, gt=0, lt=1, description="share of the files whose pairs judge the tuned model against the base one")
     max_minutes: float = Field(60.0, gt=0, description="training stops at the first step past this")

@@ -37,6 +37,7 @@ class TuneResult:
     tuned_score: float
     kept: bool
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
+    method: str = "every weight"  # or "LoRA rank r", and the share of the base model mixed back
 
 
 def heldout_mrr(model, pairs: Sequence[Pair], batch_size: int = 64) -> float:
@@ -91,6 +92,22 @@ def _progress(on_step: Callable[[int, int], None]):
     return Progress()
 
 
+def merge_adapters(model) -> None:
+    """Fold trained LoRA adapters into the weights they adapt and drop them, so the tuned model is
+    a plain one that loads anywhere (and queries as fast as the base model)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    adapted = [m.model for m in model.modules() if getattr(getattr(m, "model", None), "_hf_peft_config_loaded", False)]
+    for network in adapted:  # the Hugging Face model inside sentence-transformers' Transformer module
+        for name, layer in list(network.named_modules()):
+            if isinstance(layer, BaseTunerLayer):
+                layer.merge()
+                parent, _, child = name.rpartition(".")
+                setattr(network.get_submodule(parent), child, layer.get_base_layer())
+        del network.peft_config  # transformers' record of the adapters: without it, saving writes the whole model
+        network._hf_peft_config_loaded = False
+
+
 def mix_weights(tuned, base, share: float) -> None:
     """Move `tuned`'s weights `share` of the way back to `base`'s, in place: weight-space ensembling
     (WiSE-FT, Wortsman et al. 2022) keeps most of a fine-tune's gain on its own data and most of
@@ -129,6 +146,10 @@ def tune(
     window = model.max_seq_length
     model.max_seq_length = min(window, options.max_seq_length)  # for training only: the saved model keeps its window
     base_score = heldout_mrr(model, held)
+    if options.lora_rank:
+        from peft import LoraConfig
+
+        model.add_adapter(LoraConfig(r=options.lora_rank, lora_alpha=2 * options.lora_rank, target_modules="all-linear", lora_dropout=0.0))
     columns = {"anchor": [p.query for p in train], "positive": [p.positive for p in train]}
     if all(p.negative for p in train):
         columns["negative"] = [p.negative for p in train]
@@ -156,6 +177,8 @@ def tune(
     if resume is not None:
         log.info("tuning resumes from %s", resume)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if options.lora_rank:
+        merge_adapters(model)
     if options.base_mix:
         mix_weights(model, SentenceTransformer(base_model, device=device), options.base_mix)
     tuned_score = heldout_mrr(model, held)
@@ -167,7 +190,10 @@ def tune(
     for p in train:
         counts[p.kind] = counts.get(p.kind, 0) + 1
     losses = [(int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e]
-    result = TuneResult(base_model, counts, len(held), trainer.state.global_step, time.perf_counter() - started, base_score, tuned_score, kept, losses)
+    method = (f"LoRA rank {options.lora_rank}" if options.lora_rank else "every weight") + (
+        f", {options.base_mix:.0%} base model mixed back" if options.base_mix else ""
+    )
+    result = TuneResult(base_model, counts, len(held), trainer.state.global_step, time.perf_counter() - started, base_score, tuned_score, kept, losses, method)
     (out / RESULT_FILE).write_text(json.dumps(asdict(result), indent=2))
     write_card(result, out)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # done: a later run starts afresh
@@ -194,6 +220,6 @@ def write_card(result: TuneResult, out: Path) -> None:
     verdict = "kept: it beats the base model" if result.kept else "not kept: it does not beat the base model, which stays"
     (out / "README.md").write_text(
         f"# Embedder tuned on this collection\n\n- base model: {result.base_model}\n- training pairs: {kinds} (no query or label used)\n"
-        f"- steps: {result.steps} in {result.seconds:.0f} s\n- held-out pairs: {result.held_out}; MRR base {result.base_score:.4f}, "
+        f"- trained: {result.method}; {result.steps} steps in {result.seconds:.0f} s\n- held-out pairs: {result.held_out}; MRR base {result.base_score:.4f}, "
         f"tuned {result.tuned_score:.4f}: {verdict}\n\n![training loss](loss.png)\n"
     )

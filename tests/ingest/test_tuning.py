@@ -132,14 +132,14 @@ def test_a_tuning_that_does_not_beat_the_base_leaves_the_index_as_it_was(tmp_pat
 
 
 def test_rag_tune_killed_mid_training_resumes_and_finishes(tmp_path: Path):
-    settings = tiny_settings(tmp_path, epochs=20, save_steps=5)
+    settings = tiny_settings(tmp_path, epochs=20, save_steps=5, lora_rank=4)  # LoRA: adapters checkpointed, merged at the end
     root = settings.index_dir
     Ingestor(settings, lambda: Embedder.load(settings.embedding), interactive=False).run(write_folder(tmp_path / "docs"), root)
     config = tmp_path / "rag.toml"
     config.write_text(
         f'index_dir = "{root}"\n[embedding]\nmodel = "{settings.embedding.model}"\nquery_backend = "torch"\n'
         "[chunking]\nchunk_tokens = 48\noverlap_tokens = 8\n[ingest]\nkeep_snapshots = 1\n[tune]\n"
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.tune.model_dump().items() if k in TUNE or k in ("epochs", "save_steps"))
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.tune.model_dump().items() if k in TUNE or k in ("epochs", "save_steps", "lora_rank"))
     )
     command = [sys.executable, "-m", "app.cli", "--config", str(config), "tune"]  # settings from the file, as a user runs it
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
@@ -158,3 +158,4 @@ def test_rag_tune_killed_mid_training_resumes_and_finishes(tmp_path: Path):
     assert "tuning resumes from" in done.stderr and "kept: re-embedded" in done.stdout and live_tuned(root)
     state = json.loads((root / TUNED_DIR / live_tuned(root) / "tune.json").read_text())
     assert state["steps"] == 20 * -(-sum(state["pairs"].values()) // 8)
+    assert not list((root / TUNED_DIR).rglob("adapter_config.json"))  # merged into a plain model

@@ -5,6 +5,7 @@ resumes from its checkpoint)."""
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_models import tiny_embedder
 
@@ -165,3 +166,19 @@ def test_mixing_moves_the_tuned_weights_back_towards_the_base(tmp_path: Path):
     mix_weights(tuned, base, 0.25)
     assert torch.allclose(tuned.state_dict()[name], 0.75 * before + 0.25 * base.state_dict()[name])
     assert torch.allclose(tuned.state_dict()[name], base.state_dict()[name] + 0.75)  # the parameters moved, not a copy
+
+
+@pytest.mark.slow
+def test_lora_adapters_train_and_are_merged_into_a_plain_model(tmp_path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    base = tiny_embedder(tmp_path / "base")
+    pairs = build_pairs(corpus(), ["title", "sentence", "crop"])
+    options = TuneSettings(epochs=3, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=10, max_seq_length=48, lora_rank=4)
+    result = tune(str(base), pairs, tmp_path / "tuned", options)
+    assert result.kept and result.tuned_score > result.base_score and result.losses[-1][1] < result.losses[0][1]
+    folder = tmp_path / "tuned" / "model"
+    assert not list(folder.rglob("adapter_config.json"))  # merged: no adapter left to load
+    tuned, plain = SentenceTransformer(str(folder)), SentenceTransformer(str(base))
+    assert tuned.state_dict().keys() == plain.state_dict().keys()  # the base model's own layout
+    assert not all(np.allclose(tuned.state_dict()[k], plain.state_dict()[k]) for k in plain.state_dict())
