@@ -10,10 +10,9 @@ from pathlib import Path
 
 from eval.datasets import BeirDataset
 from eval.retrieval import build_index
+from ingest.tuning import index_pairs
 from rag.config import Settings
 from rag.embedding import Embedder, resolve_model_path
-from rag.index import HybridIndex
-from rag.tune.pairs import collection_pairs
 from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
 
 
@@ -29,12 +28,7 @@ def tune_on_corpus(
     if (out / RESULT_FILE).is_file():
         result = TuneResult(**json.loads((out / RESULT_FILE).read_text()))
     else:
-        index = HybridIndex.open(index_dir, settings, dim=embedder.dim)
-        try:
-            t = settings.tune
-            pairs = collection_pairs(index.store, lambda q, k: index.sparse.search(q, k)[0], t.pair_kinds, t.max_pairs, t.hard_negatives, t.seed)
-        finally:
-            index.close()
+        pairs = index_pairs(index_dir, settings)
         result = tune(resolve_model_path(settings.embedding.model), pairs, out, settings.tune, embedder.device, on_step)
     if not result.kept:
         return None, result

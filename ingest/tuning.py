@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from rag.config import Settings
 from rag.embedding import Embedder, pick_device, resolve_model_path
+from rag.generate.load import load_generator
 from rag.index import STORE_FILE, HybridIndex, spec_from_settings, write_search_indexes
 from rag.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
 from rag.store import ChunkStore
 from rag.tune.active import TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
-from rag.tune.pairs import collection_pairs
+from rag.tune.pairs import Pair, collection_pairs
+from rag.tune.queries import question_pairs
 from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
 
+log = logging.getLogger(__name__)
 EMBED_BATCH = 512  # chunks per progress report while re-embedding
 
 
@@ -71,6 +77,23 @@ def reembed(root: Path, settings: Settings, embedder: Embedder, before_publish: 
     return name, len(ids)
 
 
+def index_pairs(root: Path, settings: Settings) -> list[Pair]:
+    """The training pairs `[tune]` asks for, from the live snapshot of `root`; the configured LLM
+    is loaded only when pseudo-queries are asked for."""
+    t = settings.tune
+    questions = None
+    if "question" in t.pair_kinds:
+        generator, why = load_generator(settings.generation)
+        if why:
+            log.warning(why)
+        questions = partial(question_pairs, generator=generator, settings=settings.generation, count=t.max_questions, rng=random.Random(t.seed))
+    index = HybridIndex.open(root, settings)
+    try:
+        return collection_pairs(index.store, lambda q, k: index.sparse.search(q, k)[0], t.pair_kinds, t.max_pairs, t.hard_negatives, t.seed, questions)
+    finally:
+        index.close()
+
+
 def run_folder(root: Path, settings: Settings) -> Path:
     """Where a tuning of the live snapshot with these settings runs: the same folder after a kill,
     a new one once the collection or the settings change."""
@@ -88,13 +111,8 @@ def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> T
     if (run / RESULT_FILE).is_file():  # trained already: killed while re-embedding, or not kept
         result = TuneResult(**json.loads((run / RESULT_FILE).read_text()))
     else:
-        index = HybridIndex.open(root, settings)
-        try:
-            t = settings.tune
-            pairs = collection_pairs(index.store, lambda q, k: index.sparse.search(q, k)[0], t.pair_kinds, t.max_pairs, t.hard_negatives, t.seed)
-        finally:
-            index.close()
-        result = tune(resolve_model_path(settings.embedding.model), pairs, run, t, pick_device(settings.embedding.device), on_step)
+        pairs = index_pairs(root, settings)
+        result = tune(resolve_model_path(settings.embedding.model), pairs, run, settings.tune, pick_device(settings.embedding.device), on_step)
     if not result.kept:
         return TuneReport(result, run / "README.md", live_tuned(root), None)
     digest = weights_digest(run / MODEL_DIR)

@@ -170,7 +170,10 @@ class GenerationSettings(Section):
 class TuneSettings(Section):
     """Fine-tuning the embedder on pairs made from the collection itself (`rag tune`, `rag eval retrieval --tune`)."""
 
-    pair_kinds: list[Literal["title", "sentence", "crop"]] = Field(["title", "sentence", "crop"], description="which pairs to make (rag/tune/pairs.py)")
+    pair_kinds: list[Literal["title", "sentence", "crop", "question"]] = Field(
+        ["title", "sentence", "crop"], description="which pairs to make (rag/tune/pairs.py; question: rag/tune/queries.py)"
+    )
+    max_questions: int = Field(500, ge=1, description="passages the LLM writes a question for (pair kind question)")
     max_pairs: int = Field(4000, ge=1, description="pairs drawn from the collection; training time grows with them")
     hard_negatives: bool = Field(True, description="add each pair's best BM25 match from another file as a negative")
     epochs: float = Field(1.0, gt=0)

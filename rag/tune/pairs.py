@@ -1,5 +1,6 @@
 """Training pairs for tuning the embedder, made from the collection alone: no query and no
-relevance label is used. Three kinds, each a (query-like text, passage) pair:
+relevance label is used. Three kinds here, each a (query-like text, passage) pair (a fourth,
+"question", is written by an instruction-tuned LLM: rag/tune/queries.py):
 
 - title: a document's title or a section heading -> a passage under it;
 - sentence: one sentence of a passage -> the rest of that passage (the inverse cloze task);
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.sentences import split_sentences
@@ -141,9 +142,19 @@ def build_pairs(passages: Sequence[Passage], kinds: Sequence[str], seed: int = 0
     return pairs
 
 
-def collection_pairs(store, search, kinds: Sequence[str], max_pairs: int, hard_negatives: bool = True, seed: int = 0) -> list[Pair]:
+def collection_pairs(
+    store,
+    search,
+    kinds: Sequence[str],
+    max_pairs: int,
+    hard_negatives: bool = True,
+    seed: int = 0,
+    questions: Callable[[list[Passage]], list[Pair]] | None = None,
+) -> list[Pair]:
     """Pairs from every chunk of an index's store (rag.store.ChunkStore), at most `max_pairs`,
-    each with a hard negative from `search` (the index's BM25) when asked."""
+    each with a hard negative from `search` (the index's BM25) when asked. `questions` writes the
+    "question" kind (rag/tune/queries.py), which comes first: it costs an LLM call a pair."""
     passages = [Passage(cid, path, heading, text, order == 0) for cid, path, heading, text, order in store.passages()]
-    pairs = build_pairs(passages, kinds, seed)[:max_pairs]
+    asked = questions(passages) if questions is not None and "question" in kinds else []
+    pairs = (asked + build_pairs(passages, [k for k in kinds if k != "question"], seed))[:max_pairs]
     return with_hard_negatives(pairs, passages, search) if hard_negatives else pairs

@@ -182,3 +182,48 @@ def test_lora_adapters_train_and_are_merged_into_a_plain_model(tmp_path: Path):
     tuned, plain = SentenceTransformer(str(folder)), SentenceTransformer(str(base))
     assert tuned.state_dict().keys() == plain.state_dict().keys()  # the base model's own layout
     assert not all(np.allclose(tuned.state_dict()[k], plain.state_dict()[k]) for k in plain.state_dict())
+
+
+@pytest.mark.slow
+def test_an_instruction_tuned_llm_is_asked_for_a_question_per_sampled_passage(tmp_path: Path, caplog):
+    from tiny_models import CHAT_TEMPLATE, tiny_llama
+
+    from rag.config import GenerationSettings
+    from rag.generate.hf import HFGenerator
+    from rag.tune.queries import INSTRUCTION, question_pairs
+
+    class Recording:  # the real generator, with the messages it was given kept
+        def __init__(self, generator):
+            self.inner, self.seen, self.chat_template = generator, [], generator.chat_template
+
+        def stream(self, messages, settings):
+            self.seen.append((messages, settings))
+            yield from self.inner.stream(messages, settings)
+
+    passages = corpus(12)
+    chat = Recording(HFGenerator(tiny_llama(tmp_path / "chat", CHAT_TEMPLATE), context_tokens=1024, threads=1))
+    pairs = question_pairs(passages, chat, GenerationSettings(), count=5, rng=random.Random(0))
+    assert len(chat.seen) == 5 and all(m[0] == {"role": "system", "content": INSTRUCTION} for m, _ in chat.seen)
+    assert all(s.temperature == 0.0 and s.max_new_tokens == 40 for _, s in chat.seen)
+    assert {m[1]["content"] for m, _ in chat.seen} <= {p.text for p in passages}
+    assert all(p.kind == "question" and p.positive in {q.text for q in passages} for p in pairs)
+
+    base = Recording(HFGenerator(tiny_llama(tmp_path / "base"), context_tokens=1024, threads=1))
+    assert question_pairs(passages, base, GenerationSettings(), count=5, rng=random.Random(0)) == [] and not base.seen
+    assert "instruction-tuned" in caplog.text
+
+
+def test_written_questions_come_first_and_count_against_the_pair_budget():
+    from rag.tune.pairs import collection_pairs
+
+    class Store:  # rag.store.ChunkStore.passages' rows
+        def passages(self):
+            return [(p.chunk_id, p.path, p.heading, p.text, 0) for p in corpus(10)]
+
+    def ask(passages):
+        return [Pair("question", f"How often was survey {p.chunk_id} run at all?", p.text, p.path, p.chunk_id) for p in passages[:3]]
+
+    pairs = collection_pairs(Store(), None, ["question", "title"], max_pairs=8, hard_negatives=False, questions=ask)
+    assert [p.kind for p in pairs[:3]] == ["question"] * 3 and {p.kind for p in pairs[3:]} == {"title"} and len(pairs) == 8
+    assert all(p.kind == "title" for p in collection_pairs(Store(), None, ["question", "title"], 8, False, questions=None))
+    assert TuneSettings(pair_kinds=["question"]).max_questions == 500
