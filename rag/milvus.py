@@ -55,11 +55,18 @@ def connect(settings: MilvusSettings, default_uri: str):
     return MilvusClient(settings.uri or default_uri, token=token) if token else MilvusClient(settings.uri or default_uri)
 
 
+def lite_file(settings: MilvusSettings, default_uri: str) -> str | None:
+    """The Milvus Lite file the settings name, or None for a server URI."""
+    uri = settings.uri or default_uri
+    return None if "://" in uri else uri
+
+
 def open_index(settings: MilvusSettings, bm25: BM25Settings, index_dir: Path, dim: int) -> MilvusIndex:
     """The Milvus index of the collection in `index_dir`: Milvus Lite in INDEX/milvus.db unless
     `settings.uri` names another file or a server; the collection named by the settings or the folder."""
-    client = connect(settings, str(index_dir / "milvus.db"))
-    return MilvusIndex.open(client, collection_name(settings.collection or index_dir.name), dim, settings, bm25)
+    default = str(index_dir / "milvus.db")
+    name = collection_name(settings.collection or index_dir.name)
+    return MilvusIndex.open(connect(settings, default), name, dim, settings, bm25, lite_file(settings, default))
 
 
 @dataclass
@@ -159,9 +166,10 @@ class MilvusIndex:
     dense: MilvusDense
     sparse: MilvusSparse
     store: MilvusStore
+    lite_file: str | None = None  # the Milvus Lite file, when that is what `client` reaches
 
     @classmethod
-    def open(cls, client, name: str, dim: int, settings: MilvusSettings, bm25: BM25Settings) -> MilvusIndex:
+    def open(cls, client, name: str, dim: int, settings: MilvusSettings, bm25: BM25Settings, lite: str | None = None) -> MilvusIndex:
         """The collections `name` and `name`_files, created (empty) when missing."""
         files = f"{name}_files"
         if not client.has_collection(name):
@@ -171,9 +179,8 @@ class MilvusIndex:
         client.load_collection(name)
         client.load_collection(files)
         tokenizer = Tokenizer(bm25.stemmer, bm25.stopwords)
-        return cls(
-            client, name, dim, MilvusDense(client, name, settings.search_params), MilvusSparse(client, name, tokenizer), MilvusStore(client, name, files)
-        )
+        dense, sparse = MilvusDense(client, name, settings.search_params), MilvusSparse(client, name, tokenizer)
+        return cls(client, name, dim, dense, sparse, MilvusStore(client, name, files), lite)
 
     def replace_file(self, record: FileRecord, chunks: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
         """Put one file's chunks (with their own ids) and its registry row in, in place of any it
@@ -241,10 +248,16 @@ class MilvusIndex:
         """Delete both collections and close the client (a new, empty index opens after)."""
         for name in (self.name, self.store.files_collection):
             self.client.drop_collection(name)
-        self.client.close()
+        self.close()
 
     def close(self) -> None:
+        """Close the client; for Milvus Lite, also stop the in-process server pymilvus started
+        for the file (else it runs, holding the file, until the process exits)."""
         self.client.close()
+        if self.lite_file:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.lite_file)
 
 
 def file_row(record: FileRecord) -> dict:

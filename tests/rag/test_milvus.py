@@ -10,7 +10,7 @@ from conftest import ingested_corpus
 
 from rag.config import MilvusSettings
 from rag.index import HybridIndex
-from rag.milvus import MilvusIndex, collection_name, connect
+from rag.milvus import MilvusIndex, collection_name, connect, lite_file
 from rag.retriever import Filters, HybridRetriever
 
 QUERIES = ["Where is Mount Etna?", "how is black tea made", "river through ten countries", "Golden Gate Bridge", "MIME type glob patterns"]
@@ -23,7 +23,8 @@ def pair(tmp_path_factory, embedder):
     settings = ingested_corpus(root, embedder, {"otters.txt": "Otters hold hands while they sleep so they do not drift apart."})
     local = HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
     options = MilvusSettings(index_type="FLAT", index_params={}, search_params={})
-    milvus = MilvusIndex.open(connect(options, str(root / "milvus.db")), collection_name("test-index"), embedder.dim, options, settings.bm25)
+    db = str(root / "milvus.db")
+    milvus = MilvusIndex.open(connect(options, db), collection_name("test-index"), embedder.dim, options, settings.bm25, lite_file(options, db))
     assert milvus.copy_store(local.store) == local.store.chunk_count() == milvus.store.chunk_count()
     yield local, milvus, settings
     milvus.close()
@@ -32,7 +33,7 @@ def pair(tmp_path_factory, embedder):
 
 def test_names_and_files_match_the_local_store(pair):
     local, milvus, _ = pair
-    assert collection_name("9 papers-v2") == "rag_9_papers_v2"
+    assert collection_name("9 papers-v2") == "rag_9_papers_v2" and lite_file(MilvusSettings(uri="http://db:19530"), "x.db") is None
     assert milvus.store.files() == local.store.files()
     ids = [int(i) for i in local.store.chunk_ids_of(["volcanoes.md", "otters.txt"])]
     assert list(milvus.store.chunk_ids_of(["volcanoes.md", "otters.txt"])) == sorted(ids)
@@ -87,10 +88,10 @@ def test_a_file_is_replaced_or_removed_whole(pair, embedder):
 def test_a_lite_file_keeps_its_data_for_the_next_client(pair, embedder, tmp_path: Path):
     local, _, settings = pair
     options, db = MilvusSettings(index_type="FLAT", index_params={}, search_params={}), str(tmp_path / "again.db")
-    first = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25)
+    first = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25, lite_file(options, db))
     first.copy_store(local.store)
     first.close()
-    second = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25)
+    second = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25, lite_file(options, db))
     try:
         assert second.store.chunk_count() == local.store.chunk_count() and second.store.files() == local.store.files()
     finally:
