@@ -117,8 +117,9 @@ def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> T
         return TuneReport(result, run / "README.md", live_tuned(root), None)
     digest = weights_digest(run / MODEL_DIR)
     target = tuned_folder(root, digest)
-    # Passages only: the ONNX query encoder (27 s to export here) is made later, by whoever queries.
-    embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR), "query_backend": "torch"}), digest)
+    # Loaded as engines load it, so the ONNX query encoder is exported now (27 s here; its cache key
+    # survives the move below) and the first question after the switch does not wait for it.
+    embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR)}), digest)
 
     def move_into_place() -> None:
         if target.is_dir():  # the same weights were tuned before
