@@ -74,9 +74,11 @@ def milvus_copy(local: HybridIndex, settings: Settings):
     folder = local.snapshot.parent.parent / f"milvus-{local.snapshot.name}"
     folder.mkdir(exist_ok=True)
     milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
-    if milvus.store.chunk_count() != local.store.chunk_count():
-        milvus.drop()
-        milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
+    count = milvus.store.chunk_count()
+    if count != local.store.chunk_count():
+        if count:  # partial
+            milvus.drop()
+            milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
         log.info("copying %d chunks into Milvus collection %s", milvus.copy_store(local.store), milvus.name)
     return milvus
 

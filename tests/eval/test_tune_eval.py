@@ -46,6 +46,7 @@ def test_eval_retrieval_tune_measures_before_and_after(tmp_path: Path):
         "RAG_TUNE__EPOCHS": "3",
         "RAG_TUNE__LEARNING_RATE": "0.005",
         "RAG_TUNE__HOLDOUT": "0.2",
+        "RAG_TUNE__PAIR_KINDS": '["title", "sentence", "crop"]',
     }
     cmd = [sys.executable, "-m", "app.cli", "eval", "retrieval", str(dataset), "--tune", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
