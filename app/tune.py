@@ -15,10 +15,12 @@ def progress_callback(unit: str):
     """A `(done, total)` callback that drives a Progress bar, made once the total is known."""
     from ingest.progress import Progress
 
-    state: dict[str, Progress] = {}
+    bars: list[Progress] = []
 
     def update(done: int, total: int) -> None:
-        bar = state.get("bar") or state.setdefault("bar", Progress(total, unit=unit))
+        if not bars:
+            bars.append(Progress(total, unit=unit))
+        bar = bars[0]
         bar.advance(files=done - bar.done)
         if done >= total:
             bar.close()

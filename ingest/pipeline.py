@@ -25,7 +25,7 @@ from rag.embedding import Embedder
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
 from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
 from rag.store import ChunkStore, FileRecord, NewChunk
-from rag.tune.active import embedding_settings, prune_tuned
+from rag.tune.active import index_embedder, prune_tuned
 
 log = logging.getLogger("ingest")
 
@@ -115,9 +115,8 @@ class Ingestor:
         """The embedding model, loaded on first use: an unchanged folder never loads it."""
         if self._embedder is None:
             embedder = self._load_embedder()
-            if self._tuned and embedder.tuned != self._tuned[1]:  # new chunks are embedded as the old ones were
-                root, digest = self._tuned
-                embedder = Embedder.load(embedding_settings(root, self.settings.embedding, digest), digest)
+            if self._tuned:  # new chunks are embedded as the old ones were
+                embedder = index_embedder(self._tuned[0], self.settings.embedding, embedder, self._tuned[1])
             limit = embedder.max_tokens - 2  # [CLS] and [SEP]
             chunk_tokens = self.settings.chunking.chunk_tokens
             if chunk_tokens > limit:

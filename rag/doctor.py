@@ -67,7 +67,8 @@ def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
     checks = [store_check]
     if spec is not None and spec.tuned:  # embedded by a copy tuned on the collection: queries need it
         model = tuned_folder(gen.parent, spec.tuned) / MODEL_DIR
-        checks.append(Check("tuned model", (model / "modules.json").is_file(), f"{model}" + ("" if (model / "modules.json").is_file() else " is missing")))
+        present = (model / "modules.json").is_file()
+        checks.append(Check("tuned model", present, f"{model}" + ("" if present else " is missing")))
     try:
         manifest = json.loads((gen / MANIFEST_FILE).read_text())
         ok = count is None or manifest["chunks"] == count

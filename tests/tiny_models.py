@@ -12,6 +12,10 @@ CORPUS = [
 ] * 20
 
 
+# The words of the synthetic survey collections that the tiny embedder is tuned on (rag/tune tests).
+ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
+PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
+
 CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
 
 

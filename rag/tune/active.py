@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rag.config import EmbeddingSettings
 from rag.embedding import Embedder
+from rag.index import MANIFEST_FILE
 from rag.snapshots import SNAPSHOT_RE, live_snapshot
 from rag.store import IndexMismatchError
 from rag.tune.train import MODEL_DIR
@@ -45,7 +46,7 @@ def weights_digest(model: Path) -> str:
 def snapshot_tuned(snapshot: Path) -> str:
     """The tuned digest a snapshot's manifest records ("" for the base model or no manifest)."""
     try:
-        return json.loads((snapshot / "manifest.json").read_text())["spec"].get("tuned", "")
+        return json.loads((snapshot / MANIFEST_FILE).read_text())["spec"].get("tuned", "")
     except (OSError, ValueError, KeyError):
         return ""
 
@@ -84,10 +85,11 @@ def prune_tuned(root: Path) -> list[str]:
     return removed
 
 
-def index_embedder(root: Path, base: EmbeddingSettings, embedder: Embedder | None = None) -> Embedder:
-    """The embedder whose vectors the index's live snapshot holds: `embedder` when it carries
-    those weights already, else the base model or the index's tuned copy, loaded."""
-    digest = live_tuned(root)
+def index_embedder(root: Path, base: EmbeddingSettings, embedder: Embedder | None = None, digest: str | None = None) -> Embedder:
+    """The embedder with the weights `digest` names (default: those the index's live snapshot was
+    embedded with): `embedder` when it carries them already, else the base model or the index's
+    tuned copy, loaded."""
+    digest = live_tuned(root) if digest is None else digest
     if embedder is not None and embedder.tuned == digest:
         return embedder
     return Embedder.load(embedding_settings(root, base, digest), digest)

@@ -10,10 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_models import tiny_embedder
-
-ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
-PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
+from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 
 def synthetic_beir(folder: Path, n: int = 60) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import tiny_embedder
+from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 from ingest.pipeline import Ingestor
 from ingest.tuning import run_folder, tune_index, undo_tuning
@@ -28,8 +28,6 @@ from rag.store import ChunkStore, IndexMismatchError
 from rag.tune.active import TUNED_DIR, live_tuned
 
 pytestmark = pytest.mark.slow
-ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
-PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
 TUNE = {
     "epochs": 3,
     "batch_size": 8,

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import tiny_embedder
+from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 from rag.config import TuneSettings
 from rag.tune.pairs import Pair, Passage, build_pairs, crop_pairs, sentence_pairs, title_of, title_pairs, with_hard_negatives
 from rag.tune.train import heldout_mrr, split_pairs, tune
-
-ANIMALS = ["otter", "heron", "badger", "lynx", "marten", "ibex", "puffin", "stoat", "vole", "egret", "bison", "gecko"]
-PLACES = ["Lisbon", "Tromso", "Cusco", "Nairobi", "Perth", "Quebec", "Osaka", "Tbilisi", "Bergen", "Recife"]
 
 
 def corpus(n: int = 60) -> list[Passage]:
