@@ -102,5 +102,5 @@ def evaluate_collection(engine, settings: Settings, items: list[QaItem], judge: 
     items = resolve_sources(items, engine.index.store.files())
     rows = evaluate_qa(items, engine, {}, judge, extractive, on_done)
     generator = "extractive" if extractive or engine.generator is None else engine.generator.name
-    root = engine.index.snapshot.parent  # the index folder holding the live snapshot
+    root = engine.index.root  # the index folder holding the live snapshot
     return qa_report_dict(root.name, "own collection", judge.name, answer_config(settings, generator, root), rows)

@@ -60,7 +60,8 @@ def build_index(corpus_file: Path, settings: Settings, embedder: Embedder, cache
     else:
         names = write_corpus(corpus_file, folder / "docs", keep=keep)
         names_file.write_text(json.dumps(names))
-    report = Ingestor(settings, lambda: embedder).run(folder / "docs", folder / "index")
+    local = settings.model_copy(update={"backend": "local"})  # the Milvus backend is measured on a copy of this index
+    report = Ingestor(local, lambda: embedder).run(folder / "docs", folder / "index")
     log.info("index %s: %d chunks embedded now, %d files", folder / "index", report.chunks_embedded, report.files_in_index)
     return folder / "index", names
 
@@ -69,17 +70,16 @@ def milvus_copy(local: HybridIndex, settings: Settings):
     """The local snapshot copied into Milvus (vectors and all, nothing re-embedded), so both
     backends are measured on the same chunks and embeddings; Milvus Lite in a folder beside the
     cached index (one per snapshot), reused after. A copy left partial by a kill is made again."""
-    from rag.milvus import open_index
+    from rag.milvus import open_milvus
 
-    folder = local.snapshot.parent.parent / f"milvus-{local.snapshot.name}"
-    folder.mkdir(exist_ok=True)
-    milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
+    folder = local.root.parent / f"milvus-{local.version}"
+    milvus = open_milvus(settings.milvus, settings.bm25, folder, local.spec.dim)
     count = milvus.store.chunk_count()
     if count != local.store.chunk_count():
         if count:  # partial
             milvus.drop()
-            milvus = open_index(settings.milvus, settings.bm25, folder, local.spec.dim)
-        log.info("copying %d chunks into Milvus collection %s", milvus.copy_store(local.store), milvus.name)
+            milvus = open_milvus(settings.milvus, settings.bm25, folder, local.spec.dim)
+        log.info("copying %d chunks into Milvus collection %s", milvus.copy_store(local.store, local.spec.dim), milvus.name)
     return milvus
 
 

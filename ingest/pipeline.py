@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.ocr import OcrOptions
 from ingest.progress import Progress
@@ -26,6 +27,9 @@ from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_fr
 from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
 from rag.store import ChunkStore, FileRecord, NewChunk
 from rag.tune.active import index_embedder, prune_tuned
+
+if TYPE_CHECKING:
+    from ingest.milvus_sink import MilvusSink
 
 log = logging.getLogger("ingest")
 
@@ -130,6 +134,11 @@ class Ingestor:
             self._embedder = embedder
         return self._embedder
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the embedding model was loaded (some file needed embedding)."""
+        return self._embedder is not None
+
     def chunker(self):
         self.embedder()
         return self._chunker
@@ -142,7 +151,12 @@ class Ingestor:
             board = StatusBoard(root)
             board.begin(source)
             try:
-                report = self._run_locked(source, root, rebuild, board)
+                if self.settings.backend == "milvus":
+                    from ingest.milvus_sink import ingest_into_milvus  # pymilvus loads only for this backend
+
+                    report = ingest_into_milvus(self, source, root, rebuild, board)
+                else:
+                    report = self._run_locked(source, root, rebuild, board)
             except BaseException as exc:
                 board.end(f"{type(exc).__name__}: {exc}")
                 raise
@@ -164,18 +178,7 @@ class Ingestor:
             self._tuned = (root, tuned)
             if self._embedder is not None and self._embedder.tuned != tuned:  # `rag tune` or `--undo` ran since
                 self._embedder = None
-            files, report.failed, ignored = scan_folder(source, self.settings.ingest)
-            for path, reason in report.failed.items():
-                log.warning("skipped %s: %s", path, reason, extra={"event": "skipped", "path": path, "reason": reason})
-            if not files and not known:
-                exts = ", ".join(self.settings.ingest.extensions)
-                raise UsageError(f"no supported documents in {source} (looked for {exts})")
-            present = {f.rel for f in files}
-            removed = sorted(p for p in known if p not in present)
-            candidates = [f for f in files if not _same_stat(f, known.get(f.rel))]
-            report.unchanged = len(files) - len(candidates)
-            log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed), extra=_stage("scanned"))
-            board.scanned([f.rel for f in candidates], report.unchanged, removed, ignored, report.failed)
+            candidates, removed = self.diff(source, known, report, board)
             if live and not candidates and not removed and report.failed == prev_failures:
                 report.snapshot, report.files_in_index = live.name, len(known)
                 return report
@@ -186,7 +189,7 @@ class Ingestor:
                     for path in removed:
                         store.delete_file(path)
                 report.removed = len(removed)
-                touched = self._ingest(candidates, known, store, report, board)
+                touched = self.ingest_files(candidates, known, store, report, board)
                 with store.conn:
                     store.set_failures(report.failed)
                 chunks_changed = bool(report.added or report.updated or report.removed)
@@ -219,7 +222,26 @@ class Ingestor:
         log.info("stage: done, live snapshot %s", report.snapshot, extra=_stage("done"))
         return report
 
-    def _ingest(self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore, report: IngestReport, board: StatusBoard) -> int:
+    def diff(self, source: Path, known: dict[str, FileRecord], report: IngestReport, board: StatusBoard) -> tuple[list[SourceFile], list[str]]:
+        """(files to check: new or with new stat data, paths removed from the folder) against the
+        files the index holds; failed and unchanged files are counted in `report`."""
+        files, report.failed, ignored = scan_folder(source, self.settings.ingest)
+        for path, reason in report.failed.items():
+            log.warning("skipped %s: %s", path, reason, extra={"event": "skipped", "path": path, "reason": reason})
+        if not files and not known:
+            exts = ", ".join(self.settings.ingest.extensions)
+            raise UsageError(f"no supported documents in {source} (looked for {exts})")
+        present = {f.rel for f in files}
+        removed = sorted(p for p in known if p not in present)
+        candidates = [f for f in files if not _same_stat(f, known.get(f.rel))]
+        report.unchanged = len(files) - len(candidates)
+        log.info("stage: scanned %d files: %d to check, %d removed", len(files), len(candidates), len(removed), extra=_stage("scanned"))
+        board.scanned([f.rel for f in candidates], report.unchanged, removed, ignored, report.failed)
+        return candidates, removed
+
+    def ingest_files(
+        self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore | MilvusSink, report: IngestReport, board: StatusBoard
+    ) -> int:
         """Read, chunk and embed the candidates into `store`; returns how many only had new stat data."""
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
@@ -268,7 +290,7 @@ class Ingestor:
         progress.close()
         return touched
 
-    def _flush(self, pending: list[_Pending], store: ChunkStore, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
+    def _flush(self, pending: list[_Pending], store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Embed the pending files' chunks in one call and write the files to the store."""
         if not pending:
             return
@@ -276,12 +298,13 @@ class Ingestor:
             board.file(p.file.rel, "embedding")
         vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
         at = 0
-        with store.conn:
+        with store.transaction():
             for p in pending:
                 f = p.file
                 store.add_file(f.rel, f.size, f.mtime_ns, p.sha256, p.kind, p.text, p.page_starts, p.chunks, vectors[at : at + len(p.chunks)])
                 at += len(p.chunks)
                 board.file(f.rel, "done", chunks=len(p.chunks))
+                log.debug("stored %s", f.rel, extra={"event": "file_stored", "path": f.rel})
                 if p.is_update:
                     report.updated += 1
                 else:

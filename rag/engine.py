@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answer import Answer, Citation, Exchange, Hit
 from rag.answerable import weigh
@@ -30,13 +31,15 @@ from rag.generate.checked import Said, said_sentences
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, labelled, short_messages, short_prompt
-from rag.index import HybridIndex
+from rag.index import HybridIndex, Index, open_index
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
 from rag.sentence_rank import Sentence, rank_sentences
-from rag.snapshots import live_snapshot
 from rag.sparse import SparseIndex
 from rag.tune.active import index_embedder
+
+if TYPE_CHECKING:
+    from rag.milvus.views import MilvusSparse
 
 log = logging.getLogger("rag")
 
@@ -57,7 +60,7 @@ class Turn:
     question: str
     searched: str  # the question as retrieval and the LLM see it: a follow-up made standalone
     hits: list[Hit]
-    sparse: SparseIndex  # the searched snapshot's BM25 statistics (term weights for sentence ranking)
+    sparse: SparseIndex | MilvusSparse  # the searched index's BM25 statistics (term weights for sentence ranking)
     generation: GenerationSettings
     started: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -85,7 +88,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        index: HybridIndex,
+        index: Index,
         embedder: Embedder,
         retriever: HybridRetriever,
         generator: Generator | None,
@@ -99,7 +102,7 @@ class Engine:
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
         self._compute = threading.BoundedSemaphore(settings.retrieval.parallel or os.cpu_count() or 1)
-        self._retired: HybridIndex | None = None  # the snapshot before the live one, closed at the next switch
+        self._retired: Index | None = None  # the snapshot before the live one, closed at the next switch
         # One question at a time on a local LLM (a server backend takes `parallel`); the rest wait, bounded.
         self._llm_turn = threading.BoundedSemaphore(getattr(generator, "parallel", 1))
         for note in self.notes:
@@ -114,7 +117,7 @@ class Engine:
         settings = settings or Settings.load()
         root = index_dir or settings.index_dir
         embedder = index_embedder(root, settings.embedding, embedder)  # the index's tuned copy when `rag tune` made one
-        index = HybridIndex.open(root, settings, dim=embedder.dim, tuned=embedder.tuned)
+        index = open_index(root, settings, dim=embedder.dim, tuned=embedder.tuned)
         notes = []
         reranker, why = Reranker.load(settings.rerank, embedder.device)
         if why:
@@ -130,12 +133,11 @@ class Engine:
     def refresh(self) -> bool:
         """Switch to the index's live snapshot when an ingest has published a newer one, so a
         long-running process serves new documents without a restart. True when it switched."""
-        root = self.index.snapshot.parent
-        live = live_snapshot(root)
-        if live is None or live == self.index.snapshot:
+        if self.index.is_live():  # a Milvus index always is
             return False
+        root = self.index.root
         with self._refresh_lock:
-            if live_snapshot(root) != self.index.snapshot:
+            if not self.index.is_live():
                 embedder = index_embedder(root, self.settings.embedding, self.embedder)  # another after `rag tune` or `--undo`
                 index = HybridIndex.open(root, self.settings, dim=embedder.dim, tuned=embedder.tuned)
                 retriever = HybridRetriever(index, embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
@@ -144,7 +146,7 @@ class Engine:
                 if self._retired is not None:
                     self._retired.close()
                 self._retired, self.index, self.retriever, self.embedder = self.index, index, retriever, embedder
-                log.info("switched to snapshot %s", index.snapshot.name)
+                log.info("switched to snapshot %s", index.version)
         return True
 
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None, **kw) -> list[Hit]:
@@ -156,9 +158,9 @@ class Engine:
         served 89 (rag bench's load stage), as ONNX, FAISS and BLAS threads stopped fighting."""
         check_length(question, self.settings.retrieval.max_question_chars)
         index, hits = self._search(question, top_k, filters, **kw)
-        return index.snapshot.name, hits
+        return index.version, hits
 
-    def _search(self, question: str, top_k: int | None, filters: Filters | None, **kw) -> tuple[HybridIndex, list[Hit]]:
+    def _search(self, question: str, top_k: int | None, filters: Filters | None, **kw) -> tuple[Index, list[Hit]]:
         self.refresh()
         retriever = self.retriever  # one snapshot for the whole search, even if an ingest publishes meanwhile
         with self._compute:
@@ -200,7 +202,7 @@ class Engine:
             parts = self._from_sources(turn)
         for part in parts:
             if isinstance(part, Answer):
-                part.snapshot = index.snapshot.name
+                part.snapshot = index.version
             yield part
 
     def _standalone(self, question: str, history: Sequence[Exchange], generation: GenerationSettings, extractive: bool, timings: dict, notes: list[str]) -> str:

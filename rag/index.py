@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.snapshots import require_live_snapshot
+from rag.snapshots import live_snapshot, require_live_snapshot
 from rag.sparse import SparseIndex
 from rag.store import SCHEMA_VERSION, ChunkStore, IndexMismatchError, IndexSpec
 
@@ -23,6 +24,31 @@ DOCTOR = "`rag doctor --index {root}` repairs it"
 
 class IndexCorruptError(RuntimeError):
     """The files of a snapshot disagree with each other or cannot be read."""
+
+
+class Index(Protocol):
+    """What a backend offers the retriever, the engine and the apps: the local snapshot
+    (HybridIndex: SQLite + FAISS + bm25s) or a Milvus collection (rag.milvus.MilvusIndex).
+    `dense.search(vector, n, allowed)` and `sparse.search(query, n, allowed)` return candidates
+    over one set of chunk ids; `sparse` also gives term statistics (tokenizer, idf, term_share,
+    len); `store` the chunk and file records. Writes are the ingest's (ingest/pipeline.py)."""
+
+    dense: Any
+    sparse: Any
+    store: Any
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def updated(self) -> float: ...
+
+    def is_live(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSpec:
@@ -88,5 +114,36 @@ class HybridIndex:
             raise IndexCorruptError(f"snapshot {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
         return cls(gen, spec, store, dense, sparse)
 
+    @property
+    def root(self) -> Path:
+        """The index folder (snapshots, status board, write lock, conversations)."""
+        return self.snapshot.parent
+
+    @property
+    def version(self) -> str:
+        """What answers name as the index they were found in: the snapshot."""
+        return self.snapshot.name
+
+    @property
+    def updated(self) -> float:
+        """When this snapshot was published (seconds since the epoch)."""
+        return self.snapshot.stat().st_mtime
+
+    def is_live(self) -> bool:
+        """Whether this is still the live snapshot (an ingest publishes a newer one beside it)."""
+        return live_snapshot(self.root) == self.snapshot
+
     def close(self) -> None:
         self.store.close()
+
+
+def open_index(root: Path, settings: Settings, dim: int | None = None, tuned: str | None = None) -> Index:
+    """The index `settings.backend` names, opened for reading: the live local snapshot
+    (HybridIndex) or the Milvus collection (rag.milvus.MilvusIndex); both offer the same reads."""
+    if settings.backend == "milvus":
+        from rag.milvus import open_for_reading  # pymilvus loads only for this backend
+
+        if tuned:
+            raise IndexMismatchError("a tuned embedder (`rag tune`) is for the local backend; the Milvus backend embeds with the model as shipped")
+        return open_for_reading(root, settings, dim)
+    return HybridIndex.open(root, settings, dim, tuned)

@@ -15,7 +15,7 @@ from rag.answer import Hit
 from rag.config import RetrievalSettings
 from rag.embedding import Embedder
 from rag.fusion import ranked, reciprocal_rank_fusion, weighted_fusion
-from rag.index import HybridIndex
+from rag.index import Index
 from rag.rerank import Reranker
 
 Mode = Literal["sparse", "dense", "hybrid"]
@@ -43,7 +43,7 @@ class _Stopwatch:
 
 
 class HybridRetriever:
-    def __init__(self, index: HybridIndex, embedder: Embedder, settings: RetrievalSettings, reranker: Reranker | None = None, rerank_top_n: int = 30) -> None:
+    def __init__(self, index: Index, embedder: Embedder, settings: RetrievalSettings, reranker: Reranker | None = None, rerank_top_n: int = 30) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,18 +106,10 @@ class SparseIndex:
         if self._df is None:
             self._df = np.diff(np.asarray(self.bm25.scores["indptr"])) if self.indexed else np.zeros(0, dtype=np.int64)
         vocab = getattr(self.bm25, "vocab_dict", None) or {}
-        df = np.array([self._df[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64)
-        return np.log((n + 1) / (df + 0.5))
+        return idf_of(n, np.array([self._df[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64))
 
     def term_share(self, query: str, texts: Sequence[str]) -> np.ndarray:
-        """For each text, the IDF-weighted share of the query's terms it contains (0 to 1): how
-        much of what the query asks about, rare terms counting most, a text mentions."""
-        terms = list(dict.fromkeys(self.tokenizer(query)))
-        weights = dict(zip(terms, self.idf(terms).tolist(), strict=True))
-        total = sum(weights.values())
-        if not terms or total <= 0:
-            return np.zeros(len(texts))
-        return np.array([sum(weights[t] for t in set(self.tokenizer(text)) if t in weights) / total for text in texts])
+        return term_share(self.tokenizer, self.idf, query, texts)
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best rows with a positive score, best first; only rows
@@ -132,3 +124,19 @@ class SparseIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
         return self.ids[top], scores[top].astype(np.float32)
+
+
+def idf_of(n: int, df: np.ndarray) -> np.ndarray:
+    """log((N + 1) / (df + 0.5)): the IDF the answer's checks weigh query terms by."""
+    return np.log((n + 1) / (df + 0.5))
+
+
+def term_share(tokenizer: Tokenizer, idf: Callable[[list[str]], np.ndarray], query: str, texts: Sequence[str]) -> np.ndarray:
+    """For each text, the IDF-weighted share of the query's terms it contains (0 to 1): how
+    much of what the query asks about, rare terms counting most, a text mentions."""
+    terms = list(dict.fromkeys(tokenizer(query)))
+    weights = dict(zip(terms, idf(terms).tolist(), strict=True))
+    total = sum(weights.values())
+    if not terms or total <= 0:
+        return np.zeros(len(texts))
+    return np.array([sum(weights[t] for t in set(tokenizer(text)) if t in weights) / total for text in texts])

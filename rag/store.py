@@ -132,6 +132,10 @@ class ChunkStore:
     def close(self) -> None:
         self.conn.close()
 
+    def transaction(self):
+        """One SQLite transaction: `with store.transaction(): ...` commits all or nothing."""
+        return self.conn
+
     def copy_to(self, target: Path) -> ChunkStore:
         """A consistent copy of this database at `target` (SQLite's online backup), opened for writing."""
         dest = sqlite3.connect(target)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from docx_factory import write_docx  # noqa: E402
 
-from rag.config import Settings  # noqa: E402
+from rag.config import MilvusSettings, Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -72,14 +72,15 @@ def write_pdf_pages(source: Path, target: Path, pages: range) -> Path:
     return target
 
 
-def ingested_corpus(root: Path, embedder, extra: dict[str, str]) -> Settings:
-    """make_corpus plus `extra` files (relative path -> text), ingested; returns its settings."""
+def ingested_corpus(root: Path, embedder, extra: dict[str, str], backend: str = "local") -> Settings:
+    """make_corpus plus `extra` files (relative path -> text), ingested into `backend` (Milvus:
+    Milvus Lite in the index folder, an exact FLAT index); returns its settings."""
     from ingest.pipeline import Ingestor
 
     docs = make_corpus(root / "docs")
     for rel, text in extra.items():
         (docs / rel).write_text(text, encoding="utf-8")
-    settings = Settings(index_dir=root / "index")
+    settings = Settings(index_dir=root / "index", backend=backend, milvus=MilvusSettings(index_type="FLAT", index_params={}, search_params={}))
     Ingestor(settings, lambda: embedder, interactive=False).run(docs, settings.index_dir)
     return settings
 

@@ -39,7 +39,7 @@ def busy(exc: GeneratorBusyError) -> HTTPException:
 async def healthz(request: Request) -> dict:
     """Liveness and what is served; needs no key."""
     index = service(request).engine.index
-    return {"status": "ok", "snapshot": index.snapshot.name, "chunks": len(index.sparse), "notes": service(request).engine.notes}
+    return {"status": "ok", "snapshot": index.version, "chunks": len(index.sparse), "notes": service(request).engine.notes}
 
 
 @router.get("/metrics", tags=["service"])
@@ -100,8 +100,8 @@ def ask(body: AskIn, request: Request):
 def list_documents(request: Request) -> dict:
     svc = service(request)
     svc.engine.refresh()
-    ingest = read_status(svc.engine.index.snapshot.parent, svc.settings.ingest.file_timeout_s)
-    return {"snapshot": svc.engine.index.snapshot.name, "documents": document_rows(svc.engine.index.store), "ingest": ingest}
+    ingest = read_status(svc.engine.index.root, svc.settings.ingest.file_timeout_s)
+    return {"snapshot": svc.engine.index.version, "documents": document_rows(svc.engine.index.store), "ingest": ingest}
 
 
 def _start_ingest(svc: Service) -> dict:

@@ -2,15 +2,11 @@
 `event` key, never log wording or wall-clock luck): the previous snapshot stays live and
 whole, and the next ingest completes."""
 
-import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from kills import kill_ingest_at
 
 from ingest.pipeline import Ingestor
 from rag.index import HybridIndex
@@ -31,40 +27,6 @@ def grow(folder: Path, n: int) -> None:
     for i in range(n):
         sentences = " ".join(f"Document {i} sentence {j} describes measurement {i * j} of sample {j}." for j in range(40))
         (folder / f"extra-{i:03d}.txt").write_text(sentences)
-
-
-def is_point(line: str, event: str, at: str | int, seen: dict[str, int]) -> bool:
-    """True when this JSON log line is the kill point: stage `at`, or the `at`-th file_read event."""
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return False  # a library's plain-text warning
-    if not isinstance(entry, dict) or entry.get("event") != event:
-        return False
-    seen[event] = seen.get(event, 0) + 1
-    return entry.get("stage") == at if event == "stage" else seen[event] == at
-
-
-def kill_ingest_at(source: Path, index: Path, event: str, at: str | int) -> bool:
-    """Run `rag ingest` and SIGKILL it the moment it reports `event` (`at`); True if it was killed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "-v", "--log-format", "json", "ingest", str(source), "--index", str(index)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    seen: dict[str, int] = {}
-    try:
-        for line in proc.stderr:
-            if is_point(line, event, at, seen):
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-        else:
-            pytest.fail(f"the ingest never reported {event} {at!r} (saw {seen})")
-    finally:
-        proc.stderr.close()
-        proc.wait(timeout=600)
-    return proc.returncode == -signal.SIGKILL
 
 
 def assert_whole(index: Path, settings, embedder, allowed: list[set[str]]) -> str:

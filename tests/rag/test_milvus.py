@@ -24,8 +24,8 @@ def pair(tmp_path_factory, embedder):
     local = HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
     options = MilvusSettings(index_type="FLAT", index_params={}, search_params={})
     db = str(root / "milvus.db")
-    milvus = MilvusIndex.open(connect(options, db), collection_name("test-index"), embedder.dim, options, settings.bm25, lite_file(options, db))
-    assert milvus.copy_store(local.store) == local.store.chunk_count() == milvus.store.chunk_count()
+    milvus = MilvusIndex.open(connect(options, db), collection_name("test-index"), embedder.dim, options, settings.bm25, root, lite_file(options, db))
+    assert milvus.copy_store(local.store, embedder.dim) == local.store.chunk_count() == milvus.store.chunk_count()
     yield local, milvus, settings
     milvus.close()
     local.close()
@@ -66,6 +66,15 @@ def test_the_retriever_reads_milvus_with_filters(pair, embedder):
     assert only_text and {h.path for h in only_text} <= {"notes/tea.txt", "otters.txt"}
 
 
+def test_term_statistics_match_the_local_index(pair):
+    local, milvus, _ = pair
+    terms = local.sparse.tokenizer("Etna volcano river tea leaves bridge unseenword")
+    assert len(milvus.sparse) == len(local.sparse)
+    assert np.allclose(milvus.sparse.idf(terms), local.sparse.idf(terms))
+    texts = [local.store.chunks([int(i)])[int(i)].text for i in local.store.chunk_ids_of(["volcanoes.md"])]
+    assert np.allclose(milvus.sparse.term_share("Where is Mount Etna?", texts), local.sparse.term_share("Where is Mount Etna?", texts))
+
+
 def test_a_file_is_replaced_or_removed_whole(pair, embedder):
     local, milvus, _ = pair
     record = local.store.files()["otters.txt"]
@@ -76,23 +85,35 @@ def test_a_file_is_replaced_or_removed_whole(pair, embedder):
     milvus.replace_file(changed, new, embedder.encode([new[0].text]))
     milvus.replace_file(changed, new, embedder.encode([new[0].text]))  # again, as after a kill before the registry row: no duplicate
     assert milvus.store.chunk_count() == count and milvus.store.files()["otters.txt"].sha256 == "f" * 64
-    assert milvus.sparse.search("kelp", 3)[0][0] == old.id and len(milvus.sparse.search("hands sleep drift", 3)[0]) == 0
+    assert (
+        milvus.sparse.search("kelp", 3)[0][0] == old.id
+        and milvus.store.headings() == local.store.headings()
+        and len(milvus.sparse.search("hands sleep drift", 3)[0]) == 0
+    )
     milvus.delete_files(["otters.txt"])
     assert milvus.store.chunk_count() == count - 1 and "otters.txt" not in milvus.store.files()
     with pytest.raises(ValueError, match="2 chunks but 1 vectors"):
         milvus.replace_file(changed, new * 2, embedder.encode(["x"]))
     with pytest.raises(ValueError, match="not empty"):
-        milvus.copy_store(local.store)
+        milvus.copy_store(local.store, embedder.dim)
 
 
 def test_a_lite_file_keeps_its_data_for_the_next_client(pair, embedder, tmp_path: Path):
     local, _, settings = pair
     options, db = MilvusSettings(index_type="FLAT", index_params={}, search_params={}), str(tmp_path / "again.db")
-    first = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25, lite_file(options, db))
-    first.copy_store(local.store)
+    first = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25, tmp_path, lite_file(options, db))
+    first.copy_store(local.store, embedder.dim)
     first.close()
-    second = MilvusIndex.open(connect(options, db), "again", embedder.dim, options, settings.bm25, lite_file(options, db))
+    second = MilvusIndex.open(connect(options, db), "again", None, options, settings.bm25, tmp_path, lite_file(options, db))
     try:
         assert second.store.chunk_count() == local.store.chunk_count() and second.store.files() == local.store.files()
+        assert second.spec == local.spec and second.store.chunks_per_file() == local.store.chunks_per_file()
     finally:
         second.close()
+
+
+def test_a_missing_collection_is_a_clear_error(tmp_path: Path, pair):
+    _, _, settings = pair
+    options, db = MilvusSettings(), str(tmp_path / "none.db")
+    with pytest.raises(FileNotFoundError, match="no Milvus collection nothing"):
+        MilvusIndex.open(connect(options, db), "nothing", None, options, settings.bm25, tmp_path, lite_file(options, db))

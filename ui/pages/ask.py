@@ -198,7 +198,7 @@ def answered_examples(eng: Engine, count: int = 4) -> list[str]:
     """Example questions from the collection's headings that it really answers (asked once per
     snapshot and session, with quotes: about 0.1 s each): an example that is declined helps no one."""
     cache = st.session_state.setdefault("examples", {})
-    snapshot = eng.index.snapshot.name
+    snapshot = eng.index.version
     if snapshot not in cache:
         candidates = example_questions(eng.index.store, 2 * count)
         cache[snapshot] = [q for q in candidates if not eng.ask(q, extractive=True).abstained][:count]
@@ -211,7 +211,7 @@ def first_screen(eng: Engine, current: Settings) -> str | None:
     store = eng.index.store
     summary = collection_summary(store)
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary["kinds"].items())
-    updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(eng.index.snapshot.stat().st_mtime))
+    updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(eng.index.updated))
     name = current.index_dir.name
     size = f"{summary['files']} files ({kinds}), {summary['chunks']} passages; last ingest {updated}."
     st.markdown(f"**{plain_markdown(name)}**: {plain_markdown(size)}")

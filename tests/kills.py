@@ -1,0 +1,47 @@
+"""Kill a real `rag ingest` at a point it reports as a structured event (JSON log lines with an
+`event` key, never log wording or wall-clock luck)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def is_point(line: str, event: str, at: str | int, seen: dict[str, int]) -> bool:
+    """True when this JSON log line is the kill point: stage `at`, or the `at`-th event of that kind."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False  # a library's plain-text warning
+    if not isinstance(entry, dict) or entry.get("event") != event:
+        return False
+    seen[event] = seen.get(event, 0) + 1
+    return entry.get("stage") == at if event == "stage" else seen[event] == at
+
+
+def kill_ingest_at(source: Path, index: Path, event: str, at: str | int, env: dict[str, str] | None = None) -> bool:
+    """Run `rag ingest` (with `env` added to the environment) and SIGKILL it the moment it
+    reports `event` (`at`); True if it was killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "-v", "--log-format", "json", "ingest", str(source), "--index", str(index)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    seen: dict[str, int] = {}
+    try:
+        for line in proc.stderr:
+            if is_point(line, event, at, seen):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        else:
+            pytest.fail(f"the ingest never reported {event} {at!r} (saw {seen})")
+    finally:
+        proc.stderr.close()
+        proc.wait(timeout=600)
+    return proc.returncode == -signal.SIGKILL
