@@ -53,6 +53,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.load(args.config)
+        if args.engine or args.ray_address:
+            engine = {
+                "engine": args.engine or ("ray" if args.ray_address else settings.ingest.engine),
+                "ray_address": args.ray_address or settings.ingest.ray_address,
+            }
+            settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=engine)})
         index = Path(args.index) if args.index else settings.index_dir
         if not Path(args.source).is_dir():
             raise UsageError(f"source folder not found: {args.source}")
@@ -353,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--index", help="index folder (default: settings index_dir)")
     ingest.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     ingest.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
+    ingest.add_argument("--engine", choices=["plain", "ray"], help="ray: read, chunk and embed on a Ray cluster (default: ingest.engine)")
+    ingest.add_argument("--ray-address", help="the Ray cluster to join (default: ingest.ray_address; none: a local Ray)")
     ingest.set_defaults(func=cmd_ingest)
 
     watch = sub.add_parser("watch", help="keep an index in step with a folder until Ctrl+C (batches of changes)")

@@ -6,7 +6,6 @@ the index. An unchanged folder costs a scan and no embedding, and publishes noth
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -15,18 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.ocr import OcrOptions
+from ingest.prepare import Prepared, prepare, read_options
 from ingest.progress import Progress
-from ingest.readers import Limits, ReadError, kind_of, read_document
+from ingest.readers import kind_of
 from ingest.scan import SourceFile, scan_folder
 from ingest.status import StatusBoard
-from ingest.timeout import time_limit
-from rag.config import Settings
+from rag.config import EmbeddingSettings, Settings
 from rag.embedding import Embedder
 from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
 from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
-from rag.store import ChunkStore, FileRecord, NewChunk
-from rag.tune.active import index_embedder, prune_tuned
+from rag.store import ChunkStore, FileRecord
+from rag.tune.active import embedding_settings, index_embedder, prune_tuned
 
 if TYPE_CHECKING:
     from ingest.milvus_sink import MilvusSink
@@ -71,29 +69,6 @@ class IngestReport:
         return 1 if self.files_in_index else 2
 
 
-@dataclass
-class _Pending:
-    file: SourceFile
-    sha256: str
-    kind: str
-    text: str
-    page_starts: list[int]
-    chunks: list[NewChunk]
-    is_update: bool
-
-
-def _read_failure(exc: Exception) -> str:
-    if isinstance(exc, ReadError):
-        return str(exc)
-    if isinstance(exc, FileNotFoundError):
-        return "vanished during the run"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, OSError):
-        return f"cannot read: {exc.strerror or exc}"
-    return f"reader failed: {type(exc).__name__}: {exc}"
-
-
 class Ingestor:
     """Builds and updates an index folder from a source folder with one embedder and settings."""
 
@@ -108,8 +83,7 @@ class Ingestor:
         self.settings = settings
         self.interactive = interactive
         self.on_progress = on_progress
-        self.limits = Limits(int(settings.ingest.max_expanded_mb * 1024 * 1024), settings.ingest.max_pdf_pages)
-        self.ocr = OcrOptions(settings.ingest.ocr, settings.ingest.ocr_languages, settings.ingest.ocr_page_timeout_s)
+        self.read_options = read_options(settings)
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
         self._tuned: tuple[Path, str] | None = None  # (index, digest of the tuned copy its live snapshot was embedded by, or "")
@@ -133,6 +107,11 @@ class Ingestor:
             self._chunker = Chunker(embedder.count_tokens_fn(), chunk_tokens, self.settings.chunking.overlap_tokens)
             self._embedder = embedder
         return self._embedder
+
+    def worker_embedding(self) -> tuple[EmbeddingSettings, str]:
+        """(settings, tuned digest) that load, in another process, the weights this ingest embeds with."""
+        root, digest = self._tuned or (Path(), "")
+        return embedding_settings(root, self.settings.embedding, digest), digest
 
     @property
     def loaded(self) -> bool:
@@ -242,47 +221,25 @@ class Ingestor:
     def ingest_files(
         self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore | MilvusSink, report: IngestReport, board: StatusBoard
     ) -> int:
-        """Read, chunk and embed the candidates into `store`; returns how many only had new stat data."""
-        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
-        progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
-        pending: list[_Pending] = []
-        touched = 0
+        """Read, chunk and embed the candidates into `store` (on Ray when ingest.engine = "ray");
+        returns how many only had new stat data."""
         log.info("stage: reading and embedding %d files", len(candidates), extra=_stage("reading"))
+        progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
+        if self.settings.ingest.engine == "ray":
+            from ingest.ray_engine import ingest_on_ray  # ray loads only for this engine
+
+            touched = ingest_on_ray(self, candidates, known, store, report, board, progress)
+            progress.close()
+            return touched
+        pending: list[Prepared] = []
+        touched = 0
         for f in candidates:
-            if f.size > max_bytes:
-                report.failed[f.rel] = f"too large: {f.size / 2**20:.1f} MB is over the {self.settings.ingest.max_file_mb:g} MB limit (ingest.max_file_mb)"
-                board.file(f.rel, "failed", report.failed[f.rel])
-                progress.advance(files=1)
-                continue
             board.file(f.rel, "ocr" if kind_of(f.path) == "image" else "reading")
-            try:
-                data = f.path.read_bytes()
-                sha = hashlib.sha256(data).hexdigest()
-                old = known.get(f.rel)
-                if old is not None and old.sha256 == sha:
-                    store.touch_file(f.rel, f.size, f.mtime_ns)
-                    touched += 1
-                    report.unchanged += 1
-                    board.file(f.rel, "done", "unchanged content")
-                    progress.advance(files=1)
-                    continue
-                with time_limit(self.settings.ingest.file_timeout_s):
-                    doc = read_document(f.path, data, self.limits, self.ocr)
-                st = f.path.stat()
-                if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
-                    raise ReadError("changed while it was being read; run ingest again to pick it up")
-                board.file(f.rel, "chunking", ocr_pages=doc.ocr_pages)
-                chunks = self.chunker().chunk(doc)
-                if doc.ocr_pages:
-                    log.info("%s: OCR read page(s) %s", f.rel, ", ".join(map(str, doc.ocr_pages)), extra={"event": "ocr", "path": f.rel})
-            except Exception as exc:  # reported and skipped: one bad file never stops the batch
-                report.failed[f.rel] = _read_failure(exc)
-                log.warning("skipped %s: %s", f.rel, report.failed[f.rel], extra={"event": "skipped", "path": f.rel, "reason": report.failed[f.rel]})
-                board.file(f.rel, "failed", report.failed[f.rel])
-                progress.advance(files=1)
+            p = prepare(f, known.get(f.rel), self.read_options, self.chunker, lambda pages, rel=f.rel: board.file(rel, "chunking", ocr_pages=pages))
+            if self.settle(p, store, report, board, progress):
+                touched += p.unchanged
                 continue
-            pending.append(_Pending(f, sha, doc.kind, doc.text, doc.page_starts, chunks, old is not None))
-            log.debug("read %s: %d chunks", f.rel, len(chunks), extra={"event": "file_read", "path": f.rel, "chunks": len(chunks)})
+            pending.append(p)
             if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
                 self._flush(pending, store, report, progress, board)
                 pending = []
@@ -290,13 +247,35 @@ class Ingestor:
         progress.close()
         return touched
 
-    def _flush(self, pending: list[_Pending], store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
+    def settle(self, p: Prepared, store: ChunkStore | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
+        """Account for a file that needs no embedding (failed, or unchanged content); True if it was one."""
+        rel = p.file.rel
+        if p.failed:
+            report.failed[rel] = p.failed
+            log.warning("skipped %s: %s", rel, p.failed, extra={"event": "skipped", "path": rel, "reason": p.failed})
+            board.file(rel, "failed", p.failed)
+        elif p.unchanged:
+            store.touch_file(rel, p.file.size, p.file.mtime_ns)
+            report.unchanged += 1
+            board.file(rel, "done", "unchanged content")
+        else:
+            if p.ocr_pages:
+                log.info("%s: OCR read page(s) %s", rel, ", ".join(map(str, p.ocr_pages)), extra={"event": "ocr", "path": rel})
+            log.debug("read %s: %d chunks", rel, len(p.chunks), extra={"event": "file_read", "path": rel, "chunks": len(p.chunks)})
+            return False
+        progress.advance(files=1)
+        return True
+
+    def _flush(self, pending: list[Prepared], store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Embed the pending files' chunks in one call and write the files to the store."""
-        if not pending:
-            return
-        for p in pending:
-            board.file(p.file.rel, "embedding")
-        vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
+        if pending:
+            for p in pending:
+                board.file(p.file.rel, "embedding")
+            vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
+            self.write(pending, vectors, store, report, progress, board)
+
+    def write(self, pending: list[Prepared], vectors, store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
+        """Store the pending files with their chunks' vectors (in order), in one transaction."""
         at = 0
         with store.transaction():
             for p in pending:

@@ -66,6 +66,10 @@ class IngestSettings(Section):
     watch_debounce_s: float = Field(2.0, gt=0, description="rag watch: quiet time after the last file event before a batch is ingested")
     watch_stable_s: float = Field(1.0, gt=0, description="rag watch: a changed file must keep its size and mtime this long to be read")
     file_timeout_s: float = Field(120.0, gt=0, description="a file whose reader runs longer is reported (CLI ingests; see README)")
+    engine: Literal["plain", "ray"] = Field("plain", description="ray: read and chunk in Ray tasks and embed in a Ray actor pool (`rag ingest --engine ray`)")
+    ray_address: str = Field("", description="engine ray: the cluster to join (ray://HOST:10001 or HOST:6379); empty: start a local Ray")
+    ray_files_per_task: int = Field(16, ge=1, description="engine ray: files read and chunked by one task")
+    ray_embed_actors: int = Field(0, ge=0, description="engine ray: embedding actors; 0: one per GPU, or one CPU actor on a machine without")
 
 
 class BM25Settings(Section):
