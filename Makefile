@@ -18,7 +18,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run api test test-fast lint eval eval-qa bench screenshots clean
+.PHONY: setup ingest run api test test-fast lint eval eval-qa bench bench-distributed screenshots clean
 
 setup: $(STAMP) $(CHROMIUM) $(TESSERACT)
 
@@ -105,6 +105,14 @@ bench:
 	$(MAKE) -j2 setup $(PEER_VENV)/.installed
 	rm -rf runs/bench/work
 	$(BIN)/rag bench --out runs/bench --dataset $(SCIFACT) --peer-python $(PEER_VENV)/bin/python
+
+# The distributed paths (bench/distributed.py, bench/milvus_scale.py): Ray vs plain ingest on
+# 1,000 SciFact documents, Milvus Lite vs local queries (on the index `make bench` left, if any)
+# and Milvus Lite at growing sizes; writes runs/bench/distributed-bench.json.
+bench-distributed: setup
+	@test -n "$(SCIFACT)" || (echo "set SCIFACT=path/to/scifact (BEIR layout)"; exit 2)
+	rm -rf runs/bench/work/distributed runs/bench/work/milvus-scale
+	$(BIN)/rag bench --distributed --out runs/bench --dataset $(SCIFACT)
 
 clean:
 	rm -rf $(VENV) $(PEER_VENV) index .pytest_cache

@@ -151,6 +151,37 @@ def bench(
     return result
 
 
+def distributed(out: Path, dataset: Path, docs: int, milvus_sizes: list[int]) -> dict:
+    """The distributed group (`rag bench --distributed`): Ray vs plain ingest and Milvus Lite vs
+    local queries (bench/distributed.py), then Milvus Lite at growing sizes (bench/milvus_scale.py).
+    The query comparison uses the index the ingest stage built, when one is in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    work, py = out / "work", sys.executable
+    cmd = [
+        py,
+        "-m",
+        "bench.distributed",
+        "--dataset",
+        str(dataset),
+        "--work",
+        str(work / "distributed"),
+        "--docs",
+        str(docs),
+        "--out",
+        str(out / "distributed.json"),
+    ]
+    local = work / dataset.name / "index"
+    result: dict = {"machine": machine()}
+    result["distributed"] = run_stage(
+        "distributed (ray ingest, milvus queries)", cmd + (["--index", str(local)] if local.is_dir() else []), out / "distributed.json"
+    )
+    sizes = [str(n) for n in milvus_sizes]
+    scale_cmd = [py, "-m", "bench.milvus_scale", "--work", str(work / "milvus-scale"), "--out", str(out / "milvus-scale.json"), "--sizes", *sizes]
+    result["milvus_scale"] = run_stage("milvus lite scale", scale_cmd, out / "milvus-scale.json")
+    (out / "distributed-bench.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
 def memory_table(result: dict) -> dict:
     """Peak resident memory (MB) per stage, from each stage's own figures."""
     peaks = {}

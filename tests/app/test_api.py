@@ -4,14 +4,13 @@ kind of bad input, answered with a clear status and never a crash."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+from api_checks import ETNA, check_documents_upload_ingest_and_delete, check_retrieve_and_ask, wait_for_job
 from conftest import ingested_corpus
 from servers import free_port, wait_until_healthy
 
@@ -19,7 +18,6 @@ from app.api.keys import KeyStore
 from rag.snapshots import WriteLock
 
 pytestmark = pytest.mark.slow
-ETNA = "Which town have Etna's lava flows reached?"
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +43,6 @@ def server(tmp_path_factory, embedder):
 def http(server):
     with httpx.Client(base_url=server["url"], timeout=120) as client:
         yield client
-
-
-def wait_for_job(http: httpx.Client, job: dict) -> dict:
-    for _ in range(600):
-        state = http.get(f"/v1/jobs/{job['id']}").json()
-        if state["state"] != "running":
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"job {job['id']} still running")
 
 
 def test_openai_client_chat_completions(server):
@@ -91,60 +80,11 @@ def test_openai_client_chat_completions(server):
 
 
 def test_retrieve_and_ask(http):
-    health = http.get("/healthz").json()
-    assert health["status"] == "ok" and health["chunks"] > 0
-    hits = http.post("/v1/retrieve", json={"question": ETNA, "top_k": 3}).json()["hits"]
-    assert len(hits) == 3 and hits[0]["path"] == "volcanoes.md" and "dense" in hits[0]["scores"]
-    only_text = http.post("/v1/retrieve", json={"question": ETNA, "filters": {"kinds": ["text"]}}).json()["hits"]
-    assert {h["path"] for h in only_text} == {"notes/tea.txt"}
-
-    answer = http.post("/v1/ask", json={"question": ETNA, "extractive": True}).json()
-    assert "Catania" in answer["answer"] and answer["citations"][0]["path"] == "volcanoes.md" and answer["snapshot"]
-
-    follow = http.post("/v1/ask", json={"question": "Where is it?", "extractive": True, "history": [{"question": ETNA, "answer": answer["answer"]}]}).json()
-    assert "Etna" in follow["searched"] and follow["citations"][0]["path"] == "volcanoes.md"
-
-    events = []
-    with http.stream("POST", "/v1/ask", json={"question": ETNA, "extractive": True, "stream": True}) as response:
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for block in response.read().decode().split("\n\n"):
-            if block.strip():
-                kind, data = block.split("\n", 1)
-                events.append((kind.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
-    assert [k for k, _ in events][-1] == "answer" and {k for k, _ in events[:-1]} == {"text"}
-    assert "".join(d["text"] for _, d in events[:-1]).strip() == events[-1][1]["answer"].strip()
-
-    metrics = http.get("/metrics").text
-    assert 'rag_requests_total{method="POST",route="/v1/retrieve",status="200"}' in metrics
-    assert 'rag_stage_milliseconds_count{stage="dense"}' in metrics
+    check_retrieve_and_ask(http)
 
 
 def test_documents_upload_ingest_and_delete(http, server):
-    listed = {d["document"] for d in http.get("/v1/documents").json()["documents"]}
-    assert "volcanoes.md" in listed
-    text = b"The Aletsch Glacier is the largest glacier in the Alps.\n"
-    response = http.post("/v1/documents", files={"files": ("../../glaciers.txt", text, "text/plain")})
-    assert response.status_code == 202, response.text
-    assert response.json()["saved"] == ["glaciers.txt"] and (server["docs"] / "glaciers.txt").is_file()
-    assert wait_for_job(http, response.json()["job"])["state"] == "done"
-    hits = http.post("/v1/retrieve", json={"question": "largest glacier in the Alps", "top_k": 1}).json()["hits"]
-    assert hits[0]["path"] == "glaciers.txt"
-    again = http.post("/v1/documents", files={"files": ("glaciers-again.txt", text, "text/plain")})
-    assert again.status_code == 400 and "already in the collection as 'glaciers.txt'" in again.json()["detail"]
-
-    response = http.delete("/v1/documents/glaciers.txt", params={"keep_file": "true"})  # from the index only
-    assert response.status_code == 202 and response.json()["file_kept"]
-    assert wait_for_job(http, response.json()["job"])["report"]["removed"] == 1
-    assert "glaciers.txt" not in {d["document"] for d in http.get("/v1/documents").json()["documents"]}
-    assert (server["docs"] / "glaciers.txt").is_file() and "/glaciers.txt" in (server["docs"] / ".ragignore").read_text()
-    (server["docs"] / ".ragignore").unlink()
-    assert wait_for_job(http, http.post("/v1/ingest").json()["job"])["report"]["added"] == 1
-
-    response = http.delete("/v1/documents/glaciers.txt")
-    assert response.status_code == 202
-    assert wait_for_job(http, response.json()["job"])["report"]["removed"] == 1
-    assert "glaciers.txt" not in {d["document"] for d in http.get("/v1/documents").json()["documents"]}
-    assert not (server["docs"] / "glaciers.txt").exists()
+    check_documents_upload_ingest_and_delete(http, server["docs"])
 
 
 @pytest.mark.parametrize(

@@ -98,3 +98,40 @@ def test_rag_bench_smoke(tmp_path: Path):
     for route in ("retrieve", "ask_extractive"):  # 4 clients on a real `rag api` for 3 s each
         assert result["load"][route]["requests"] > 0 and result["load"][route]["errors"] == 0
     assert "| load: retrieve, 4 clients" in done.stdout
+
+
+@pytest.mark.slow
+def test_rag_bench_distributed(tmp_path: Path, embedder):
+    """Ray vs plain ingest, Milvus Lite vs local queries (on the index the ingest stage leaves)
+    and Milvus Lite at a small size, through `rag bench --distributed`."""
+    from eval.datasets import write_corpus
+    from ingest.pipeline import Ingestor
+
+    dataset = write_beir(tmp_path / "tiny")
+    out = tmp_path / "bench"
+    write_corpus(dataset / "corpus.jsonl", out / "work" / "tiny" / "docs")
+    Ingestor(Settings(), lambda: embedder, interactive=False).run(out / "work" / "tiny" / "docs", out / "work" / "tiny" / "index")
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "bench",
+        "--distributed",
+        "--out",
+        str(out),
+        "--dataset",
+        str(dataset),
+        "--distributed-docs",
+        "5",
+        "--milvus-sizes",
+        "500",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "distributed-bench.json").read_text())["distributed"]
+    ingest_figures = result["ingest"]
+    assert ingest_figures["plain"]["chunks"] == ingest_figures["ray"]["chunks"] == ingest_figures["milvus_lite"]["chunks"] == 5
+    assert ingest_figures["ray_vs_plain"] > 0
+    assert result["query"]["local"]["hybrid"]["n"] == result["query"]["milvus_lite"]["hybrid"]["n"] == result["query"]["queries"]
+    [size] = json.loads((out / "milvus-scale.json").read_text())["sizes"]
+    assert size["chunks"] == 500 and size["dense_recall@10"] >= 0.95 and size["hybrid"]["p50_ms"] > 0
