@@ -337,6 +337,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir
+    if settings.backend != "local":
+        print(f"rag doctor: it checks and repairs a local index's snapshots; index.backend is {settings.backend!r} (Milvus keeps its own)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         found = diagnose(index, settings) if args.check else repair(index, settings)
     except IndexBusyError as exc:

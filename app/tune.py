@@ -37,6 +37,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     try:
         settings = Settings.load(args.config)
         index = Path(args.index) if args.index else settings.index_dir
+        if settings.backend != "local":
+            print(f"rag tune: tuning re-embeds a local index's snapshots; index.backend is {settings.backend!r}", file=sys.stderr)
+            return EXIT_USAGE
         if args.undo:
             report = undo_tuning(index, settings, on_embed=progress_callback("chunk"))
             print(

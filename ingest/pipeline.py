@@ -226,7 +226,10 @@ class Ingestor:
         log.info("stage: reading and embedding %d files", len(candidates), extra=_stage("reading"))
         progress = Progress(len(candidates), interactive=self.interactive, on_update=self.on_progress)
         if self.settings.ingest.engine == "ray":
-            from ingest.ray_engine import ingest_on_ray  # ray loads only for this engine
+            try:
+                from ingest.ray_engine import ingest_on_ray  # ray loads only for this engine
+            except ImportError as exc:
+                raise UsageError(f"ingest.engine = ray needs Ray (pip install 'ray[data]'): {exc}") from exc
 
             touched = ingest_on_ray(self, candidates, known, store, report, board, progress)
             progress.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -35,3 +40,20 @@ def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def rag_api(index: Path, docs: Path, log: Path, env: dict[str, str]) -> Iterator[dict]:
+    """`rag api` over `index` on a free port (with `env` added to the environment), its output in
+    `log`; yields {url, index, docs, log, proc} and stops it after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(index), "--port", str(port)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(f"{url}/healthz", proc)
+        yield {"url": url, "index": index, "docs": docs, "log": log, "proc": proc}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

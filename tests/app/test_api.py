@@ -5,14 +5,12 @@ kind of bad input, answered with a clear status and never a crash."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import httpx
 import pytest
 from api_checks import ETNA, check_documents_upload_ingest_and_delete, check_retrieve_and_ask, wait_for_job
 from conftest import ingested_corpus
-from servers import free_port, wait_until_healthy
+from servers import rag_api
 
 from app.api.keys import KeyStore
 from rag.snapshots import WriteLock
@@ -24,19 +22,13 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("api")
     settings = ingested_corpus(root, embedder, {})
-    port = free_port()
-    log = root / "server.log"
-    env = {**os.environ, "RAG_INGEST__MAX_FILE_MB": "0.05", "RAG_RETRIEVAL__MAX_QUESTION_CHARS": "500", "RAG_API__MAX_BODY_KB": "64"}
-    cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(settings.index_dir), "--port", str(port)]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/healthz", proc)
-        yield {"url": url, "index": settings.index_dir, "docs": root / "docs", "log": log, "proc": proc}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with rag_api(
+        settings.index_dir,
+        root / "docs",
+        root / "server.log",
+        {"RAG_INGEST__MAX_FILE_MB": "0.05", "RAG_RETRIEVAL__MAX_QUESTION_CHARS": "500", "RAG_API__MAX_BODY_KB": "64"},
+    ) as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,15 +4,11 @@ included (their ingest runs inside the server, sharing its Milvus Lite)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 from api_checks import ETNA, check_documents_upload_ingest_and_delete, check_retrieve_and_ask
 from conftest import ingested_corpus
-from servers import free_port, wait_until_healthy
+from servers import rag_api
 
 pytestmark = pytest.mark.slow
 MILVUS_ENV = {"RAG_BACKEND": "milvus", "RAG_MILVUS__INDEX_TYPE": "FLAT", "RAG_MILVUS__INDEX_PARAMS": "{}", "RAG_MILVUS__SEARCH_PARAMS": "{}"}
@@ -22,18 +18,8 @@ MILVUS_ENV = {"RAG_BACKEND": "milvus", "RAG_MILVUS__INDEX_TYPE": "FLAT", "RAG_MI
 def server(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("api-milvus")
     settings = ingested_corpus(root, embedder, {}, backend="milvus")
-    port = free_port()
-    log = root / "server.log"
-    cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(settings.index_dir), "--port", str(port)]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **MILVUS_ENV}, stdout=out, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/healthz", proc)
-        yield {"url": url, "index": settings.index_dir, "docs": root / "docs", "log": log, "proc": proc}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with rag_api(settings.index_dir, root / "docs", root / "server.log", MILVUS_ENV) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from rag.index import HybridIndex, open_index
 
 
 def test_the_embedding_pool_follows_the_cluster():
-    assert embed_pool({"CPU": 2.0}, 0) == (1, {"num_cpus": 1})  # half the CPUs left to the read tasks
-    assert embed_pool({"CPU": 16.0}, 0) == (4, {"num_cpus": 2})
-    assert embed_pool({"CPU": 16.0, "GPU": 2.0}, 0) == (2, {"num_gpus": 1})
-    assert embed_pool({"CPU": 16.0}, 3) == (3, {"num_cpus": 2})
+    assert embed_pool({"CPU": 2.0}, 0) == (1, {"num_cpus": 1}, 2)  # half the CPUs reserved for the read tasks
+    assert embed_pool({"CPU": 16.0}, 0) == (4, {"num_cpus": 2}, 4)
+    assert embed_pool({"CPU": 16.0, "GPU": 2.0}, 0) == (2, {"num_gpus": 1}, 1)
+    assert embed_pool({"CPU": 16.0}, 3) == (3, {"num_cpus": 2}, 5)
 
 
 @pytest.fixture(scope="module")

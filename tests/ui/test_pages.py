@@ -25,7 +25,14 @@ UNESCAPED_MARKUP = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
 
 @pytest.fixture
 def app_env(tmp_path: Path, embedder, monkeypatch) -> Path:
-    settings = ingested_corpus(tmp_path, embedder, {"hostile.md": HOSTILE, "lighthouses.md": LIGHTHOUSES})
+    return make_app_env(tmp_path, embedder, monkeypatch, "local")
+
+
+def make_app_env(tmp_path: Path, embedder, monkeypatch, backend: str) -> Path:
+    settings = ingested_corpus(tmp_path, embedder, {"hostile.md": HOSTILE, "lighthouses.md": LIGHTHOUSES}, backend=backend)
+    if backend == "milvus":
+        for key, value in {"BACKEND": "milvus", "MILVUS__INDEX_TYPE": "FLAT", "MILVUS__INDEX_PARAMS": "{}", "MILVUS__SEARCH_PARAMS": "{}"}.items():
+            monkeypatch.setenv(f"RAG_{key}", value)
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
     monkeypatch.setenv("RAG_UI__RUNS_DIR", str(tmp_path / "runs"))
@@ -232,3 +239,12 @@ def test_the_password_gate(app_env: Path, monkeypatch):
     assert any("Wrong password" in e.value for e in at.error) and not at.chat_input
     at.text_input[0].set_value("s3cret").run()
     assert at.chat_input and at.session_state["authenticated"]
+
+
+def test_the_app_reads_a_milvus_index(tmp_path: Path, embedder, monkeypatch):
+    """The first screen, a cited answer that opens its source, and the collection's list, re-sync
+    and delete, with the index in Milvus Lite."""
+    root = make_app_env(tmp_path, embedder, monkeypatch, "milvus")
+    test_the_first_screen_says_what_the_collection_holds_and_what_to_ask(root)
+    test_ask_answers_with_citations_that_open_their_source(root)
+    test_collection_lists_resyncs_and_deletes(root)
