@@ -64,7 +64,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

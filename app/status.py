@@ -15,18 +15,18 @@ from app import EXIT_OK, EXIT_USAGE
 def cmd_status(args: argparse.Namespace) -> int:
     from ingest.status import describe, read_status
     from rag.config import Settings
-    from rag.snapshots import live_snapshot
+    from rag.index import live_version
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir
-    live = live_snapshot(index) if index.is_dir() else None
+    live = live_version(index, settings) if index.is_dir() else None
     status = read_status(index, settings.ingest.file_timeout_s)
     if live is None and status is None:
         print(f"rag status: no index at {index} (run rag ingest)", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps({"index": str(index), "snapshot": live.name if live else None, "ingest": status}))
+        print(json.dumps({"index": str(index), "snapshot": live, "ingest": status}))
         return EXIT_OK
-    print(f"index: {index}, live snapshot: {live.name if live else 'none yet'}")
+    print(f"index: {index}, live snapshot: {live or 'none yet'}")
     print("\n".join(describe(status)) if status else "no ingest has recorded its status here yet")
     return EXIT_OK

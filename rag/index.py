@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.snapshots import live_snapshot, require_live_snapshot
+from rag.snapshots import IndexNotFoundError, live_snapshot, require_live_snapshot
 from rag.sparse import SparseIndex
 from rag.store import SCHEMA_VERSION, ChunkStore, IndexMismatchError, IndexSpec
 
@@ -135,6 +135,20 @@ class HybridIndex:
 
     def close(self) -> None:
         self.store.close()
+
+
+def live_version(root: Path, settings: Settings) -> str | None:
+    """What answers would name as the index (its live snapshot, or `milvus:COLLECTION`), or None
+    while there is no index yet."""
+    if settings.backend == "milvus":
+        from rag.milvus import milvus_version
+
+        return milvus_version(root, settings)
+    try:
+        live = live_snapshot(root)
+    except IndexNotFoundError:
+        return None
+    return live.name if live else None
 
 
 def open_index(root: Path, settings: Settings, dim: int | None = None, tuned: str | None = None) -> Index:

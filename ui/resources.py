@@ -12,8 +12,8 @@ from rag.config import Settings
 from rag.conversations import ConversationStore, new_token, valid_token
 from rag.engine import Engine
 from rag.feedback import FeedbackStore
-from rag.index import IndexCorruptError
-from rag.snapshots import IndexNotFoundError, live_snapshot
+from rag.index import IndexCorruptError, live_version
+from rag.snapshots import IndexNotFoundError
 from rag.store import IndexMismatchError
 from ui.safe import plain_markdown
 
@@ -41,11 +41,8 @@ def engine(current: Settings) -> Engine | None:
 
 
 def live_index(current: Settings) -> bool:
-    """Whether the index folder has a published snapshot yet."""
-    try:
-        return live_snapshot(current.index_dir) is not None
-    except IndexNotFoundError:
-        return False
+    """Whether there is an index to open yet (a published snapshot, or a Milvus collection)."""
+    return live_version(current.index_dir, current) is not None
 
 
 @st.cache_resource

@@ -9,8 +9,8 @@ handed to Milvus pre-analysed, because Milvus Lite's analyzers do not stem (stem
 +0.022 nDCG@10 on SciFact) and so that Lite and a server score the same terms. Milvus computes
 BM25 itself (its BM25 function over the terms field)."""
 
-from rag.milvus.index import MilvusIndex, collection_name, connect, lite_file, open_for_reading, open_milvus
+from rag.milvus.index import MilvusIndex, collection_name, connect, lite_file, milvus_version, open_for_reading, open_milvus
 from rag.milvus.schema import chunk_id
 from rag.milvus.views import quoted
 
-__all__ = ["MilvusIndex", "chunk_id", "collection_name", "connect", "lite_file", "open_for_reading", "open_milvus", "quoted"]
+__all__ = ["MilvusIndex", "chunk_id", "collection_name", "connect", "lite_file", "milvus_version", "open_for_reading", "open_milvus", "quoted"]

@@ -102,6 +102,18 @@ def open_for_reading(root: Path, settings: Settings, dim: int | None = None) -> 
     return index
 
 
+def milvus_version(root: Path, settings: Settings) -> str | None:
+    """`milvus:COLLECTION` when the collection the settings name holds an index, else None."""
+    try:
+        index = open_milvus(settings.milvus, settings.bm25, root, None)
+    except FileNotFoundError:
+        return None
+    try:
+        return index.version if index.spec is not None else None
+    finally:
+        index.close()
+
+
 @dataclass
 class MilvusIndex:
     client: object

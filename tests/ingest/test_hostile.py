@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES, write_pdf_pages
 from docx_factory import write_docx
 
-import ingest.pipeline as pipeline
+import ingest.prepare as prepare
 from ingest.pipeline import Ingestor
 from rag.config import IngestSettings, Settings
 
@@ -61,14 +61,14 @@ def hostile(tmp_path: Path, monkeypatch) -> Path:
         fh.truncate(200 << 20)  # 200 MB, sparse on disk
     (folder / "nested.html").write_text("<div>" * 50_000 + "deep text about rivers" + "</div>" * 50_000)
     (folder / "hangs.txt").write_text("This reader never returns.\n")
-    real_read = pipeline.read_document
+    real_read = prepare.read_document
 
     def read_or_hang(path, data, limits, ocr):
         while path.name == "hangs.txt":
             pass
         return real_read(path, data, limits, ocr)
 
-    monkeypatch.setattr(pipeline, "read_document", read_or_hang)
+    monkeypatch.setattr(prepare, "read_document", read_or_hang)
     return folder
 
 
