@@ -130,8 +130,10 @@ class HybridIndex:
         return self.snapshot.stat().st_mtime
 
     def is_live(self) -> bool:
-        """Whether this is still the live snapshot (an ingest publishes a newer one beside it)."""
-        return live_snapshot(self.root) == self.snapshot
+        """Whether no newer snapshot went live (an ingest publishes one beside it); with none
+        live at all (CURRENT lost), this one keeps serving."""
+        live = live_snapshot(self.root)
+        return live is None or live == self.snapshot
 
     def close(self) -> None:
         self.store.close()
