@@ -146,6 +146,10 @@ def bench(
             out / "scale.json",
         )
         result["scale"] = {label: scale}
+        segments_cmd = [py, "-m", "bench.segments", "--chunks", str(chunks), "--work", str(work / f"segments-{label}"), "--out", str(out / "segments.json")]
+        if dataset is not None and (work / dataset.name / "index").is_dir():
+            segments_cmd += ["--dataset", str(dataset), "--index", str(work / dataset.name / "index")]
+        result["segments"] = {label: run_stage(f"segments ({label} chunks)", segments_cmd, out / "segments.json")}
     result["memory"] = memory_table(result)
     (out / "bench.json").write_text(json.dumps(result, indent=2))
     return result

@@ -12,6 +12,7 @@ query time is measured on SciFact (the `query` stage) and adds to the hybrid fig
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
@@ -22,12 +23,11 @@ import numpy as np
 
 from bench.measure import PeakRss, percentiles, timed
 from rag.config import Settings
-from rag.dense import DenseIndex
-from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, spec_from_settings, write_manifest
+from rag.index import HybridIndex, spec_from_settings
 from rag.retriever import HybridRetriever
+from rag.segment_writer import SnapshotWriter
 from rag.snapshots import NewSnapshot
-from rag.sparse import SparseIndex
-from rag.store import ChunkStore, NewChunk
+from rag.store import NewChunk
 
 VOCABULARY, ZIPF_S, WORDS_PER_CHUNK, CHUNKS_PER_FILE = 50_000, 1.1, 60, 100
 EF_SWEEP = (64, 128, 256, 512, 1024)
@@ -79,31 +79,36 @@ class GivenVectors:
         return self._by_text[text][None, :]
 
 
-def write_snapshot(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings) -> tuple[Path, dict]:
-    """A real index snapshot holding the synthetic chunks; returns it and per-part build figures."""
+def add_synthetic_files(writer: SnapshotWriter, texts: list[str], vectors: np.ndarray, first: int = 0, docs: Path | None = None) -> None:
+    """Store the chunks as files of CHUNKS_PER_FILE, numbered from `first`; with `docs`, each file
+    is also written there (its chunks' text) and recorded with its real size, mtime and hash,
+    so `rag ingest docs` finds it unchanged."""
+    with writer.transaction():
+        for f, at in enumerate(range(0, len(texts), CHUNKS_PER_FILE), start=first):
+            part = texts[at : at + CHUNKS_PER_FILE]
+            rel, size, mtime_ns, sha = f"synthetic/{f:06d}.txt", 0, 0, ""
+            if docs is not None:
+                path = docs / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                data = "\n\n".join(part).encode()
+                path.write_bytes(data)
+                size, mtime_ns, sha = len(data), path.stat().st_mtime_ns, hashlib.sha256(data).hexdigest()
+            chunks = [NewChunk(t, 0, len(t), None, None) for t in part]
+            writer.add_file(rel, size, mtime_ns, sha, "text", "", [0], chunks, vectors[at : at + len(part)])
+
+
+def write_snapshot(root: Path, texts: list[str], vectors: np.ndarray, settings: Settings, docs: Path | None = None) -> tuple[Path, dict]:
+    """A real index snapshot (one segment) holding the synthetic chunks; returns it and per-part build figures."""
     with NewSnapshot(root) as new:
         figures: dict = {}
-        store = ChunkStore(new.folder / STORE_FILE)
+        writer = SnapshotWriter(new.folder, None)
         started = time.perf_counter()
-        with store.conn:
-            for f, at in enumerate(range(0, len(texts), CHUNKS_PER_FILE)):
-                part = texts[at : at + CHUNKS_PER_FILE]
-                chunks = [NewChunk(t, 0, len(t), None, None) for t in part]
-                store.add_file(f"synthetic/{f:06d}.txt", 0, 0, "", "text", "", [0], chunks, vectors[at : at + len(part)])
+        add_synthetic_files(writer, texts, vectors, docs=docs)
         figures["store_build_s"] = round(time.perf_counter() - started, 1)
-        ids = np.arange(1, len(texts) + 1, dtype=np.int64)  # AUTOINCREMENT ids of a fresh store, in order
-        assert store.conn.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM chunks").fetchone() == (1, len(texts), len(texts))
-        dense, seconds = timed(DenseIndex.build, ids, vectors, settings.dense)
-        figures["dense_kind"] = type(faiss.downcast_index(dense.index.index)).__name__
-        figures["dense_build_s"] = round(seconds, 1)
-        dense.save(new.folder / DENSE_FILE)
-        sparse, seconds = timed(SparseIndex.build, zip(ids.tolist(), texts), settings.bm25)
-        figures["bm25_build_s"] = round(seconds, 1)
-        sparse.save(new.folder / SPARSE_DIR)
         spec = spec_from_settings(settings, vectors.shape[1])
-        store.write_spec(spec)
-        store.close()
-        write_manifest(new.folder, spec, len(texts), math.ceil(len(texts) / CHUNKS_PER_FILE))
+        writer.write_spec(spec)
+        writer.finish(settings, spec)
+        figures["dense_build_s"], figures["bm25_build_s"] = round(writer.built["dense_s"], 1), round(writer.built["bm25_s"], 1)
         return new.publish(), figures
 
 
@@ -149,15 +154,17 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
         snapshot, figures = write_snapshot(root, texts, vectors, settings)
         del vectors
         index = HybridIndex.open(root, settings, dim=dim)
+    dense = index.dense.segments[0]
+    figures["dense_kind"] = type(faiss.downcast_index(dense.index.index)).__name__
     result["index"] = {**figures, "peak_rss_mb": mem.peak_mb}
-    found, latency = search_latency(index.dense.index, qv)
+    found, latency = search_latency(dense.index, qv)
     result["dense"] = {"kind": figures["dense_kind"], "build_s": figures["dense_build_s"], "recall@10": round(recall_at_10(found - 1, truth), 4), **latency}
-    inner = faiss.downcast_index(index.dense.index.index)
+    inner = faiss.downcast_index(dense.index.index)
     if isinstance(inner, faiss.IndexHNSW):  # the search breadth the recall target needs
         sweep = {}
         for ef in EF_SWEEP:
             inner.hnsw.efSearch = ef
-            found, latency = search_latency(index.dense.index, qv)
+            found, latency = search_latency(dense.index, qv)
             sweep[ef] = {"recall@10": round(recall_at_10(found - 1, truth), 4), "p50_ms": latency["p50_ms"]}
         inner.hnsw.efSearch = settings.dense.hnsw_ef_search
         result["dense"].update(ef_search=settings.dense.hnsw_ef_search, ef_sweep=sweep)

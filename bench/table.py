@@ -80,6 +80,29 @@ def format_table(r: dict) -> str:
             _row(f"scale {label}: hybrid p50 / p95", f"{s['hybrid']['p50_ms']} / {s['hybrid']['p95_ms']} ms (query vectors given)", "< 100 ms"),
             _row(f"scale {label}: hybrid peak RSS", f"{s['hybrid']['peak_rss_mb']} MB"),
         ]
+    for label, s in r.get("segments", {}).items():
+        lines += _segment_rows(label, s)
     for stage, mb in r.get("memory", {}).items():
         lines.append(_row(f"peak RSS: {stage}", f"{mb} MB"))
     return "\n".join(lines)
+
+
+def _segment_rows(label: str, s: dict) -> list[str]:
+    if "error" in s:
+        return [_row(f"segments {label}", f"failed: {s['error']}")]
+    u, ten = s["updates"], s["ten_segments"]
+    rows = [
+        _row(f"segments {label}: add one file (rag ingest)", f"{u['add one file']['seconds']} s", "< 10 s"),
+        _row(f"segments {label}: change it", f"{u['change it']['seconds']} s", "< 10 s"),
+        _row(f"segments {label}: delete one file", f"{u['delete one file']['seconds']} s", "< 2 s"),
+        _row(f"segments {label}: hybrid p50 after the updates", f"{u['after_updates']['p50_ms']} ms ({u['after_updates']['segments']} segments)"),
+        _row(
+            f"segments {label}: hybrid p50, 10 equal segments / merged",
+            f"{ten['ten']['p50_ms']} / {ten['merged']['p50_ms']} ms = {ten['ratio']}x (merge {ten['merge_s']} s)",
+            "<= 1.5x",
+        ),
+    ]
+    if "scifact" in s:
+        once, steps = s["scifact"]["at once"], s["scifact"]["10 increments"]
+        rows.append(_row("SciFact nDCG@10: at once / 10 increments", f"{once['ndcg@10']} / {steps['ndcg@10']} ({steps['segments']} segments)", "equal"))
+    return rows

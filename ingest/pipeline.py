@@ -7,7 +7,6 @@ the index. An unchanged folder costs a scan and no embedding, and publishes noth
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +18,16 @@ from ingest.progress import Progress
 from ingest.readers import kind_of
 from ingest.scan import SourceFile, scan_folder
 from ingest.status import StatusBoard
+from rag.catalog import Catalog
 from rag.config import EmbeddingSettings, Settings
 from rag.embedding import Embedder
-from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, spec_from_settings, write_search_indexes
+from rag.index import read_manifest, spec_from_settings
+from rag.merge import due_merge, merge_segments
+from rag.migrate import needs_upgrade, upgrade
+from rag.segment_writer import SnapshotWriter
+from rag.segments import CATALOG_FILE
 from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
-from rag.store import ChunkStore, FileRecord
+from rag.store import FileRecord
 from rag.tune.active import embedding_settings, index_embedder, prune_tuned
 
 if TYPE_CHECKING:
@@ -146,60 +150,74 @@ class Ingestor:
     def _run_locked(self, source: Path, root: Path, rebuild: bool, board: StatusBoard) -> IngestReport:
         report = IngestReport()
         live = None if rebuild else live_snapshot(root)
-        prev = ChunkStore(live / STORE_FILE, readonly=True) if live else None
+        if live and needs_upgrade(live):
+            log.info("upgrading %s to segments (no embedding)", live.name, extra={"event": "upgrade", "snapshot": live.name})
+            live = upgrade(root, live, self.settings)
+        prev = read_manifest(live, root) if live else None
+        catalog = Catalog(live / CATALOG_FILE, readonly=True) if live else None
         try:
-            known = prev.files() if prev else {}
-            prev_failures = prev.failures() if prev else {}
-            prev_spec = prev.read_spec() if prev else None
-            tuned = prev_spec.tuned if prev_spec else ""
-            if prev_spec:  # the model's dimension is checked once the model loads
-                prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim, tuned), root)
-            self._tuned = (root, tuned)
-            if self._embedder is not None and self._embedder.tuned != tuned:  # `rag tune` or `--undo` ran since
-                self._embedder = None
-            candidates, removed = self.diff(source, known, report, board)
-            if live and not candidates and not removed and report.failed == prev_failures:
-                report.snapshot, report.files_in_index = live.name, len(known)
-                return report
+            known = catalog.files() if catalog else {}
+            prev_failures = catalog.failures() if catalog else {}
+        finally:
+            if catalog:
+                catalog.close()
+        prev_spec = prev.spec if prev else None
+        tuned = prev_spec.tuned if prev_spec else ""
+        if prev_spec:  # the model's dimension is checked once the model loads
+            prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim, tuned), root)
+        self._tuned = (root, tuned)
+        if self._embedder is not None and self._embedder.tuned != tuned:  # `rag tune` or `--undo` ran since
+            self._embedder = None
+        candidates, removed = self.diff(source, known, report, board)
+        if live and not candidates and not removed and report.failed == prev_failures:
+            report.snapshot, report.files_in_index = live.name, len(known)
+            self._merge_if_due(root, report, board)  # one an ingest killed while merging left due
+            return report
 
-            with NewSnapshot(root) as new:
-                store = prev.copy_to(new.folder / STORE_FILE) if prev else ChunkStore(new.folder / STORE_FILE)
-                with store.conn:
+        with NewSnapshot(root) as new:
+            writer = SnapshotWriter(new.folder, live)
+            try:
+                with writer.transaction():
                     for path in removed:
-                        store.delete_file(path)
+                        writer.delete_file(path)
                 report.removed = len(removed)
-                touched = self.ingest_files(candidates, known, store, report, board)
-                with store.conn:
-                    store.set_failures(report.failed)
+                touched = self.ingest_files(candidates, known, writer, report, board)
+                with writer.transaction():
+                    writer.set_failures(report.failed)
                 chunks_changed = bool(report.added or report.updated or report.removed)
                 if live and not chunks_changed and not touched and report.failed == prev_failures:
-                    store.close()  # nothing to publish: leaving the block removes the new folder
                     report.snapshot, report.files_in_index = live.name, len(known)
-                    return report
+                    return report  # nothing to publish: leaving the block removes the new folder
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
                 spec = spec_from_settings(self.settings, dim, tuned)
                 if prev_spec:
                     prev_spec.check_matches(spec, root)
-                store.write_spec(spec)
-                store.set_meta("source", str(source.resolve()))  # where the UI finds files to open
+                writer.write_spec(spec)
+                writer.set_meta("source", str(source.resolve()))  # where the UI finds files to open
                 log.info("stage: building search indexes", extra=_stage("indexing"))
                 board.stage("indexing")
-                if live and not chunks_changed:
-                    _copy_search_indexes(live, new.folder)
-                else:
-                    write_search_indexes(new.folder, store, self.settings, spec)
-                report.files_in_index = len(store.files())
-                store.close()
-                log.info("stage: publishing snapshot", extra=_stage("publishing"))
-                board.stage("publishing")
-                report.snapshot = new.publish().name
-        finally:
-            if prev:
-                prev.close()
+                report.files_in_index = writer.finish(self.settings, spec).files
+            finally:
+                writer.close()
+            log.info("stage: publishing snapshot", extra=_stage("publishing"))
+            board.stage("publishing")
+            published = new.publish()
+        report.snapshot = published.name
+        self._merge_if_due(root, report, board)
         prune_snapshots(root, self.settings.ingest.keep_snapshots)
         prune_tuned(root)
         log.info("stage: done, live snapshot %s", report.snapshot, extra=_stage("done"))
         return report
+
+    def _merge_if_due(self, root: Path, report: IngestReport, board: StatusBoard) -> None:
+        """Merge the segments the policy asks for, after the ingest's own publish, so readers
+        already see its files while segments merge."""
+        due = due_merge(root / report.snapshot, self.settings)
+        if due:
+            log.info("stage: merging %d segments", len(due), extra=_stage("merging"))
+            board.stage("merging")
+            report.snapshot = merge_segments(root, root / report.snapshot, due, self.settings).name
+            prune_snapshots(root, self.settings.ingest.keep_snapshots)
 
     def diff(self, source: Path, known: dict[str, FileRecord], report: IngestReport, board: StatusBoard) -> tuple[list[SourceFile], list[str]]:
         """(files to check: new or with new stat data, paths removed from the folder) against the
@@ -219,7 +237,7 @@ class Ingestor:
         return candidates, removed
 
     def ingest_files(
-        self, candidates: list[SourceFile], known: dict[str, FileRecord], store: ChunkStore | MilvusSink, report: IngestReport, board: StatusBoard
+        self, candidates: list[SourceFile], known: dict[str, FileRecord], store: SnapshotWriter | MilvusSink, report: IngestReport, board: StatusBoard
     ) -> int:
         """Read, chunk and embed the candidates into `store` (on Ray when ingest.engine = "ray");
         returns how many only had new stat data."""
@@ -250,7 +268,7 @@ class Ingestor:
         progress.close()
         return touched
 
-    def settle(self, p: Prepared, store: ChunkStore | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
+    def settle(self, p: Prepared, store: SnapshotWriter | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
         """Account for a file that needs no embedding (failed, or unchanged content); True if it was one."""
         rel = p.file.rel
         if p.failed:
@@ -269,7 +287,7 @@ class Ingestor:
         progress.advance(files=1)
         return True
 
-    def _flush(self, pending: list[Prepared], store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
+    def _flush(self, pending: list[Prepared], store: SnapshotWriter | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Embed the pending files' chunks in one call and write the files to the store."""
         if pending:
             for p in pending:
@@ -277,7 +295,7 @@ class Ingestor:
             vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
             self.write(pending, vectors, store, report, progress, board)
 
-    def write(self, pending: list[Prepared], vectors, store: ChunkStore | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
+    def write(self, pending: list[Prepared], vectors, store: SnapshotWriter | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Store the pending files with their chunks' vectors (in order), in one transaction."""
         at = 0
         with store.transaction():
@@ -302,10 +320,3 @@ def _stage(name: str) -> dict[str, str]:
 
 def _same_stat(f: SourceFile, known: FileRecord | None) -> bool:
     return known is not None and known.size == f.size and known.mtime_ns == f.mtime_ns
-
-
-def _copy_search_indexes(live: Path, tmp: Path) -> None:
-    """Reuse the live snapshot's dense and sparse indexes when no chunk changed."""
-    shutil.copy2(live / DENSE_FILE, tmp / DENSE_FILE)
-    shutil.copytree(live / SPARSE_DIR, tmp / SPARSE_DIR)
-    shutil.copy2(live / MANIFEST_FILE, tmp / MANIFEST_FILE)

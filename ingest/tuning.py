@@ -23,9 +23,9 @@ from pathlib import Path
 from rag.config import Settings
 from rag.embedding import Embedder, pick_device, resolve_model_path
 from rag.generate.load import load_generator
-from rag.index import STORE_FILE, HybridIndex, spec_from_settings, write_search_indexes
+from rag.index import HybridIndex, read_manifest, spec_from_settings
+from rag.segment_writer import SnapshotWriter
 from rag.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
-from rag.store import ChunkStore
 from rag.tune.active import TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
 from rag.tune.pairs import Pair, collection_pairs
 from rag.tune.queries import question_pairs
@@ -50,28 +50,26 @@ def reembed(root: Path, settings: Settings, embedder: Embedder, before_publish: 
     is whole, just before it goes live (the tuned folder it names is moved into place there)."""
     with WriteLock(root):
         live = require_live_snapshot(root)
-        prev = ChunkStore(live / STORE_FILE, readonly=True)
-        try:
-            prev_spec = prev.read_spec()
-            if prev_spec is None:
-                raise ValueError(f"snapshot {live} has no spec; `rag doctor --index {root}` repairs it")
-            prev_spec.check_matches(spec_from_settings(settings, prev_spec.dim, prev_spec.tuned), root)
-            with NewSnapshot(root) as new:
-                store = prev.copy_to(new.folder / STORE_FILE)
+        prev = read_manifest(live, root)
+        prev.spec.check_matches(spec_from_settings(settings, prev.spec.dim, prev.spec.tuned), root)
+        with NewSnapshot(root) as new:
+            writer = SnapshotWriter(new.folder, live)
+            try:
+                writer.merge_in(prev.segment_names())  # every chunk, in one new segment, embedded anew
+                store = writer.new_store()
                 ids, texts = zip(*store.iter_chunk_texts()) if store.chunk_count() else ((), ())
                 for at in range(0, len(ids), EMBED_BATCH):
                     with store.conn:
                         store.set_embeddings(ids[at : at + EMBED_BATCH], embedder.encode(texts[at : at + EMBED_BATCH]))
                     if on_embed:
                         on_embed(min(at + EMBED_BATCH, len(ids)), len(ids))
-                spec = replace(prev_spec, dim=embedder.dim, tuned=embedder.tuned)
-                store.write_spec(spec)
-                write_search_indexes(new.folder, store, settings, spec)
-                store.close()
-                before_publish()
-                name = new.publish().name
-        finally:
-            prev.close()
+                spec = replace(prev.spec, dim=embedder.dim, tuned=embedder.tuned)
+                writer.write_spec(spec)
+                writer.finish(settings, spec)
+            finally:
+                writer.close()
+            before_publish()
+            name = new.publish().name
     prune_snapshots(root, settings.ingest.keep_snapshots)
     prune_tuned(root)
     return name, len(ids)

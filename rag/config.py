@@ -58,6 +58,9 @@ class IngestSettings(Section):
     max_file_mb: float = Field(50.0, gt=0, description="larger files are reported, not read")
     follow_symlinks: bool = False
     keep_snapshots: int = Field(2, ge=1, description="old snapshots kept for readers in flight")
+    max_segments: int = Field(10, ge=1, description="past this many segments, the `merge_factor` smallest are merged into one")
+    merge_factor: int = Field(10, ge=2, description="segments merged at once: each chunk is rewritten about log(N)/log(factor) times")
+    merge_deleted_share: float = Field(0.2, gt=0, le=1, description="a segment with more of its chunks deleted is rewritten without them")
     max_expanded_mb: float = Field(256.0, gt=0, description="a DOCX whose zipped parts expand past this is refused (zip bombs)")
     max_pdf_pages: int = Field(5000, ge=1, description="longer PDFs are reported, not read")
     ocr: bool = Field(True, description="read scanned PDF pages and image files with Tesseract (apt: tesseract-ocr)")
@@ -75,7 +78,7 @@ class IngestSettings(Section):
 class BM25Settings(Section):
     """Sparse retrieval: bm25s over stemmed, stopword-filtered tokens."""
 
-    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+    method: Literal["lucene", "robertson", "atire"] = "lucene"
     k1: float = 1.5
     b: float = 0.75
     stemmer: str | None = "english"
@@ -85,7 +88,9 @@ class BM25Settings(Section):
 class DenseSettings(Section):
     """FAISS: exact inner product when small, HNSW past a size threshold, GPU when present."""
 
-    hnsw_threshold: int = Field(200_000, ge=1, description="chunk count from which HNSW replaces flat search")
+    hnsw_threshold: int = Field(
+        20_000, ge=1, description="a segment this large gets HNSW, smaller ones flat: flat 100k took 16.7 ms a query here, HNSW 0.47 ms (k = 100)"
+    )
     hnsw_m: int = 32
     hnsw_ef_search: int = Field(256, ge=1, description="HNSW search breadth: 256 reached recall@10 0.96 at 1M chunks (rag bench)")
     faiss_threads: int = Field(1, ge=1, description="1 avoids fighting torch for the cores")

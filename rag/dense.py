@@ -82,28 +82,43 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores), each (n_queries, k'), best first; k' = min(k, size). With `allowed`
-        (chunk ids), only those are searched; missing slots hold id -1."""
+        (chunk ids), only those are searched, and never those in `excluded`; missing slots hold
+        id -1."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = min(k, len(self) if allowed is None else len(allowed))
         if k == 0:
             n = len(queries)
             return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
         if self._flat is not None and len(queries) < 20:
-            return self._search_flat(queries, k, allowed)
-        if allowed is None:
+            return self._search_flat(queries, k, allowed, excluded)
+        selector = None
+        if allowed is not None:
+            allowed = allowed if excluded is None or not len(excluded) else np.setdiff1d(allowed, excluded)
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        elif excluded is not None and len(excluded):
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64)))
+        if selector is None:
             scores, ids = self.index.search(queries, k)
         else:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            scores, ids = self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+            scores, ids = self.index.search(queries, k, params=self._params(selector))
         return ids, scores
 
-    def _search_flat(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        """Search parameters with `selector`; HNSW keeps its configured breadth."""
+        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
+        if isinstance(inner, faiss.IndexHNSW):
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
+        return faiss.SearchParameters(sel=selector)
+
+    def _search_flat(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         vectors, row_ids = self._flat
         all_scores = queries @ vectors.T  # (n_queries, rows)
         if allowed is not None:
             all_scores[:, ~np.isin(row_ids, allowed)] = -np.inf
+        if excluded is not None and len(excluded):
+            all_scores[:, np.isin(row_ids, excluded)] = -np.inf
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         for i, row in enumerate(all_scores):
@@ -112,3 +127,48 @@ class DenseIndex:
             top = top[np.isfinite(row[top])]
             ids[i, : len(top)], scores[i, : len(top)] = row_ids[top], row[top]
         return ids, scores
+
+
+class SegmentedDense:
+    """Dense search over segments: each is searched for k, then the hits merge by score (inner
+    products are comparable across segments), ties by chunk id; `deleted` ids never come back.
+    Flat segments (the small ones) are searched as one: a single matrix-vector product instead of
+    one call each (10 flat segments of 3k chunks: 6.5 ms a query, one call 0.3 ms)."""
+
+    def __init__(self, segments: list[DenseIndex], deleted: np.ndarray | None = None) -> None:
+        flat = [s for s in segments if s._flat is not None]
+        if len(flat) > 1:
+            vectors, ids = np.concatenate([s._flat[0] for s in flat]), np.concatenate([s._flat[1] for s in flat])
+            combined = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+            combined.add_with_ids(vectors, ids)
+            segments = [s for s in segments if s._flat is None] + [DenseIndex(combined)]
+        self.segments = segments
+        self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
+        self._live = sum(len(s) for s in segments) - len(self.deleted)
+
+    def __len__(self) -> int:
+        return self._live
+
+    @property
+    def on_gpu(self) -> bool:
+        return any(s.on_gpu for s in self.segments)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores), each (n_queries, k'), as DenseIndex.search."""
+        queries = np.atleast_2d(queries)
+        k = min(k, len(self) if allowed is None else len(allowed))
+        found = [s.search(queries, k, allowed, self.deleted) for s in self.segments if len(s)]
+        if k <= 0 or not found:
+            return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
+        if len(found) == 1:
+            return found[0]
+        ids = np.concatenate([f[0] for f in found], axis=1)
+        scores = np.concatenate([f[1] for f in found], axis=1)
+        scores = np.where(ids < 0, -np.inf, scores)
+        out_ids = np.full((len(queries), k), -1, dtype=np.int64)
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        for i in range(len(queries)):
+            order = np.lexsort((ids[i], -scores[i]))[:k]
+            order = order[np.isfinite(scores[i][order])]
+            out_ids[i, : len(order)], out_scores[i, : len(order)] = ids[i][order], scores[i][order]
+        return out_ids, out_scores

@@ -1,24 +1,29 @@
 """`rag doctor`: check every part of an index's live snapshot and repair what can be repaired.
 
-The SQLite store holds every chunk with its embedding, so a damaged or missing FAISS or BM25
-file (or manifest) is rebuilt from it into a new snapshot. A damaged store cannot be rebuilt
-from the other parts; the newest older snapshot that is whole becomes live instead, and
-the next `rag ingest` brings it up to date. Repairs hold the write lock like an ingest."""
+Each segment's SQLite store holds its chunks with their embeddings, so a damaged or missing
+FAISS or BM25 file is rebuilt from it: the damaged segments are written again as one new
+segment of a new snapshot (shared files are never written in place). A damaged store,
+catalog or manifest cannot be rebuilt from the other parts; the newest older snapshot that is
+whole becomes live instead, and the next `rag ingest` brings it up to date. Repairs hold the
+write lock like an ingest."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
 from rag.dense import DenseIndex
-from rag.index import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, write_search_indexes
-from rag.snapshots import IndexNotFoundError, NewSnapshot, WriteLock, live_snapshot, published_snapshots, set_live, unpublished
-from rag.sparse import SparseIndex
-from rag.store import ChunkStore, IndexSpec
+from rag.index import IndexCorruptError, read_manifest
+from rag.merge import merge_segments
+from rag.migrate import needs_upgrade, upgrade
+from rag.segments import CATALOG_FILE, DENSE_FILE, SPARSE_DIR, STORE_FILE, SegmentInfo, read_deleted
+from rag.snapshots import IndexNotFoundError, WriteLock, live_snapshot, published_snapshots, set_live, unpublished
+from rag.sparse import SparseSegment
+from rag.store import IndexMismatchError
 from rag.tune.active import tuned_folder
 from rag.tune.train import MODEL_DIR
 
@@ -41,50 +46,73 @@ class Diagnosis:
         return self.snapshot is not None and all(c.ok for c in self.checks)
 
 
-def check_store(gen: Path) -> tuple[Check, int | None, IndexSpec | None]:
-    path = gen / STORE_FILE
+def check_sqlite(part: str, path: Path, read: Callable[[sqlite3.Connection], str]) -> Check:
+    """An SQLite file that opens, passes SQLite's quick check and answers `read`."""
     if not path.is_file():
-        return Check("store", False, f"{path} is missing"), None, None
+        return Check(part, False, f"{path} is missing")
     try:
-        store = ChunkStore(path, readonly=True)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            verdict = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+            verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
-                return Check("store", False, f"{path}: SQLite integrity check says {verdict!r}"), None, None
-            count, spec = store.chunk_count(), store.read_spec()
+                return Check(part, False, f"{path}: SQLite integrity check says {verdict!r}")
+            return Check(part, True, read(conn))
         finally:
-            store.close()
+            conn.close()
     except sqlite3.DatabaseError as exc:
-        return Check("store", False, f"{path} cannot be read: {exc}"), None, None
-    if spec is None:
-        return Check("store", False, f"{path} records no index settings"), None, None
-    return Check("store", True, f"{count} chunks"), count, spec
+        return Check(part, False, f"{path} cannot be read: {exc}")
 
 
-def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
-    """Each part of one snapshot: readable, and holding the same number of chunks."""
-    store_check, count, spec = check_store(gen)
-    checks = [store_check]
-    if spec is not None and spec.tuned:  # embedded by a copy tuned on the collection: queries need it
-        model = tuned_folder(gen.parent, spec.tuned) / MODEL_DIR
-        present = (model / "modules.json").is_file()
-        checks.append(Check("tuned model", present, f"{model}" + ("" if present else " is missing")))
-    try:
-        manifest = json.loads((gen / MANIFEST_FILE).read_text())
-        ok = count is None or manifest["chunks"] == count
-        checks.append(Check("manifest", ok, f"{manifest['chunks']} chunks" + ("" if ok else f", the store holds {count}")))
-    except (OSError, ValueError, KeyError) as exc:
-        checks.append(Check("manifest", False, f"{gen / MANIFEST_FILE} cannot be read: {exc}"))
+def check_segment(gen: Path, info: SegmentInfo, settings: Settings) -> list[Check]:
+    """A segment's store, dense and sparse index, each holding the chunks the manifest says."""
+    folder = gen / info.name
+
+    def count(conn: sqlite3.Connection) -> str:
+        rows = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        if rows != info.chunks:
+            raise sqlite3.DatabaseError(f"{rows} chunks, the manifest says {info.chunks}")
+        return f"{rows} chunks"
+
+    checks = [check_sqlite(f"{info.name} store", folder / STORE_FILE, count)]
     for part, load in (
-        ("dense", lambda: DenseIndex.load(gen / DENSE_FILE, settings.dense)),
-        ("sparse", lambda: SparseIndex.load(gen / SPARSE_DIR, settings.bm25)),
+        ("dense", lambda: DenseIndex.load(folder / DENSE_FILE, settings.dense)),
+        ("sparse", lambda: SparseSegment.load(folder / SPARSE_DIR)),
     ):
         try:
             size = len(load())
-            ok = count is None or size == count
-            checks.append(Check(part, ok, f"{size} chunks" + ("" if ok else f", the store holds {count}")))
+            ok = size == info.chunks
+            checks.append(Check(f"{info.name} {part}", ok, f"{size} chunks" + ("" if ok else f", the manifest says {info.chunks}")))
         except Exception as exc:  # any unreadable file is damage to report
-            checks.append(Check(part, False, f"cannot be loaded: {type(exc).__name__}: {exc}"))
+            checks.append(Check(f"{info.name} {part}", False, f"cannot be loaded: {type(exc).__name__}: {exc}"))
+    return checks
+
+
+def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
+    """Each part of one snapshot: manifest, catalog, deleted ids, and every segment's parts."""
+    try:
+        manifest = read_manifest(gen, gen.parent)
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        return [Check("manifest", False, str(exc))]
+    checks = [Check("manifest", True, f"{manifest.chunks} chunks in {len(manifest.segments)} segment(s)")]
+    spec = manifest.spec
+    if spec.tuned:  # embedded by a copy tuned on the collection: queries need it
+        model = tuned_folder(gen.parent, spec.tuned) / MODEL_DIR
+        present = (model / "modules.json").is_file()
+        checks.append(Check("tuned model", present, f"{model}" + ("" if present else " is missing")))
+    checks.append(check_sqlite("catalog", gen / CATALOG_FILE, lambda conn: f"{conn.execute('SELECT COUNT(*) FROM files').fetchone()[0]} files"))
+    try:
+        deleted = len(read_deleted(gen))
+        checks.append(
+            Check(
+                "deleted ids",
+                deleted == manifest.deleted,
+                f"{deleted} chunks" + ("" if deleted == manifest.deleted else f", the manifest says {manifest.deleted}"),
+            )
+        )
+    except (OSError, ValueError) as exc:
+        checks.append(Check("deleted ids", False, f"cannot be read: {exc}"))
+    for info in manifest.segments:
+        checks += check_segment(gen, info, settings)
     return checks
 
 
@@ -98,17 +126,6 @@ def diagnose(root: Path, settings: Settings) -> Diagnosis:
     return Diagnosis(gen, check_snapshot(gen, settings))
 
 
-def rebuild_search_indexes(root: Path, live: Path, settings: Settings) -> Path:
-    """A new snapshot: the live store copied, FAISS and BM25 rebuilt from its chunks."""
-    with NewSnapshot(root) as new:
-        source = ChunkStore(live / STORE_FILE, readonly=True)
-        store = source.copy_to(new.folder / STORE_FILE)
-        source.close()
-        write_search_indexes(new.folder, store, settings, store.read_spec())
-        store.close()
-        return new.publish()
-
-
 def repair(root: Path, settings: Settings) -> Diagnosis:
     """Diagnose, then rebuild what the store can rebuild, or go back to a whole snapshot."""
     with WriteLock(root):
@@ -116,15 +133,19 @@ def repair(root: Path, settings: Settings) -> Diagnosis:
         for leftover in unpublished(root):
             shutil.rmtree(leftover, ignore_errors=True)
             found.actions.append(f"removed {leftover.name}, left by an interrupted ingest")
+        if found.snapshot is not None and needs_upgrade(found.snapshot):
+            new = upgrade(root, found.snapshot, settings)
+            found = Diagnosis(new, check_snapshot(new, settings), [*found.actions, f"upgraded {found.snapshot.name} to segments as {new.name} (no embedding)"])
         if found.healthy:
             return found
         if all(c.ok or c.part == "tuned model" for c in found.checks):
             found.actions.append(f"to do: the tuned embedder the vectors need is gone; `rag tune --index {root} --undo` re-embeds with the base model")
             return found
-        store_ok = found.snapshot is not None and found.checks[0].part == "store" and found.checks[0].ok
-        if store_ok:
-            new = rebuild_search_indexes(root, found.snapshot, settings)
-            found.actions.append(f"rebuilt FAISS, BM25 and the manifest from the store of {found.snapshot.name} as {new.name}")
+        search_files = [c for c in found.checks if c.part.startswith("seg-") and not c.part.endswith(" store")]
+        if found.snapshot is not None and all(c.ok or c in search_files or c.part == "tuned model" for c in found.checks):
+            damaged = sorted({c.part.split()[0] for c in search_files if not c.ok})  # written again from their stores
+            new = merge_segments(root, found.snapshot, damaged, settings, reuse_sparse=False)
+            found.actions.append(f"rebuilt FAISS and BM25 of {', '.join(damaged)} from their stores in {found.snapshot.name} as {new.name}")
             return found
         for older in reversed(published_snapshots(root)):
             if older != found.snapshot and all(c.ok for c in check_snapshot(older, settings)):

@@ -5,20 +5,17 @@ with the settings in use."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from rag.config import Settings
-from rag.dense import DenseIndex
+from rag.dense import DenseIndex, SegmentedDense
+from rag.segments import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, Manifest, SegmentedStore
 from rag.snapshots import IndexNotFoundError, live_snapshot, require_live_snapshot
-from rag.sparse import SparseIndex
-from rag.store import SCHEMA_VERSION, ChunkStore, IndexMismatchError, IndexSpec
+from rag.sparse import SparseIndex, SparseSegment
+from rag.store import SCHEMA_VERSION, IndexMismatchError, IndexSpec
 
-STORE_FILE = "store.sqlite"
-DENSE_FILE = "dense.faiss"
-SPARSE_DIR = "sparse"
-MANIFEST_FILE = "manifest.json"
 DOCTOR = "`rag doctor --index {root}` repairs it"
 
 
@@ -65,19 +62,19 @@ def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSp
     )
 
 
-def write_search_indexes(folder: Path, store: ChunkStore, settings: Settings, spec: IndexSpec) -> int:
-    """Build FAISS and BM25 from every chunk in `store`, write them and the manifest last."""
-    ids, vectors = store.embeddings(spec.dim)
-    DenseIndex.build(ids, vectors, settings.dense).save(folder / DENSE_FILE)
-    SparseIndex.build(store.iter_chunk_texts(), settings.bm25).save(folder / SPARSE_DIR)
-    write_manifest(folder, spec, int(len(ids)), len(store.files()))
-    return int(len(ids))
-
-
-def write_manifest(folder: Path, spec: IndexSpec, chunks: int, files: int) -> None:
-    """The manifest ties the parts together; written last, after FAISS and BM25."""
-    manifest = {"spec": asdict(spec), "chunks": chunks, "files": files}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+def read_manifest(gen: Path, root: Path) -> Manifest:
+    """The manifest of snapshot `gen`, checked to be one this program reads."""
+    try:
+        version = json.loads((gen / MANIFEST_FILE).read_text())["spec"]["schema_version"]
+        if version == 2:
+            raise IndexMismatchError(
+                f"index {root} was written before segments (schema 2); `rag ingest` or `rag doctor --index {root}` upgrades it without embedding again"
+            )
+        if version != SCHEMA_VERSION:
+            raise IndexMismatchError(f"index {root} has schema version {version}, this program reads {SCHEMA_VERSION}; re-ingest with --rebuild")
+        return Manifest.read(gen)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
 
 
 @dataclass
@@ -86,8 +83,8 @@ class HybridIndex:
 
     snapshot: Path
     spec: IndexSpec
-    store: ChunkStore
-    dense: DenseIndex
+    store: SegmentedStore
+    dense: SegmentedDense
     sparse: SparseIndex
 
     @classmethod
@@ -95,21 +92,24 @@ class HybridIndex:
         """Load the live snapshot. `dim` and `tuned` (the querying embedder's dimension and tuned
         weights' digest), when known, are checked along with the settings."""
         gen = require_live_snapshot(root)
-        try:
-            manifest = json.loads((gen / MANIFEST_FILE).read_text())
-            spec = IndexSpec(**manifest["spec"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
-        if spec.schema_version != SCHEMA_VERSION:
-            raise IndexMismatchError(f"index {root} has schema version {spec.schema_version}, this program reads {SCHEMA_VERSION}; re-ingest with --rebuild")
+        manifest = read_manifest(gen, root)
+        spec = manifest.spec
         spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned if tuned is None else tuned), root)
         try:
-            store = ChunkStore(gen / STORE_FILE, readonly=True)
-            dense = DenseIndex.load(gen / DENSE_FILE, settings.dense)
-            sparse = SparseIndex.load(gen / SPARSE_DIR, settings.bm25)
-            counts = {"manifest": manifest["chunks"], "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
+            store = SegmentedStore(gen, manifest)
+            dense = [DenseIndex.load(gen / s.name / DENSE_FILE, settings.dense) for s in manifest.segments]
+            sparse = [SparseSegment.load(gen / s.name / SPARSE_DIR) for s in manifest.segments]
+            rows = [(s, store.stores[s.name].chunk_count(), len(d), len(b)) for s, d, b in zip(manifest.segments, dense, sparse)]
         except Exception as exc:  # any unreadable part means the snapshot is damaged
             raise IndexCorruptError(f"snapshot {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
+        for info, *counted in rows:
+            if set(counted) != {info.chunks}:
+                raise IndexCorruptError(
+                    f"segment {gen / info.name} parts disagree on the chunk count: manifest {info.chunks}, store, dense, sparse {counted}; "
+                    + DOCTOR.format(root=root)
+                )
+        dense, sparse = SegmentedDense(dense, store.deleted), SparseIndex(sparse, settings.bm25, store.deleted)
+        counts = {"manifest": manifest.chunks, "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
         if len(set(counts.values())) != 1:
             raise IndexCorruptError(f"snapshot {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
         return cls(gen, spec, store, dense, sparse)

@@ -1,18 +1,23 @@
-"""BM25 over chunk ids: bm25s (sparse-matrix BM25, ~60x faster per query than rank-bm25 with
-the same ranking) over lower-cased, stopword-filtered, Snowball-stemmed word tokens."""
+"""BM25 over chunk ids, in segments: each segment keeps its term frequencies (a chunk x term
+sparse matrix) and chunk lengths, never scores, so BM25's collection statistics (documents per
+term, chunk count, average length) are summed over every live segment at query time and a
+collection ranks the same however it was cut into segments. The formulas are bm25s's (measured
+~60x faster per query than rank-bm25 with the same ranking; tests compare against both)."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from scipy import sparse
 
 from rag.config import BM25Settings
 
@@ -43,87 +48,187 @@ class Tokenizer:
 
 
 @dataclass
-class SparseIndex:
-    """A bm25s index whose row i is chunk `ids[i]`."""
+class SparseSegment:
+    """One segment's BM25 postings: `tf` (chunk x term, CSC so a term's chunks are one slice),
+    each chunk's length in terms, its chunk id, and the terms by column."""
 
     ids: np.ndarray
-    bm25: bm25s.BM25
-    tokenizer: Tokenizer
-    _df: np.ndarray | None = field(default=None, repr=False)  # documents per term, read from the matrix once
+    tf: sparse.csc_matrix
+    lengths: np.ndarray
+    terms: list[str]
+    columns: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.columns = {t: i for i, t in enumerate(self.terms)}
 
     @classmethod
-    def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> SparseIndex:
-        tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
-        ids, tokens = [], []
+    def build(cls, chunks: Iterable[tuple[int, str]], tokenizer: Tokenizer) -> SparseSegment:
+        ids, lengths, cols = array("q"), array("i"), array("i")  # 4 bytes a token, not a Python int's 28
+        columns: dict[str, int] = {}
         for chunk_id, text in chunks:
+            tokens = tokenizer(text)
             ids.append(chunk_id)
-            tokens.append(tokenizer(text))
-        bm25 = bm25s.BM25(method=settings.method, k1=settings.k1, b=settings.b)
-        if any(tokens):  # bm25s cannot index a collection without a single term (found by fuzzing)
-            bm25.index(tokens, show_progress=False)
-        return cls(np.asarray(ids, dtype=np.int64), bm25, tokenizer)
+            lengths.append(len(tokens))
+            cols.extend([columns.setdefault(term, len(columns)) for term in tokens])
+        length_array = np.frombuffer(lengths, dtype=np.int32) if len(lengths) else np.zeros(0, dtype=np.int32)
+        rows = np.repeat(np.arange(len(ids), dtype=np.int32), length_array)
+        col_array = np.frombuffer(cols, dtype=np.int32) if len(cols) else np.zeros(0, dtype=np.int32)
+        ones = np.ones(len(rows), dtype=np.uint16)
+        tf = sparse.csc_matrix((ones, (rows, col_array)), shape=(len(ids), len(columns)))  # repeated (chunk, term) pairs add up
+        tf.sum_duplicates()
+        id_array = np.frombuffer(ids, dtype=np.int64).copy() if len(ids) else np.zeros(0, dtype=np.int64)
+        return cls(id_array, tf, length_array.copy(), list(columns))
 
-    @property
-    def indexed(self) -> bool:
-        return bool(getattr(self.bm25, "vocab_dict", None))
+    @classmethod
+    def merged(cls, parts: Sequence[tuple[SparseSegment, np.ndarray]]) -> SparseSegment:
+        """One segment from the `live` rows (a bool mask) of each part, in chunk id order."""
+        terms: dict[str, int] = {}
+        blocks, ids, lengths = [], [], []
+        for seg, live in parts:
+            remap = np.array([terms.setdefault(t, len(terms)) for t in seg.terms], dtype=np.int64)
+            rows = seg.tf.tocsr()[live]
+            blocks.append((rows.data, remap[rows.indices] if len(remap) else rows.indices, rows.indptr))
+            ids.append(seg.ids[live])
+            lengths.append(seg.lengths[live])
+        csr = [sparse.csr_matrix((d, i, p), shape=(len(p) - 1, len(terms))) for d, i, p in blocks]
+        stacked = sparse.vstack(csr, format="csr") if csr else sparse.csr_matrix((0, 0), dtype=np.uint16)
+        all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        order = np.argsort(all_ids, kind="stable")
+        tf = stacked[order].tocsc()
+        tf.sort_indices()
+        return cls(all_ids[order], tf.astype(np.uint16), np.concatenate(lengths)[order] if lengths else np.zeros(0, dtype=np.int32), list(terms))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "ids.npy", self.ids)
-        if self.indexed:
-            self.bm25.save(str(folder), show_progress=False)
-        (folder / "sparse.json").write_text(json.dumps({"count": int(len(self.ids)), "indexed": self.indexed}))
+        np.save(folder / "lengths.npy", self.lengths)
+        sparse.save_npz(folder / "tf.npz", self.tf, compressed=False)
+        (folder / "terms.json").write_text(json.dumps(self.terms))
 
     @classmethod
-    def load(cls, folder: Path, settings: BM25Settings) -> SparseIndex:
-        ids = np.load(folder / "ids.npy")
-        meta = json.loads((folder / "sparse.json").read_text())
-        count = meta["count"]
-        if count != len(ids):
-            raise ValueError(f"{folder}: BM25 ids file holds {len(ids)} ids, manifest says {count}")
-        if meta.get("indexed", bool(len(ids))):
-            bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-            if bm25.scores["num_docs"] != len(ids):
-                raise ValueError(f"{folder}: BM25 matrix has {bm25.scores['num_docs']} rows for {len(ids)} ids")
-        else:
-            bm25 = bm25s.BM25(method=settings.method, k1=settings.k1, b=settings.b)
-        return cls(ids, bm25, Tokenizer(settings.stemmer, settings.stopwords))
+    def load(cls, folder: Path) -> SparseSegment:
+        ids, lengths = np.load(folder / "ids.npy"), np.load(folder / "lengths.npy")
+        tf = sparse.load_npz(folder / "tf.npz").tocsc()
+        terms = json.loads((folder / "terms.json").read_text())
+        if tf.shape != (len(ids), len(terms)) or len(lengths) != len(ids):
+            raise ValueError(f"{folder}: BM25 matrix {tf.shape} does not fit {len(ids)} ids, {len(lengths)} lengths and {len(terms)} terms")
+        return cls(ids, tf, lengths, terms)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def df(self, live: np.ndarray) -> np.ndarray:
+        """Live chunks per term (column), deleted rows left out."""
+        counted = np.concatenate([[0], np.cumsum(live[self.tf.indices], dtype=np.int64)])
+        return counted[self.tf.indptr[1:]] - counted[self.tf.indptr[:-1]]
+
+
+class SparseIndex:
+    """BM25 over live segments: `deleted` chunk ids are never returned nor counted in statistics."""
+
+    def __init__(self, segments: Sequence[SparseSegment], settings: BM25Settings, deleted: np.ndarray | None = None) -> None:
+        if settings.method not in IDF:
+            raise ValueError(f"bm25.method = {settings.method!r} is not supported; use one of {', '.join(IDF)}")
+        self.segments = list(segments)
+        self.settings = settings
+        self.tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
+        deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
+        self.live = [~np.isin(s.ids, deleted) for s in self.segments]
+        self.n = int(sum(m.sum() for m in self.live))
+        total = int(sum(s.lengths[m].sum(dtype=np.int64) for s, m in zip(self.segments, self.live)))
+        avgdl = total / self.n if self.n else 1.0
+        self._tfc = [self._term_frequency_part(s, avgdl) for s in self.segments]
+        self._df: dict[str, int] = {}
+        for seg, live in zip(self.segments, self.live):
+            for term, count in zip(seg.terms, seg.df(live).tolist()):
+                self._df[term] = self._df.get(term, 0) + count
+
+    def _term_frequency_part(self, seg: SparseSegment, avgdl: float) -> np.ndarray:
+        """tf / (tf + k1 (1 - b + b len / avgdl)) per posting (times k1 + 1 for atire): what a
+        query multiplies by each term's IDF. It depends on the collection's average length, so it
+        is made at open (as bm25s makes its scores at index time): 2.2x faster queries than
+        making it per query (measured at 100k chunks)."""
+        k1, b = self.settings.k1, self.settings.b
+        norm = (k1 * (1 - b + b * seg.lengths / avgdl)).astype(np.float32)
+        tf = seg.tf.data.astype(np.float32)
+        tfc = tf / (tf + norm[seg.tf.indices])
+        return tfc * np.float32(k1 + 1) if self.settings.method == "atire" else tfc
+
+    @classmethod
+    def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> SparseIndex:
+        """A one-segment index (tests, benchmarks)."""
+        return cls([SparseSegment.build(chunks, Tokenizer(settings.stemmer, settings.stopwords))], settings)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def live_ids(self) -> np.ndarray:
+        """The id of every live chunk, segment by segment."""
+        return np.concatenate([s.ids[m] for s, m in zip(self.segments, self.live)]) if self.segments else np.zeros(0, dtype=np.int64)
+
+    def _term_weights(self, terms: list[str]) -> dict[str, np.float32]:
+        """IDF per query term present in the collection, by the configured method's formula."""
+        formula = IDF[self.settings.method]
+        return {t: np.float32(formula(self._df[t], self.n)) for t in set(terms) if self._df.get(t)}
+
+    def _segment_scores(self, at: int, terms: list[str], weights: dict[str, np.float32]) -> np.ndarray:
+        seg, tfc = self.segments[at], self._tfc[at]
+        scores = np.zeros(len(seg), dtype=np.float32)
+        for term in terms:
+            col = seg.columns.get(term)
+            if col is None or term not in weights:
+                continue
+            lo, hi = seg.tf.indptr[col], seg.tf.indptr[col + 1]
+            scores[seg.tf.indices[lo:hi]] += weights[term] * tfc[lo:hi]
+        return scores
+
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every row for `query` (zeros when no query term is in the index)."""
+        """BM25 score of every row of every segment, in order, for `query` (deleted rows 0)."""
         terms = self.tokenizer(query)
-        if not self.indexed or not terms:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return self.bm25.get_scores(terms)
+        weights = self._term_weights(terms)
+        parts = [np.where(live, self._segment_scores(i, terms, weights), 0) for i, live in enumerate(self.live)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def idf(self, terms: list[str]) -> np.ndarray:
-        """log((N + 1) / (df + 0.5)) per term, from the index's own document frequencies; a term
-        the collection never saw gets the highest value, as the rarest possible."""
-        n = len(self.ids)
-        if self._df is None:
-            self._df = np.diff(np.asarray(self.bm25.scores["indptr"])) if self.indexed else np.zeros(0, dtype=np.int64)
-        vocab = getattr(self.bm25, "vocab_dict", None) or {}
-        return idf_of(n, np.array([self._df[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64))
+        """log((N + 1) / (df + 0.5)) per term, from the live collection's document frequencies; a
+        term the collection never saw gets the highest value, as the rarest possible."""
+        return idf_of(self.n, np.array([self._df.get(t, 0) for t in terms], dtype=np.float64))
 
     def term_share(self, query: str, texts: Sequence[str]) -> np.ndarray:
         return term_share(self.tokenizer, self.idf, query, texts)
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, scores) of the k best rows with a positive score, best first; only rows
-        whose chunk id is in `allowed` when it is given."""
-        scores = self.scores(query)
-        if allowed is not None:
-            scores = np.where(np.isin(self.ids, allowed), scores, 0.0)
-        k = min(k, len(scores))
-        if k == 0:
+        """(chunk ids, scores) of the k best live chunks with a positive score, best first, ties
+        by chunk id; only chunks in `allowed` when it is given."""
+        terms = self.tokenizer(query)
+        weights = self._term_weights(terms)
+        found_ids, found_scores = [], []
+        for i, (seg, live) in enumerate(zip(self.segments, self.live)):
+            if not weights or k <= 0:
+                break
+            scores = self._segment_scores(i, terms, weights)
+            keep = live if allowed is None else live & np.isin(seg.ids, allowed)
+            hits = np.flatnonzero(keep & (scores > 0))
+            if len(hits) > k:
+                hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+            found_ids.append(seg.ids[hits])
+            found_scores.append(scores[hits])
+        if not found_ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return self.ids[top], scores[top].astype(np.float32)
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.lexsort((ids, -scores))[:k]
+        return ids[order], scores[order].astype(np.float32)
+
+
+def _idf_robertson(df: int, n: int) -> float:
+    return math.log(max(1.0, (n - df + 0.5) / (df + 0.5)))
+
+
+IDF: dict[str, Callable[[int, int], float]] = {  # bm25s's formulas for the methods whose chunks without a term score 0
+    "lucene": lambda df, n: math.log(1 + (n - df + 0.5) / (df + 0.5)),
+    "robertson": _idf_robertson,
+    "atire": lambda df, n: math.log(n / df),
+}
 
 
 def idf_of(n: int, df: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 2  # 2: chunks.ocr and chunks.context
+SCHEMA_VERSION = 3  # 2: chunks.ocr and chunks.context; 3: segments (rag/segments.py)
 SQL_BATCH = 10_000  # below SQLite's limit on bound parameters per statement
 
 SCHEMA = """
@@ -132,6 +132,17 @@ class ChunkStore:
     def close(self) -> None:
         self.conn.close()
 
+    def start_ids(self, file_id: int, chunk_id: int) -> None:
+        """Number this empty store's files and chunks from these ids on (ids are unique across segments)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('files', 'chunks')")
+            self.conn.executemany("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [("files", file_id - 1), ("chunks", chunk_id - 1)])
+
+    def next_ids(self) -> tuple[int, int]:
+        """(next file id, next chunk id) this store would give."""
+        seq = dict(self.conn.execute("SELECT name, seq FROM sqlite_sequence"))
+        return seq.get("files", 0) + 1, seq.get("chunks", 0) + 1
+
     def transaction(self):
         """One SQLite transaction: `with store.transaction(): ...` commits all or nothing."""
         return self.conn
@@ -189,8 +200,8 @@ class ChunkStore:
         page_starts: list[int],
         chunks: list[NewChunk],
         embeddings: np.ndarray,
-    ) -> None:
-        """Insert (or replace) one file with all its chunks and their embeddings."""
+    ) -> int:
+        """Insert (or replace) one file with all its chunks and their embeddings; returns its id."""
         if len(chunks) != len(embeddings):
             raise ValueError(f"{path}: {len(chunks)} chunks but {len(embeddings)} embeddings")
         self.delete_file(path)
@@ -206,6 +217,7 @@ class ChunkStore:
                 for i, (c, v) in enumerate(zip(chunks, embeddings))
             ],
         )
+        return file_id
 
     def set_failures(self, failures: dict[str, str]) -> None:
         self.conn.execute("DELETE FROM failures")
@@ -261,6 +273,11 @@ class ChunkStore:
                 batch,
             ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def chunk_ids_in(self, ids: np.ndarray) -> np.ndarray:
+        """Which of these chunk ids this store holds."""
+        held = np.fromiter((r[0] for r in self.conn.execute("SELECT id FROM chunks")), dtype=np.int64)
+        return ids[np.isin(ids, held)]
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
         """The chunks with these ids, with their file path."""

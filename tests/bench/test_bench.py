@@ -94,6 +94,11 @@ def test_rag_bench_smoke(tmp_path: Path):
     result = json.loads((out / "bench.json").read_text())
     assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
     assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
+    segments = result["segments"]["2k"]
+    assert segments["updates"]["add one file"]["chunks_embedded"] > 0 and segments["updates"]["delete one file"]["chunks_embedded"] == 0
+    assert segments["ten_segments"]["ten"]["segments"] == 10 and segments["ten_segments"]["merged"]["segments"] == 1
+    assert segments["scifact"]["at once"]["ndcg@10"] == segments["scifact"]["10 increments"]["ndcg@10"] == pytest.approx(1.0)
+    assert "| segments 2k: add one file (rag ingest) |" in done.stdout
     assert "| query: hybrid p50 / p95 |" in done.stdout and "peak RSS: ingest" in done.stdout
     for route in ("retrieve", "ask_extractive"):  # 4 clients on a real `rag api` for 3 s each
         assert result["load"][route]["requests"] > 0 and result["load"][route]["errors"] == 0

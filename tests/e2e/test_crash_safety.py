@@ -9,7 +9,9 @@ import pytest
 from kills import kill_ingest_at
 
 from ingest.pipeline import Ingestor
+from rag.config import IngestSettings
 from rag.index import HybridIndex
+from rag.segments import Manifest
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +35,7 @@ def assert_whole(index: Path, settings, embedder, allowed: list[set[str]]) -> st
     opened = HybridIndex.open(index, settings, dim=embedder.dim)  # raises if parts disagree
     files = set(opened.store.files())
     assert files in allowed, f"snapshot {opened.snapshot.name} holds a mix: {sorted(files)}"
-    chunk_files = {c.path for c in opened.store.chunks(list(map(int, opened.sparse.ids))).values()}
+    chunk_files = {c.path for c in opened.store.chunks(list(map(int, opened.sparse.live_ids()))).values()}
     assert chunk_files == files
     name = opened.snapshot.name
     opened.close()
@@ -81,13 +83,33 @@ def test_kill_9_at_random_moments(corpus: Path, tmp_path: Path, settings, embedd
     assert_whole(index, settings, embedder, [after])
 
 
+@pytest.mark.parametrize(("event", "at"), [("stage", "merging"), ("merge_copied", 1)])
+def test_kill_9_while_merging_leaves_a_whole_index_and_the_next_ingest_merges(corpus: Path, settings, embedder, event: str, at):
+    """Merges run after the ingest's own publish: a kill -9 as a merge starts, or once it has
+    copied the segments' files, leaves that snapshot live and whole; the next ingest, with nothing
+    new to read, finishes the merge."""
+    index = settings.index_dir
+    merging = settings.model_copy(update={"ingest": IngestSettings(max_segments=1)})
+    Ingestor(merging, lambda: embedder, interactive=False).run(corpus, index)
+    grow(corpus, 3)
+    after = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
+    assert kill_ingest_at(corpus, index, event, at, env={"RAG_INGEST__MAX_SEGMENTS": "1"})
+    live = assert_whole(index, settings, embedder, [after])
+    assert len(Manifest.read(index / live).segments) == 2
+    report = Ingestor(merging, lambda: embedder, interactive=False).run(corpus, index)
+    assert report.exit_code == 0 and report.chunks_embedded == 0
+    merged = assert_whole(index, settings, embedder, [after])
+    assert merged != live and len(Manifest.read(index / merged).segments) == 1
+    assert not list(index.glob("*.tmp"))
+
+
 @pytest.mark.parametrize(
     "where, error",
     [
-        ("rag.store.ChunkStore.copy_to", OSError(28, "No space left on device")),
+        ("rag.catalog.Catalog.copy_to", OSError(28, "No space left on device")),
         ("rag.store.ChunkStore.add_file", sqlite3.OperationalError("database or disk is full")),
         ("rag.dense.DenseIndex.save", OSError(28, "No space left on device")),
-        ("rag.sparse.SparseIndex.save", OSError(28, "No space left on device")),
+        ("rag.sparse.SparseSegment.save", OSError(28, "No space left on device")),
         ("rag.snapshots.publish_snapshot", OSError(28, "No space left on device")),
     ],
 )

@@ -14,16 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import STORE_FILE
+from rag.segments import open_store
 from rag.snapshots import live_snapshot
-from rag.store import ChunkStore
 
 pytestmark = pytest.mark.slow
 
 
 def indexed(index: Path) -> dict[str, str]:
     """The live snapshot's files and their text."""
-    store = ChunkStore(live_snapshot(index) / STORE_FILE, readonly=True)
+    store = open_store(live_snapshot(index))
     try:
         return {path: store.file_text(path)[0] for path in store.files()}
     finally:

@@ -22,9 +22,10 @@ from rag.config import Settings
 from rag.doctor import diagnose, repair
 from rag.embedding import Embedder
 from rag.engine import Engine
-from rag.index import STORE_FILE, HybridIndex
+from rag.index import HybridIndex
+from rag.segments import open_store
 from rag.snapshots import live_snapshot
-from rag.store import ChunkStore, IndexMismatchError
+from rag.store import IndexMismatchError
 from rag.tune.active import TUNED_DIR, live_tuned
 
 pytestmark = pytest.mark.slow
@@ -61,7 +62,7 @@ def tiny_settings(root: Path, **tune) -> Settings:
 
 
 def stored_vectors(root: Path) -> tuple[np.ndarray, list[str]]:
-    store = ChunkStore(live_snapshot(root) / STORE_FILE, readonly=True)
+    store = open_store(live_snapshot(root))
     try:
         ids, vectors = store.embeddings(store.read_spec().dim)
         texts = [t for _, t in store.iter_chunk_texts()]

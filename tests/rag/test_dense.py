@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import DenseSettings
-from rag.dense import DenseIndex
+from rag.dense import DenseIndex, SegmentedDense
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -38,3 +38,26 @@ def test_empty_index_searches_to_nothing():
     index = DenseIndex.build(np.zeros(0, dtype=np.int64), np.zeros((0, 8), dtype=np.float32), DenseSettings())
     found, scores = index.search(np.ones(8, dtype=np.float32), k=3)
     assert found.shape == (1, 0)
+
+
+def test_segments_search_like_one_index_without_their_deleted_ids():
+    """Flat and HNSW segments together, some ids deleted: the same hits as one exact index
+    built without them (HNSW at this size and breadth is exact here)."""
+    vectors = unit_vectors(400, seed=2)
+    ids = np.arange(1, 401, dtype=np.int64)
+    settings = DenseSettings(hnsw_threshold=150)
+    cuts = [(0, 200), (200, 260), (260, 330), (330, 400)]  # one HNSW segment, three flat
+    segments = [DenseIndex.build(ids[a:b], vectors[a:b], settings) for a, b in cuts]
+    deleted = ids[::7]
+    segmented = SegmentedDense(segments, deleted)
+    keep = ~np.isin(ids, deleted)
+    reference = DenseIndex.build(ids[keep], vectors[keep], DenseSettings())
+    assert len(segmented) == keep.sum() and len(segmented.segments) == 2  # the flat ones are searched as one
+    queries = unit_vectors(10, seed=3)
+    found, scores = segmented.search(queries, 10)
+    expected, expected_scores = reference.search(queries, 10)
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
+    allowed = ids[1::3]
+    found, _ = segmented.search(queries, 5, allowed)
+    assert np.isin(found[found >= 0], np.setdiff1d(allowed, deleted)).all()

@@ -1,7 +1,8 @@
 """Damage to an index is detected at open with a clear error, and `rag doctor` repairs it:
-search files are rebuilt from the store; a damaged store sends the index back to the newest
-whole snapshot."""
+a segment's search files are rebuilt from its store; a damaged store sends the index back to
+the newest whole snapshot."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from conftest import ingested_corpus
 
 from rag.config import IngestSettings
 from rag.doctor import diagnose, repair
-from rag.index import DENSE_FILE, SPARSE_DIR, STORE_FILE, HybridIndex, IndexCorruptError
+from rag.index import HybridIndex, IndexCorruptError
+from rag.segments import DENSE_FILE, SPARSE_DIR, STORE_FILE
 from rag.snapshots import CURRENT
 
 
@@ -37,12 +39,17 @@ def search(settings, embedder) -> list[int]:
     return ids
 
 
+def newest_segment(gen: Path) -> Path:
+    """The segment the last ingest wrote: only the live snapshot holds it."""
+    return max(gen.glob("seg-*"))
+
+
 def corrupt_dense(gen: Path) -> None:
-    (gen / DENSE_FILE).write_bytes(b"not a faiss index")
+    (newest_segment(gen) / DENSE_FILE).write_bytes(b"not a faiss index")
 
 
 def corrupt_sparse(gen: Path) -> None:
-    next((gen / SPARSE_DIR).glob("*.npy")).unlink()
+    next((newest_segment(gen) / SPARSE_DIR).glob("*.npy")).unlink()
 
 
 @pytest.mark.parametrize("damage", [corrupt_dense, corrupt_sparse])
@@ -54,14 +61,14 @@ def test_damaged_search_files_are_rebuilt_from_the_store(index, embedder, damage
         HybridIndex.open(index.index_dir, index, dim=embedder.dim)
     assert not diagnose(index.index_dir, index).healthy
     found = repair(index.index_dir, index)
-    assert "rebuilt FAISS, BM25 and the manifest" in found.actions[0]
+    assert f"rebuilt FAISS and BM25 of {newest_segment(damaged).name}" in found.actions[0]
     assert live(index) != damaged and diagnose(index.index_dir, index).healthy
     assert search(index, embedder) == before  # same chunk ids, same vectors
 
 
 def test_a_truncated_store_goes_back_to_the_last_whole_snapshot(index, embedder):
     damaged = live(index)
-    store = damaged / STORE_FILE
+    store = newest_segment(damaged) / STORE_FILE
     store.write_bytes(store.read_bytes()[:4096])
     with pytest.raises(IndexCorruptError):
         HybridIndex.open(index.index_dir, index, dim=embedder.dim)
@@ -86,6 +93,6 @@ def test_rag_doctor_command(index):
     assert healthy.returncode == 0 and "healthy" in healthy.stdout
     corrupt_dense(live(index))
     checked = subprocess.run(cmd + ["--check"], capture_output=True, text=True, timeout=300)
-    assert checked.returncode == 1 and "BAD  dense" in checked.stdout
+    assert checked.returncode == 1 and re.search(r"BAD  seg-\d+ dense", checked.stdout)
     repaired = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert repaired.returncode == 0 and "healthy after repair" in repaired.stdout, repaired.stdout + repaired.stderr

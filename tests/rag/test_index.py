@@ -6,25 +6,26 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.index import DENSE_FILE, SPARSE_DIR, HybridIndex, IndexCorruptError, spec_from_settings, write_search_indexes
+from rag.index import HybridIndex, IndexCorruptError, spec_from_settings
+from rag.segment_writer import SnapshotWriter
+from rag.segments import DENSE_FILE, SPARSE_DIR
 from rag.snapshots import IndexNotFoundError, begin_snapshot, publish_snapshot
-from rag.store import ChunkStore, NewChunk
+from rag.store import NewChunk
 
 DIM = 8
 
 
 def build(root: Path, settings: Settings, texts: list[str]) -> Path:
     tmp = begin_snapshot(root)
-    store = ChunkStore(tmp / "store.sqlite")
+    writer = SnapshotWriter(tmp, None)
     spec = spec_from_settings(settings, DIM)
-    store.write_spec(spec)
+    writer.write_spec(spec)
     rng = np.random.default_rng(0)
-    with store.conn:
+    with writer.transaction():
         for i, text in enumerate(texts):
             vec = rng.normal(size=(1, DIM)).astype(np.float32)
-            store.add_file(f"f{i}.txt", len(text), 0, str(i), "text", text, [0], [NewChunk(text, 0, len(text), None, None)], vec)
-    write_search_indexes(tmp, store, settings, spec)
-    store.close()
+            writer.add_file(f"f{i}.txt", len(text), 0, str(i), "text", text, [0], [NewChunk(text, 0, len(text), None, None)], vec)
+    writer.finish(settings, spec)
     return publish_snapshot(tmp)
 
 
@@ -46,9 +47,9 @@ def test_damaged_parts_are_detected_at_open(tmp_path: Path, damage: str):
     settings = Settings()
     gen = build(tmp_path, settings, ["alpha beta", "gamma delta"])
     if damage == "dense":
-        (gen / DENSE_FILE).write_bytes(b"not a faiss index")
+        (gen / "seg-000001" / DENSE_FILE).write_bytes(b"not a faiss index")
     elif damage == "sparse":
-        np.save(gen / SPARSE_DIR / "ids.npy", np.array([1], dtype=np.int64))
+        np.save(gen / "seg-000001" / SPARSE_DIR / "ids.npy", np.array([1], dtype=np.int64))
     else:
         (gen / "manifest.json").write_text("{")
     with pytest.raises(IndexCorruptError):

@@ -1,13 +1,14 @@
-"""BM25: the tokenizer, and bm25s against rank-bm25 (the reference) when configured alike."""
+"""BM25: the tokenizer, our scores against bm25s and rank-bm25 (the references) when configured\nalike, and segments that rank exactly like one index."""
 
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
 from rag.config import BM25Settings
-from rag.sparse import SparseIndex, Tokenizer
+from rag.sparse import SparseIndex, SparseSegment, Tokenizer
 
 CORPUS = [
     "Aspirin reduces the risk of heart attacks in adults with cardiovascular disease.",
@@ -57,9 +58,68 @@ def test_search_returns_chunk_ids_and_skips_zero_scores():
 def test_save_and_load_round_trip(tmp_path: Path):
     settings = BM25Settings()
     index = SparseIndex.build(enumerate(CORPUS), settings)
-    index.save(tmp_path / "sparse")
-    loaded = SparseIndex.load(tmp_path / "sparse", settings)
-    np.testing.assert_allclose(loaded.scores("aspirin heart"), index.scores("aspirin heart"))
+    index.segments[0].save(tmp_path / "sparse")
+    loaded = SparseIndex([SparseSegment.load(tmp_path / "sparse")], settings)
+    np.testing.assert_array_equal(loaded.scores("aspirin heart"), index.scores("aspirin heart"))
     empty = SparseIndex.build([], settings)
-    empty.save(tmp_path / "empty")
-    assert len(SparseIndex.load(tmp_path / "empty", settings)) == 0
+    empty.segments[0].save(tmp_path / "empty")
+    assert len(SparseIndex([SparseSegment.load(tmp_path / "empty")], settings)) == 0
+    assert len(empty.search("aspirin", 5)[0]) == 0
+
+
+@pytest.mark.parametrize("method", ["lucene", "robertson", "atire"])
+def test_scores_are_bm25s_scores(method: str):
+    """The same formulas as bm25s (which precomputes them): scores agree to float32 precision."""
+    settings = BM25Settings(method=method)
+    index = SparseIndex.build(enumerate(CORPUS), settings)
+    reference = bm25s.BM25(method=method, k1=settings.k1, b=settings.b)
+    reference.index([index.tokenizer(d) for d in CORPUS], show_progress=False)
+    for query in QUERIES + ["aspirin aspirin heart"]:
+        np.testing.assert_allclose(index.scores(query), reference.get_scores(index.tokenizer(query)), rtol=1e-5, atol=1e-6)
+
+
+def _segmented(texts: list[tuple[int, str]], cuts: list[int], settings: BM25Settings) -> SparseIndex:
+    tok = Tokenizer(settings.stemmer, settings.stopwords)
+    bounds = [0, *cuts, len(texts)]
+    return SparseIndex([SparseSegment.build(texts[a:b], tok) for a, b in zip(bounds, bounds[1:])], settings)
+
+
+@pytest.mark.parametrize("cuts", [[3], [1, 2, 7], [5, 9]])
+def test_segments_rank_exactly_like_one_index(cuts: list[int]):
+    """Collection-wide statistics: how a collection is cut into segments changes no score."""
+    settings = BM25Settings()
+    texts = list(enumerate(CORPUS, start=1))
+    whole, cut = SparseIndex.build(texts, settings), _segmented(texts, cuts, settings)
+    for query in QUERIES:
+        ids, scores = whole.search(query, 10)
+        got_ids, got_scores = cut.search(query, 10)
+        assert list(got_ids) == list(ids) and np.array_equal(got_scores, scores)
+        np.testing.assert_array_equal(cut.idf(cut.tokenizer(query)), whole.idf(whole.tokenizer(query)))
+
+
+def test_deleted_chunks_leave_results_and_statistics():
+    """An index with chunks deleted scores like one built without them."""
+    settings = BM25Settings()
+    texts = list(enumerate(CORPUS, start=1))
+    gone = np.array([1, 8], dtype=np.int64)  # the two aspirin chunks
+    with_deletes = SparseIndex(_segmented(texts, [4], settings).segments, settings, deleted=gone)
+    without = SparseIndex.build([t for t in texts if t[0] not in gone], settings)
+    assert len(with_deletes) == len(CORPUS) - 2
+    for query in QUERIES:
+        ids, scores = without.search(query, 10)
+        got_ids, got_scores = with_deletes.search(query, 10)
+        assert list(got_ids) == list(ids) and np.array_equal(got_scores, scores)
+    assert len(with_deletes.search("aspirin", 10)[0]) == 0
+
+
+def test_merged_segments_keep_their_live_rows():
+    settings = BM25Settings()
+    texts = list(enumerate(CORPUS, start=1))
+    parts = _segmented(texts, [3, 6], settings).segments
+    live = [np.ones(len(s), dtype=bool) for s in parts]
+    live[1][0] = False  # chunk 4 deleted
+    merged = SparseSegment.merged(list(zip(parts, live)))
+    assert list(merged.ids) == [i for i, _ in texts if i != 4]
+    expected = SparseIndex.build([t for t in texts if t[0] != 4], settings)
+    for query in QUERIES:
+        assert np.array_equal(SparseIndex([merged], settings).scores(query), expected.scores(query))
