@@ -8,7 +8,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from rag.config import BM25Settings
-from rag.sparse import SparseIndex, SparseSegment, Tokenizer
+from rag.sparse import SparseIndex, SparseSegment, Tokenizer, top_rows
 
 CORPUS = [
     "Aspirin reduces the risk of heart attacks in adults with cardiovascular disease.",
@@ -123,3 +123,15 @@ def test_merged_segments_keep_their_live_rows():
     expected = SparseIndex.build([t for t in texts if t[0] != 4], settings)
     for query in QUERIES:
         assert np.array_equal(SparseIndex([merged], settings).scores(query), expected.scores(query))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_rows_are_the_k_best_with_their_ties(seed: int):
+    rng = np.random.default_rng(seed)
+    scores = np.zeros(200_000, dtype=np.float32)
+    scores[rng.choice(len(scores), 50_000, replace=False)] = rng.integers(1, 400, 50_000).astype(np.float32)  # many ties
+    for k in (1, 10, 100, 60_000):
+        rows = top_rows(scores, k)
+        kth = np.sort(scores)[::-1][k - 1]
+        expected = np.flatnonzero((scores >= kth) & (scores > 0))
+        assert set(rows.tolist()) == set(expected.tolist())
