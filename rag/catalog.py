@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.store import FileRecord, IndexSpec
+from rag.store import FileRecord, IndexSpec, copy_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,11 +43,8 @@ class Catalog:
         self.conn.close()
 
     def copy_to(self, target: Path) -> Catalog:
-        """A consistent copy at `target` (SQLite's online backup), opened for writing."""
-        dest = sqlite3.connect(target)
-        with dest:
-            self.conn.backup(dest)
-        dest.close()
+        """A consistent copy at `target`, opened for writing."""
+        copy_database(self.conn, target)
         return Catalog(target)
 
     def get_meta(self, key: str) -> str | None:

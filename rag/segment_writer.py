@@ -7,6 +7,7 @@ An ingest, `rag tune` and `rag doctor` write through it; the manifest is written
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -47,12 +48,18 @@ def write_segment_indexes(folder: Path, store: ChunkStore, settings: Settings, d
 
 
 def link_segment(source: Path, target: Path) -> None:
-    """Share a published segment with a new snapshot: a hard link per file, no copy."""
+    """Share a published segment with a new snapshot: a hard link per file, no copy (a copy on
+    file systems without hard links, such as FAT)."""
     for dirpath, _, filenames in os.walk(source):
         into = target / Path(dirpath).relative_to(source)
         into.mkdir(parents=True, exist_ok=True)
         for name in filenames:
-            os.link(Path(dirpath) / name, into / name)
+            try:
+                os.link(Path(dirpath) / name, into / name)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
+                shutil.copy2(Path(dirpath) / name, into / name)
 
 
 def segment_ids(segment: Path) -> np.ndarray:

@@ -117,6 +117,14 @@ class NewChunk:
         return f"{self.context}\n{self.text}" if self.context else self.text
 
 
+def copy_database(conn: sqlite3.Connection, target: Path) -> None:
+    """A consistent copy of an open SQLite database at `target` (SQLite's online backup)."""
+    dest = sqlite3.connect(target)
+    with dest:
+        conn.backup(dest)
+    dest.close()
+
+
 class ChunkStore:
     """One snapshot's SQLite database. Writers group changes in `with store.conn:` (one transaction)."""
 
@@ -148,14 +156,11 @@ class ChunkStore:
         return self.conn
 
     def copy_to(self, target: Path) -> ChunkStore:
-        """A consistent copy of this database at `target` (SQLite's online backup), opened for writing."""
-        dest = sqlite3.connect(target)
-        with dest:
-            self.conn.backup(dest)
-        dest.close()
+        """A consistent copy of this database at `target`, opened for writing."""
+        copy_database(self.conn, target)
         return ChunkStore(target)
 
-    # --- spec -----------------------------------------------------------------------------
+    # --- spec, source, failures: a snapshot's before segments (rag/migrate.py reads them) ----
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None

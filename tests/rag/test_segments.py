@@ -109,3 +109,22 @@ def test_deleted_ids_are_never_searched(tmp_path: Path, embedder):
     assert "volcanoes.md" not in paths and len(ids[0][ids[0] >= 0]) == index.store.chunk_count()
     assert not np.isin(index.store.deleted, index.sparse.live_ids()).any()
     index.close()
+
+
+def test_segments_are_copied_where_hard_links_are_refused(tmp_path: Path, monkeypatch):
+    """FAT and some network file systems have no hard links: the segment is copied instead."""
+    import errno
+
+    from rag.segment_writer import link_segment
+
+    source = tmp_path / "snap-000001" / "seg-000001"
+    (source / "sparse").mkdir(parents=True)
+    (source / "store.sqlite").write_bytes(b"store")
+    (source / "sparse" / "ids.npy").write_bytes(b"ids")
+
+    def refuse(*args):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    link_segment(source, tmp_path / "snap-000002" / "seg-000001")
+    assert (tmp_path / "snap-000002" / "seg-000001" / "sparse" / "ids.npy").read_bytes() == b"ids"
