@@ -4,12 +4,10 @@ that failed, and the snapshot's settings. It is the one small, per-snapshot part
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
 
-from rag.store import FileRecord, IndexSpec, copy_database
+from rag.store import FileRecord, SnapshotRecords, copy_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,7 +25,7 @@ CREATE TABLE IF NOT EXISTS failures (path TEXT PRIMARY KEY, reason TEXT NOT NULL
 """
 
 
-class Catalog:
+class Catalog(SnapshotRecords):
     """Open one snapshot's catalog; writers group changes in `with catalog.conn:`."""
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
@@ -46,20 +44,6 @@ class Catalog:
         """A consistent copy at `target`, opened for writing."""
         copy_database(self.conn, target)
         return Catalog(target)
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def read_spec(self) -> IndexSpec | None:
-        spec = self.get_meta("spec")
-        return IndexSpec(**json.loads(spec)) if spec else None
-
-    def write_spec(self, spec: IndexSpec) -> None:
-        self.set_meta("spec", json.dumps(asdict(spec)))
 
     def files(self) -> dict[str, FileRecord]:
         rows = self.conn.execute("SELECT file_id, path, size, mtime_ns, sha256, kind FROM files")
@@ -92,10 +76,3 @@ class Catalog:
     def move_segments(self, sources: list[str], target: str) -> None:
         """Files of the `sources` segments now live in `target` (a merge kept their ids)."""
         self.conn.executemany("UPDATE files SET segment = ? WHERE segment = ?", [(target, s) for s in sources])
-
-    def set_failures(self, failures: dict[str, str]) -> None:
-        self.conn.execute("DELETE FROM failures")
-        self.conn.executemany("INSERT INTO failures VALUES (?, ?)", sorted(failures.items()))
-
-    def failures(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT path, reason FROM failures").fetchall())

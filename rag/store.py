@@ -125,7 +125,35 @@ def copy_database(conn: sqlite3.Connection, target: Path) -> None:
     dest.close()
 
 
-class ChunkStore:
+class SnapshotRecords:
+    """The `meta` (spec, source) and `failures` tables a snapshot keeps: in its catalog
+    (rag/catalog.py), or in its store before segments (rag/migrate.py reads those)."""
+
+    conn: sqlite3.Connection
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def read_spec(self) -> IndexSpec | None:
+        spec = self.get_meta("spec")
+        return IndexSpec(**json.loads(spec)) if spec else None
+
+    def write_spec(self, spec: IndexSpec) -> None:
+        self.set_meta("spec", json.dumps(asdict(spec)))
+
+    def set_failures(self, failures: dict[str, str]) -> None:
+        self.conn.execute("DELETE FROM failures")
+        self.conn.executemany("INSERT INTO failures VALUES (?, ?)", sorted(failures.items()))
+
+    def failures(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT path, reason FROM failures").fetchall())
+
+
+class ChunkStore(SnapshotRecords):
     """One snapshot's SQLite database. Writers group changes in `with store.conn:` (one transaction)."""
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
@@ -159,22 +187,6 @@ class ChunkStore:
         """A consistent copy of this database at `target`, opened for writing."""
         copy_database(self.conn, target)
         return ChunkStore(target)
-
-    # --- spec, source, failures: a snapshot's before segments (rag/migrate.py reads them) ----
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def read_spec(self) -> IndexSpec | None:
-        spec = self.get_meta("spec")
-        return IndexSpec(**json.loads(spec)) if spec else None
-
-    def write_spec(self, spec: IndexSpec) -> None:
-        self.set_meta("spec", json.dumps(asdict(spec)))
 
     # --- files ----------------------------------------------------------------------------
     def files(self) -> dict[str, FileRecord]:
@@ -223,13 +235,6 @@ class ChunkStore:
             ],
         )
         return file_id
-
-    def set_failures(self, failures: dict[str, str]) -> None:
-        self.conn.execute("DELETE FROM failures")
-        self.conn.executemany("INSERT INTO failures VALUES (?, ?)", sorted(failures.items()))
-
-    def failures(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT path, reason FROM failures").fetchall())
 
     # --- chunks ---------------------------------------------------------------------------
     def chunk_count(self) -> int:
