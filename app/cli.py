@@ -327,7 +327,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = distributed(Path(args.out), dataset, args.distributed_docs, args.milvus_sizes)
         print(json.dumps(result, indent=2))
         return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0
-    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample, args.load_clients, args.load_seconds)
+    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample, args.load_clients, args.load_seconds, args.large_chunks)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -423,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dataset", help="BEIR folder (SciFact) for the ingest, query and peer stages; none: scale only")
     bench.add_argument("--peer-python", help="python of a venv with requirements-peer.txt; none: no peer stage")
     bench.add_argument("--scale-chunks", type=int, default=1_000_000, help="synthetic collection size (0: no scale stage)")
+    bench.add_argument("--large-chunks", type=int, default=10_000_000, help="synthetic collection past memory, built a block at a time (0: no such stage)")
     bench.add_argument("--raw-sample", type=int, default=1000, help="chunks encoded for the raw rate (0: all)")
     bench.add_argument("--load-clients", type=int, default=32, help="concurrent clients of the load stage on rag api")
     bench.add_argument("--load-seconds", type=float, default=60, help="seconds per route of the load stage (0: no load stage)")

@@ -52,6 +52,16 @@ class PeakRss:
         self.peak_mb = round(max(self.peak_mb, rss_mb()), 1)
 
 
+def each_timed(fn, items) -> tuple[list, dict[str, float]]:
+    """fn(item) for each item, one at a time: (the results, percentiles of the milliseconds each took)."""
+    results, ms = [], []
+    for item in items:
+        started = time.perf_counter()
+        results.append(fn(item))
+        ms.append((time.perf_counter() - started) * 1000)
+    return results, percentiles(ms)
+
+
 def timed(fn, *args, **kw) -> tuple[object, float]:
     """(result, seconds)."""
     started = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -74,6 +75,7 @@ def bench(
     load_clients: int = 32,
     load_seconds: float = 60,
     split: str = "test",
+    large_chunks: int = 0,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -150,6 +152,21 @@ def bench(
         if dataset is not None and (work / dataset.name / "index").is_dir():
             segments_cmd += ["--dataset", str(dataset), "--index", str(work / dataset.name / "index")]
         result["segments"] = {label: run_stage(f"segments ({label} chunks)", segments_cmd, out / "segments.json")}
+    if large_chunks:
+        label = f"{large_chunks // 1_000_000}M" if large_chunks % 1_000_000 == 0 else f"{large_chunks // 1000}k"
+        large_cmd = [
+            py,
+            "-m",
+            "bench.scale_large",
+            "--chunks",
+            str(large_chunks),
+            "--work",
+            str(work / f"scale-{label}"),
+            "--out",
+            str(out / "scale-large.json"),
+        ]
+        result["scale_large"] = {label: run_stage(f"scale, past memory ({label} chunks)", large_cmd, out / "scale-large.json")}
+        shutil.rmtree(work / f"scale-{label}", ignore_errors=True)  # tens of GB at 10M
     result["memory"] = memory_table(result)
     (out / "bench.json").write_text(json.dumps(result, indent=2))
     return result
@@ -199,11 +216,24 @@ def memory_table(result: dict) -> dict:
         for part in ("flat", "ivf", "index", "hybrid"):
             if "peak_rss_mb" in scale.get(part, {}):
                 peaks[f"scale {label} {part}"] = scale[part]["peak_rss_mb"]
+    for label, large in result.get("scale_large", {}).items():
+        for part in ("build", "hybrid"):
+            if "peak_rss_mb" in large.get(part, {}):
+                peaks[f"scale {label} {part}"] = large[part]["peak_rss_mb"]
     return peaks
 
 
-def main(out: Path, dataset: Path | None, peer_python: str | None, chunks: int, raw_sample: int, load_clients: int = 32, load_seconds: float = 60) -> int:
-    result = bench(out, dataset, peer_python, chunks, raw_sample, load_clients, load_seconds)
+def main(
+    out: Path,
+    dataset: Path | None,
+    peer_python: str | None,
+    chunks: int,
+    raw_sample: int,
+    load_clients: int = 32,
+    load_seconds: float = 60,
+    large_chunks: int = 0,
+) -> int:
+    result = bench(out, dataset, peer_python, chunks, raw_sample, load_clients, load_seconds, large_chunks=large_chunks)
     print(format_table(result))
     print(f"\nbench.json: {out / 'bench.json'}")
     failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]

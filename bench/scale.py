@@ -37,22 +37,41 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def topic_centres(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """One topic centre per 1,000 chunks (16 at least)."""
+    return unit(rng.standard_normal((max(16, n // 1000), dim)))
+
+
+def block_vectors(centres: np.ndarray, m: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """`m` unit vectors, each a random centre plus noise."""
+    noise = rng.standard_normal((m, dim)).astype(np.float32) / math.sqrt(dim)
+    return unit(centres[rng.integers(0, len(centres), m)] + noise)
+
+
+def block_texts(m: int, rng: np.random.Generator) -> list[str]:
+    """`m` texts of WORDS_PER_CHUNK words from a Zipf vocabulary."""
+    p = 1.0 / np.arange(1, VOCABULARY + 1) ** ZIPF_S
+    words = np.array([f"w{i}" for i in range(VOCABULARY)])[rng.choice(VOCABULARY, size=m * WORDS_PER_CHUNK, p=p / p.sum())]
+    return [" ".join(words[i * WORDS_PER_CHUNK : (i + 1) * WORDS_PER_CHUNK]) for i in range(m)]
+
+
+def query_vectors(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Noisy copies of chunk vectors, each nearest its own chunk."""
+    return unit(vectors + rng.standard_normal(vectors.shape).astype(np.float32) * (0.5 / math.sqrt(vectors.shape[1])))
+
+
 def synthetic(n: int, dim: int, queries: int, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray]:
     """(vectors, texts, query vectors, query texts, the chunk each query was drawn from)."""
     rng = np.random.default_rng(seed)
-    centres = unit(rng.standard_normal((max(16, n // 1000), dim)))
+    centres = topic_centres(n, dim, rng)
     vectors = np.empty((n, dim), dtype=np.float32)
     for at in range(0, n, 100_000):
-        m = min(100_000, n - at)
-        noise = rng.standard_normal((m, dim)).astype(np.float32) / math.sqrt(dim)
-        vectors[at : at + m] = unit(centres[rng.integers(0, len(centres), m)] + noise)
-    p = 1.0 / np.arange(1, VOCABULARY + 1) ** ZIPF_S
-    words = np.array([f"w{i}" for i in range(VOCABULARY)])[rng.choice(VOCABULARY, size=n * WORDS_PER_CHUNK, p=p / p.sum())]
-    texts = [" ".join(words[i * WORDS_PER_CHUNK : (i + 1) * WORDS_PER_CHUNK]) for i in range(n)]
+        vectors[at : at + 100_000] = block_vectors(centres, min(100_000, n - at), dim, rng)
+    texts = block_texts(n, rng)
     source = rng.choice(n, size=queries, replace=False)
-    query_vectors = unit(vectors[source] + rng.standard_normal((queries, dim)).astype(np.float32) * (0.5 / math.sqrt(dim)))
+    queried = query_vectors(vectors[source], rng)
     query_texts = [" ".join(rng.choice(texts[i].split(), size=4, replace=False)) for i in source]
-    return vectors, texts, query_vectors, query_texts, source
+    return vectors, texts, queried, query_texts, source
 
 
 def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:

@@ -82,6 +82,8 @@ def format_table(r: dict) -> str:
         ]
     for label, s in r.get("segments", {}).items():
         lines += _segment_rows(label, s)
+    for label, s in r.get("scale_large", {}).items():
+        lines += _large_rows(label, s)
     for stage, mb in r.get("memory", {}).items():
         lines.append(_row(f"peak RSS: {stage}", f"{mb} MB"))
     return "\n".join(lines)
@@ -106,3 +108,20 @@ def _segment_rows(label: str, s: dict) -> list[str]:
         once, steps = s["scifact"]["at once"], s["scifact"]["10 increments"]
         rows.append(_row("SciFact nDCG@10: at once / 10 increments", f"{once['ndcg@10']} / {steps['ndcg@10']} ({steps['segments']} segments)", "equal"))
     return rows
+
+
+def _large_rows(label: str, s: dict) -> list[str]:
+    if "error" in s:
+        return [_row(f"scale {label}", f"failed: {s['error']}")]
+    b, d = s["build"], s["dense"]
+    return [
+        _row(
+            f"scale {label}: build (store / dense / BM25)",
+            f"{b['store_build_s']} / {b['dense_build_s']} / {b['bm25_build_s']} s, peak RSS {b['peak_rss_mb']} MB",
+        ),
+        _row(f"scale {label}: on disk (store / dense / BM25)", f"{b['store_mb']} / {b['dense_mb']} / {b['bm25_mb']} MB"),
+        _row(f"scale {label}: {s['open']['kind']} (product)", f"recall@10 {d['recall@10']}, p50 {d['p50_ms']} ms", "recall >= 0.95"),
+        _row(f"scale {label}: BM25 p50 / p95", f"{s['bm25']['p50_ms']} / {s['bm25']['p95_ms']} ms"),
+        _row(f"scale {label}: hybrid p50 / p95", f"{s['hybrid']['p50_ms']} / {s['hybrid']['p95_ms']} ms (query vectors given)", "p50 < 50 ms"),
+        _row(f"scale {label}: resident after open / peak querying", f"{s['open']['rss_mb']} / {s['hybrid']['peak_rss_mb']} MB"),
+    ]

@@ -1,10 +1,14 @@
-"""Dense search over chunk ids with FAISS: exact inner product for small collections, HNSW past
-a size threshold, moved to the GPU at load time when CUDA is present. Saved always as CPU."""
+"""Dense search over chunk ids with FAISS: exact inner product for small segments, HNSW past a
+size threshold, compressed (IVF-PQ codes searched, 16-bit vectors re-ranking) for the largest; a
+flat index moves to the GPU at load time when CUDA is present. Saved always as CPU."""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,21 +25,57 @@ def gpu_count() -> int:
     return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
 
-def build_faiss(ids: np.ndarray, vectors: np.ndarray, settings: DenseSettings) -> faiss.Index:
-    """An ID-mapped inner-product index holding `vectors` under `ids`."""
-    dim = vectors.shape[1]
-    if len(ids) >= settings.hnsw_threshold:
+Blocks = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]  # a fresh pass of (ids, vectors) blocks each call
+TRAIN_PER_LIST = 40  # training vectors per IVF list (FAISS warns below 39)
+
+
+def empty_index(count: int, dim: int, settings: DenseSettings) -> faiss.Index:
+    """The index kind for a segment of `count` chunks, ID-mapped. Compressed from `compress_from`:
+    at 1M synthetic chunks IVF-PQ (48 bytes) re-ranked on 8-bit vectors built in 18 s, 429 MB,
+    recall@10 0.97 at 0.5-0.7 ms a query, on float16 ones 0.99-1.0; HNSW over 8-bit vectors took
+    173 s, 626 MB, for 0.95 at 1.1 ms (bench.compressed)."""
+    if count >= settings.compress_from:
+        m = next(m for m in range(min(settings.pq_m, dim), 0, -1) if dim % m == 0)
+        spec = f"IVF{max(1, math.isqrt(count))},PQ{m}np,Refine({settings.refine_codec})"  # np: no polysemous training (82 s of 86 at 20k)
+        return faiss.IndexIDMap(faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT))
+    if count >= settings.hnsw_threshold:
         inner = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = max(40, 2 * settings.hnsw_m)
-    else:
-        inner = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap2(inner)
-    if len(ids):
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building has the cores to itself (HNSW 200k: 62 s on 1, 33 s on 2)
-        try:
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-        finally:
-            faiss.omp_set_num_threads(settings.faiss_threads)
+        return faiss.IndexIDMap2(inner)
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+@contextmanager
+def all_cores(settings: DenseSettings) -> Iterator[None]:
+    """Building has the cores to itself (HNSW 200k: 62 s on one, 33 s on two); searching goes back to `faiss_threads`."""
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(settings.faiss_threads)
+
+
+def training_sample(blocks: Iterable[tuple[np.ndarray, np.ndarray]], count: int, wanted: int) -> np.ndarray:
+    """Every (count // wanted)-th vector: spread over the whole segment, the same on every build."""
+    step, rows, at = max(1, count // wanted), [], 0
+    for _, vectors in blocks:
+        first = (-at) % step
+        rows.append(vectors[first::step])
+        at += len(vectors)
+    return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
+
+
+def build_faiss(count: int, dim: int, blocks: Blocks, settings: DenseSettings) -> faiss.Index:
+    """An index of the kind `count` calls for, holding every block's vectors under their ids;
+    vectors are added a block at a time, so a 10M segment never holds its 15 GB of float32."""
+    index = empty_index(count, dim, settings)
+    with all_cores(settings):
+        if not index.is_trained:
+            nlist = faiss.extract_index_ivf(index).nlist
+            index.train(training_sample(blocks(), count, TRAIN_PER_LIST * nlist))
+        for ids, vectors in blocks():
+            if len(ids):
+                index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
     return index
 
 
@@ -52,14 +92,27 @@ class DenseIndex:
     _flat: tuple[np.ndarray, np.ndarray] | None = None  # (vectors view, ids) of a CPU flat index
 
     def __post_init__(self) -> None:
-        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
+        inner = self.inner
         if not self.on_gpu and isinstance(inner, faiss.IndexFlat) and inner.ntotal:
             view = faiss.rev_swig_ptr(inner.get_xb(), inner.ntotal * inner.d).reshape(inner.ntotal, inner.d)
             self._flat = (view, faiss.vector_to_array(self.index.id_map))
 
+    @property
+    def inner(self) -> faiss.Index | None:
+        """The index under the id map (flat, HNSW or the compressed IndexRefine); None on the GPU."""
+        return faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap) else None
+
     @classmethod
     def build(cls, ids: np.ndarray, vectors: np.ndarray, settings: DenseSettings) -> DenseIndex:
-        return cls(build_faiss(ids, vectors, settings))
+        return cls(build_faiss(len(ids), vectors.shape[1], lambda: [(ids, vectors)], settings))
+
+    @classmethod
+    def build_blocks(cls, count: int, dim: int, blocks: Blocks, settings: DenseSettings) -> DenseIndex:
+        return cls(build_faiss(count, dim, blocks, settings))
+
+    def ids(self) -> np.ndarray:
+        """Every chunk id held, in the order added."""
+        return faiss.vector_to_array(self.index.id_map)
 
     def save(self, path: Path) -> None:
         index = faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
@@ -69,10 +122,13 @@ class DenseIndex:
     def load(cls, path: Path, settings: DenseSettings) -> DenseIndex:
         faiss.omp_set_num_threads(settings.faiss_threads)
         index = faiss.read_index(str(path))
-        hnsw = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
-        if isinstance(hnsw, faiss.IndexHNSW):
-            hnsw.hnsw.efSearch = settings.hnsw_ef_search
-        if settings.use_gpu and gpu_count() > 0 and not isinstance(hnsw, faiss.IndexHNSW):
+        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else None
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = settings.hnsw_ef_search
+        if isinstance(inner, faiss.IndexRefine):
+            inner.k_factor = settings.refine_factor
+            faiss.extract_index_ivf(inner).nprobe = settings.ivf_nprobe
+        if settings.use_gpu and gpu_count() > 0 and isinstance(inner, faiss.IndexFlat):
             log.info("dense search on the GPU (%d device(s))", gpu_count())
             return cls(faiss.index_cpu_to_all_gpus(index), on_gpu=True)
         if settings.use_gpu and gpu_count() == 0:
@@ -82,19 +138,21 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def scale_breadth(self, share: float) -> None:
-        """An HNSW segment holding `share` of a collection searches sqrt(share) as broadly: a small
-        graph finds its few true neighbours with less. At 1M synthetic chunks, 10 segments of 100k
-        at the full efSearch 256 took 17.6 ms a query (recall@10 1.0), scaled 3.9 ms (0.999); one
-        1M graph 0.8 ms (0.961)."""
-        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
-        if isinstance(inner, faiss.IndexHNSW) and share < 1:
-            inner.hnsw.efSearch = max(16, round(inner.hnsw.efSearch * share**0.5))
+    def breadth(self, share: float) -> int | None:
+        """The efSearch of an HNSW segment holding `share` of a collection: sqrt(share) of the
+        configured one, as a small graph finds its few true neighbours with less. At 1M synthetic
+        chunks, 10 segments of 100k at the full 256 took 17.6 ms a query (recall@10 1.0), scaled
+        3.9 ms (0.999); one 1M graph 0.8 ms (0.961). None for other kinds. Passed per search, so
+        a segment shared by two snapshots is never changed under a query."""
+        inner = self.inner
+        return max(16, round(inner.hnsw.efSearch * min(1.0, share) ** 0.5)) if isinstance(inner, faiss.IndexHNSW) else None
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, excluded: np.ndarray | None = None, ef_search: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores), each (n_queries, k'), best first; k' = min(k, size). With `allowed`
         (chunk ids), only those are searched, and never those in `excluded`; missing slots hold
-        id -1."""
+        id -1. `ef_search` overrides an HNSW segment's breadth for this search."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = min(k, len(self) if allowed is None else len(allowed))
         if k == 0:
@@ -108,18 +166,21 @@ class DenseIndex:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         elif excluded is not None and len(excluded):
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64)))
-        if selector is None:
-            scores, ids = self.index.search(queries, k)
+        inner = self.inner
+        if isinstance(inner, faiss.IndexHNSW) and (selector is not None or ef_search is not None):
+            params = faiss.SearchParametersHNSW(efSearch=ef_search or inner.hnsw.efSearch)
+            if selector is not None:
+                params.sel = selector
+        elif selector is None:
+            params = None
+        elif isinstance(inner, faiss.IndexRefine):  # it passes only its base's parameters on: translate the ids there
+            translated = faiss.IDSelectorTranslated(self.index.id_map, selector)
+            base = faiss.SearchParametersIVF(sel=translated, nprobe=faiss.extract_index_ivf(inner).nprobe)
+            params = faiss.IndexRefineSearchParameters(k_factor=inner.k_factor, base_index_params=base)
         else:
-            scores, ids = self.index.search(queries, k, params=self._params(selector))
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.search(queries, k, params=params)
         return ids, scores
-
-    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
-        """Search parameters with `selector`; HNSW keeps its configured breadth."""
-        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
-        if isinstance(inner, faiss.IndexHNSW):
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
-        return faiss.SearchParameters(sel=selector)
 
     def _search_flat(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         vectors, row_ids = self._flat
@@ -153,8 +214,7 @@ class SegmentedDense:
             segments = [s for s in segments if s._flat is None] + [DenseIndex(combined)]
         self.segments = segments
         total = sum(len(s) for s in segments)
-        for s in segments:
-            s.scale_breadth(len(s) / total if total else 1.0)
+        self.breadths = [s.breadth(len(s) / total if total else 1.0) for s in segments]
         self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
         self._live = sum(len(s) for s in segments) - len(self.deleted)
 
@@ -169,7 +229,7 @@ class SegmentedDense:
         """(ids, scores), each (n_queries, k'), as DenseIndex.search."""
         queries = np.atleast_2d(queries)
         k = min(k, len(self) if allowed is None else len(allowed))
-        found = [s.search(queries, k, allowed, self.deleted) for s in self.segments if len(s)]
+        found = [s.search(queries, k, allowed, self.deleted, ef) for s, ef in zip(self.segments, self.breadths) if len(s)]
         if k <= 0 or not found:
             return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
         if len(found) == 1:

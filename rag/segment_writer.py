@@ -34,8 +34,10 @@ def write_segment_indexes(folder: Path, store: ChunkStore, settings: Settings, d
     and the seconds each took. `sparse_from` ((segment folder, live rows) of merged segments)
     stacks their term counts instead of tokenizing every text again."""
     started = time.perf_counter()
-    ids, vectors = store.embeddings(dim)
-    DenseIndex.build(ids, vectors, settings.dense).save(folder / DENSE_FILE)
+    dense = DenseIndex.build_blocks(store.chunk_count(), dim, lambda: store.embedding_blocks(dim), settings.dense)
+    dense.save(folder / DENSE_FILE)
+    ids = dense.ids()
+    del dense
     dense_s = time.perf_counter() - started
     if sparse_from is None:
         sparse = SparseSegment.build(store.iter_chunk_texts(), Tokenizer(settings.bm25.stemmer, settings.bm25.stopwords))

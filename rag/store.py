@@ -267,6 +267,14 @@ class ChunkStore(SnapshotRecords):
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors
 
+    def embedding_blocks(self, dim: int, rows: int = 100_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of at most `rows` chunks at a time, in id order: a segment's FAISS build
+        reads 10M vectors without holding them all."""
+        cursor = self.conn.execute("SELECT id, embedding FROM chunks ORDER BY id")
+        while batch := cursor.fetchmany(rows):
+            ids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+            yield ids, np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32).reshape(len(batch), dim)
+
     def set_embeddings(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the embeddings of these chunks (a re-embedding with another model)."""
         self.conn.executemany(

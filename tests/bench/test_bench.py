@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from beir_factory import write_beir
 
-from bench import ingest, query, scale
+from bench import ingest, query, scale, scale_large
 from bench.table import format_table
 from rag.config import DenseSettings, GenerationSettings, Settings
 
@@ -32,6 +32,28 @@ def test_scale_stage_on_a_small_collection_uses_hnsw_past_the_threshold(tmp_path
     assert result["dense"]["recall@10"] >= 0.95 and result["ivf"]["recall@10"] >= 0.95
     assert result["hybrid"]["p50_ms"] > 0 and result["hybrid"]["peak_rss_mb"] > 0
     assert result["bm25"]["n"] == 30
+
+
+def test_the_exact_top_10_kept_block_by_block_is_the_exact_top_10():
+    rng = np.random.default_rng(7)
+    vectors, queries = scale.unit(rng.standard_normal((2500, 16))), scale.unit(rng.standard_normal((12, 16)))
+    exact = scale_large.ExactTop10(queries)
+    for at in range(0, 2500, 300):
+        exact.add(vectors[at : at + 300], at)
+    np.testing.assert_array_equal(exact.rows, np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :10])
+
+
+def test_the_stage_past_memory_builds_one_compressed_segment_a_block_at_a_time(tmp_path: Path):
+    """Blocks of 1,000 chunks, queries spread over all of them, the product's compressed kind."""
+    settings = Settings(dense=DenseSettings(compress_from=2000, pq_m=16))
+    result = scale_large.run(3000, 30, tmp_path / "large", settings, dim=64, block_size=1000)
+    assert result["open"]["kind"] == "IndexRefine" and result["build"]["store_mb"] > 0
+    assert result["dense"]["recall@10"] >= 0.9 and result["dense"]["nprobe"] == settings.dense.ivf_nprobe
+    assert result["bm25"]["n"] == 30 and result["hybrid"]["p50_ms"] > 0
+    again = scale_large.run(3000, 30, tmp_path / "large", settings, dim=64, block_size=1000, reuse=True)
+    assert again["build"] == {"reused": "snap-000001"} and again["dense"]["recall@10"] == result["dense"]["recall@10"]
+    with pytest.raises(ValueError, match="whole files"):
+        scale_large.run(3000, 30, tmp_path / "odd", settings, dim=64, block_size=1050)
 
 
 @pytest.mark.slow
@@ -82,6 +104,8 @@ def test_rag_bench_smoke(tmp_path: Path):
         str(dataset),
         "--scale-chunks",
         "2000",
+        "--large-chunks",
+        "3000",
         "--raw-sample",
         "0",
         "--load-clients",
@@ -89,7 +113,13 @@ def test_rag_bench_smoke(tmp_path: Path):
         "--load-seconds",
         "3",
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "RAG_GENERATION__BACKEND": "extractive"})
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**__import__("os").environ, "RAG_GENERATION__BACKEND": "extractive", "RAG_DENSE__COMPRESS_FROM": "2500"},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "bench.json").read_text())
     assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
@@ -99,6 +129,7 @@ def test_rag_bench_smoke(tmp_path: Path):
     assert segments["ten_segments"]["ten"]["segments"] == 10 and segments["ten_segments"]["merged"]["segments"] == 1
     assert segments["scifact"]["at once"]["ndcg@10"] == segments["scifact"]["10 increments"]["ndcg@10"] == pytest.approx(1.0)
     assert "| segments 2k: add one file (rag ingest) |" in done.stdout
+    assert result["scale_large"]["3k"]["open"]["kind"] == "IndexRefine" and "| scale 3k: IndexRefine (product) |" in done.stdout
     assert "| query: hybrid p50 / p95 |" in done.stdout and "peak RSS: ingest" in done.stdout
     for route in ("retrieve", "ask_extractive"):  # 4 clients on a real `rag api` for 3 s each
         assert result["load"][route]["requests"] > 0 and result["load"][route]["errors"] == 0
