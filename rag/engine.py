@@ -139,7 +139,8 @@ class Engine:
         with self._refresh_lock:
             if not self.index.is_live():
                 embedder = index_embedder(root, self.settings.embedding, self.embedder)  # another after `rag tune` or `--undo`
-                index = HybridIndex.open(root, self.settings, dim=embedder.dim, tuned=embedder.tuned)
+                old = self.index if isinstance(self.index, HybridIndex) else None
+                index = HybridIndex.open(root, self.settings, dim=embedder.dim, tuned=embedder.tuned, reuse=old)
                 retriever = HybridRetriever(index, embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
                 # Queries in flight keep the old snapshot's objects; the one before it is closed now
                 # (a query needs its store only while retrieving, milliseconds; an ingest takes seconds).

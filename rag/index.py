@@ -5,7 +5,7 @@ with the settings in use."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,6 +77,17 @@ def read_manifest(gen: Path, root: Path) -> Manifest:
         raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
 
 
+SegmentKey = tuple[str, int, int, int, int]
+Loaded = dict[SegmentKey, tuple[DenseIndex, SparseSegment]]
+
+
+def segment_key(folder: Path) -> SegmentKey:
+    """A segment's name and its dense file's device, inode, size and mtime: the next snapshot's
+    hard link to the same segment has the same key, a rebuilt or copied one another."""
+    st = (folder / DENSE_FILE).stat()
+    return (folder.name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 @dataclass
 class HybridIndex:
     """The live snapshot of an index folder, loaded for reading."""
@@ -86,19 +97,27 @@ class HybridIndex:
     store: SegmentedStore
     dense: SegmentedDense
     sparse: SparseIndex
+    loaded: Loaded = field(default_factory=dict)  # each segment's search structures, by segment_key
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, dim: int | None = None, tuned: str | None = None) -> HybridIndex:
+    def open(cls, root: Path, settings: Settings, dim: int | None = None, tuned: str | None = None, reuse: HybridIndex | None = None) -> HybridIndex:
         """Load the live snapshot. `dim` and `tuned` (the querying embedder's dimension and tuned
-        weights' digest), when known, are checked along with the settings."""
+        weights' digest), when known, are checked along with the settings. Segments that `reuse`
+        (the snapshot before, opened with the same settings) holds are taken from it, not read
+        again: a publish beside a 10M-chunk segment loads only the new one, and memory holds one
+        copy of what both snapshots share."""
         gen = require_live_snapshot(root)
         manifest = read_manifest(gen, root)
         spec = manifest.spec
         spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned if tuned is None else tuned), root)
+        held = reuse.loaded if reuse is not None else {}
         try:
             store = SegmentedStore(gen, manifest)
-            dense = [DenseIndex.load(gen / s.name / DENSE_FILE, settings.dense) for s in manifest.segments]
-            sparse = [SparseSegment.load(gen / s.name / SPARSE_DIR) for s in manifest.segments]
+            loaded: Loaded = {}
+            for s in manifest.segments:
+                key = segment_key(gen / s.name)
+                loaded[key] = held.get(key) or (DenseIndex.load(gen / s.name / DENSE_FILE, settings.dense), SparseSegment.load(gen / s.name / SPARSE_DIR))
+            dense, sparse = [d for d, _ in loaded.values()], [b for _, b in loaded.values()]
             rows = [(s, store.stores[s.name].chunk_count(), len(d), len(b)) for s, d, b in zip(manifest.segments, dense, sparse)]
         except Exception as exc:  # any unreadable part means the snapshot is damaged
             raise IndexCorruptError(f"snapshot {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
@@ -112,7 +131,7 @@ class HybridIndex:
         counts = {"manifest": manifest.chunks, "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
         if len(set(counts.values())) != 1:
             raise IndexCorruptError(f"snapshot {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
-        return cls(gen, spec, store, dense, sparse)
+        return cls(gen, spec, store, dense, sparse, loaded)
 
     @property
     def root(self) -> Path:

@@ -1,15 +1,16 @@
 """Opening a snapshot: its parts must agree, and damage is a clear error, not wrong answers."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.index import HybridIndex, IndexCorruptError, spec_from_settings
+from rag.index import HybridIndex, IndexCorruptError, segment_key, spec_from_settings
 from rag.segment_writer import SnapshotWriter
 from rag.segments import DENSE_FILE, SPARSE_DIR
-from rag.snapshots import IndexNotFoundError, begin_snapshot, publish_snapshot
+from rag.snapshots import IndexNotFoundError, begin_snapshot, live_snapshot, publish_snapshot
 from rag.store import NewChunk
 
 DIM = 8
@@ -54,3 +55,36 @@ def test_damaged_parts_are_detected_at_open(tmp_path: Path, damage: str):
         (gen / "manifest.json").write_text("{")
     with pytest.raises(IndexCorruptError):
         HybridIndex.open(tmp_path, settings, dim=DIM)
+
+
+def test_a_reopen_takes_the_segments_it_already_holds_and_ranks_as_a_fresh_open(tmp_path: Path):
+    """The engine's switch to a new snapshot: the segment both snapshots share (a hard link) is
+    taken from the open one, the new segment is read, and searches equal a fresh open's; a
+    copied segment file is another file and would be read again."""
+    settings = Settings()
+    build(tmp_path, settings, ["alpha beta", "gamma delta", "beta epsilon"])
+    before = HybridIndex.open(tmp_path, settings, dim=DIM)
+    tmp = begin_snapshot(tmp_path)
+    writer = SnapshotWriter(tmp, live_snapshot(tmp_path))
+    vec = np.random.default_rng(1).normal(size=(1, DIM)).astype(np.float32)
+    writer.add_file("f9.txt", 10, 0, "9", "text", "beta zeta", [0], [NewChunk("beta zeta", 0, 9, None, None)], vec)
+    writer.delete_file("f1.txt")
+    spec = spec_from_settings(settings, DIM)
+    writer.write_spec(spec)
+    writer.finish(settings, spec)
+    publish_snapshot(tmp)
+    after = HybridIndex.open(tmp_path, settings, dim=DIM, reuse=before)
+    fresh = HybridIndex.open(tmp_path, settings, dim=DIM)
+    shared = [key for key in after.loaded if key in before.loaded]
+    assert [key[0] for key in shared] == ["seg-000001"] and len(after.loaded) == 2
+    assert after.loaded[shared[0]] is before.loaded[shared[0]] and fresh.loaded[shared[0]] is not before.loaded[shared[0]]
+    for query in ("beta", "gamma zeta"):
+        np.testing.assert_array_equal(after.sparse.search(query, 5)[0], fresh.sparse.search(query, 5)[0])
+        np.testing.assert_allclose(after.sparse.search(query, 5)[1], fresh.sparse.search(query, 5)[1])
+    queries = np.random.default_rng(2).normal(size=(4, DIM)).astype(np.float32)
+    np.testing.assert_array_equal(after.dense.search(queries, 3)[0], fresh.dense.search(queries, 3)[0])
+    assert len(after.dense) == len(after.sparse) == 3
+    segment = after.snapshot / "seg-000001"
+    copied = tmp_path / "copy" / "seg-000001"
+    shutil.copytree(segment, copied)
+    assert segment_key(copied) != segment_key(segment)
