@@ -93,7 +93,8 @@ screenshots: setup
 	$(BIN)/python docs/screenshots.py
 
 # Every benchmark (bench/): ingest throughput, query latency, generation, the llama-index peer
-# (in its own .venv-peer) and 1M synthetic chunks; writes runs/bench/bench.json, prints a table.
+# (in its own .venv-peer), 1M synthetic chunks and 10M built a block at a time (about 30 min and
+# 30 GB of disk here; `rag bench --large-chunks 0` skips it); writes runs/bench/bench.json, prints a table.
 PEER_VENV := .venv-peer
 $(PEER_VENV)/.installed: requirements-peer.txt
 	$(PYTHON) -m venv $(PEER_VENV)

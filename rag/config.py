@@ -95,15 +95,13 @@ class DenseSettings(Section):
     hnsw_m: int = 32
     compress_from: int = Field(
         2_000_000,
-        ge=1,
+        ge=1_000,  # PQ learns 256 codes per sub-vector: it needs that many vectors and more
         description="a segment this large keeps IVF-PQ codes (searched) and float16 vectors (re-ranking), 824 bytes a chunk "
         "instead of HNSW's 1,800: 10M chunks in float32 alone are 15.4 GB of a 24 GB box",
     )
     pq_m: int = Field(48, ge=1, description="PQ code bytes a vector (a divisor of the dimension at most this)")
     ivf_nprobe: int = Field(16, ge=1, description="IVF lists a compressed segment scans per query")
-    refine_factor: int = Field(
-        8, ge=1, description="PQ candidates per wanted hit that are re-ranked: at 1M chunks (float16) 4: recall@10 0.990, 8: 0.9995"
-    )
+    refine_factor: int = Field(8, ge=1, description="PQ candidates per wanted hit that are re-ranked: at 1M chunks (float16) 4: recall@10 0.990, 8: 0.9995")
     refine_codec: Literal["SQfp16", "SQ8"] = Field(
         "SQfp16",
         description="the vectors candidates are re-ranked on: float16 (768 bytes at 384 dimensions) or 8-bit (384 bytes), "

@@ -27,6 +27,7 @@ def gpu_count() -> int:
 
 Blocks = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]  # a fresh pass of (ids, vectors) blocks each call
 TRAIN_PER_LIST = 40  # training vectors per IVF list (FAISS warns below 39)
+TRAIN_PQ = 40 * 256  # and at least this many for the PQ's 256 codes per sub-vector
 
 
 def empty_index(count: int, dim: int, settings: DenseSettings) -> faiss.Index:
@@ -72,7 +73,7 @@ def build_faiss(count: int, dim: int, blocks: Blocks, settings: DenseSettings) -
     with all_cores(settings):
         if not index.is_trained:
             nlist = faiss.extract_index_ivf(index).nlist
-            index.train(training_sample(blocks(), count, TRAIN_PER_LIST * nlist))
+            index.train(training_sample(blocks(), count, max(TRAIN_PER_LIST * nlist, TRAIN_PQ)))
         for ids, vectors in blocks():
             if len(ids):
                 index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
