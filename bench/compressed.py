@@ -14,17 +14,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.measure import each_timed
-from bench.scale import recall_at_10, synthetic
+from bench.scale import recall_at_10, search_latency, synthetic
 from rag.config import Settings
 from rag.dense import DenseIndex, all_cores
 
 HNSW_EF = (128, 256, 512)
-
-
-def searched(index: faiss.Index, queries: np.ndarray, k: int, params: faiss.SearchParameters | None = None) -> tuple[np.ndarray, dict]:
-    found, latency = each_timed(lambda q: index.search(q[None, :], k, params=params)[1][0], queries)
-    return np.asarray(found), latency
 
 
 def size_mb(index: faiss.Index) -> float:
@@ -48,7 +42,7 @@ def run(n: int, queries: int, settings: Settings, dim: int = 384) -> dict:
         hnsw.add(vectors)
     result["hnsw_sq8"] = {"build_s": round(time.perf_counter() - started, 1), "size_mb": size_mb(hnsw), "by_ef_search": {}}
     for ef in HNSW_EF:
-        found, latency = searched(hnsw, qv, k, faiss.SearchParametersHNSW(efSearch=ef))
+        found, latency = search_latency(hnsw, qv, k, faiss.SearchParametersHNSW(efSearch=ef))
         result["hnsw_sq8"]["by_ef_search"][ef] = {"recall@10": round(recall_at_10(found, truth), 4), **latency}
     del hnsw
 
@@ -62,7 +56,7 @@ def run(n: int, queries: int, settings: Settings, dim: int = 384) -> dict:
         for nprobe in (8, 16, 32):
             for k_factor in (2, 4, 8):
                 base = faiss.SearchParametersIVF(nprobe=nprobe)
-                found, latency = searched(product.index, qv, k, faiss.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=base))
+                found, latency = search_latency(product.index, qv, k, faiss.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=base))
                 figures["by_setting"][f"nprobe {nprobe}, refine {k_factor}"] = {"recall@10": round(recall_at_10(found, truth), 4), **latency}
         result[f"ivf_pq_{codec.lower()}"] = figures
         del product
