@@ -20,12 +20,11 @@ from bm25s.stopwords import STOPWORDS_EN
 from scipy import sparse
 
 from rag.config import BM25Settings
+from rag.maxscore import Postings, Top, column_max, kth_score, pruned_top, top_rows
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
 STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
 STEM_CACHE = 1_000_000  # words; cleared when full
-PRUNE_FROM = 50_000  # postings in a query's longest list from which search prunes (MaxScore)
-PRUNE_SHARE = 8  # ...while the lists it scores hold at most 1/8 of the segment's chunks
 
 
 class Tokenizer:
@@ -142,12 +141,13 @@ class SparseIndex:
         self.tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
         deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
         self.live = [~np.isin(s.ids, deleted) for s in self.segments]
-        self._dead = [np.flatnonzero(~m) for m in self.live]
         self.n = int(sum(m.sum() for m in self.live))
         total = int(sum(s.lengths[m].sum(dtype=np.int64) for s, m in zip(self.segments, self.live)))
         avgdl = total / self.n if self.n else 1.0
-        self._tfc = [self._term_frequency_part(s, avgdl) for s in self.segments]
-        self._tfc_max = [column_max(s.tf.indptr, tfc) for s, tfc in zip(self.segments, self._tfc)]
+        self._postings = []
+        for seg, live in zip(self.segments, self.live):
+            tfc = self._term_frequency_part(seg, avgdl)
+            self._postings.append(Postings(seg.tf, tfc, column_max(seg.tf.indptr, tfc), np.flatnonzero(~live), seg.columns))
         self._df: dict[str, int] = {}
         for seg, live in zip(self.segments, self.live):
             for term, count in zip(seg.terms, seg.df(live).tolist()):
@@ -185,7 +185,7 @@ class SparseIndex:
         return {t: np.float32(formula(self._df[t], self.n)) for t in set(terms) if self._df.get(t)}
 
     def _segment_scores(self, at: int, terms: list[str], weights: dict[str, np.float32]) -> np.ndarray:
-        seg, tfc = self.segments[at], self._tfc[at]
+        seg, tfc = self.segments[at], self._postings[at].tfc
         scores = np.zeros(len(seg), dtype=np.float32)
         for term in terms:
             col = seg.columns.get(term)
@@ -212,102 +212,35 @@ class SparseIndex:
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best live chunks with a positive score, best first, ties
-        by chunk id; only chunks in `allowed` when it is given."""
+        by chunk id; only chunks in `allowed` when it is given. Segments are searched largest
+        first, each pruning against the k-th best score the ones before it found; a segment whose
+        pruning left a bound open is scored in full only if that bound reaches the final k-th."""
         terms = self.tokenizer(query)
         weights = self._term_weights(terms)
-        found_ids, found_scores = [], []
-        for i, (seg, dead) in enumerate(zip(self.segments, self._dead)):
-            if not weights or k <= 0:
-                break
-            rows, scores = self._pruned_top(i, terms, weights, k, allowed)
-            if rows is None:
-                scores = self._segment_scores(i, terms, weights)
-                scores[dead] = 0
-                if allowed is not None:
-                    scores[~np.isin(seg.ids, allowed)] = 0
-                rows = top_rows(scores, k)
-                scores = scores[rows]
-            found_ids.append(seg.ids[rows])
-            found_scores.append(scores)
-        if not found_ids:
+        if not weights or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        tops: dict[int, Top] = {}
+        for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
+            floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0
+            tops[i] = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor) or self._full_top(i, terms, weights, k, allowed)
+        floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k)
+        for i, top in tops.items():
+            if top.rest > 0 and top.rest >= floor:  # pruning again against the final k-th, else every row
+                again = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor)
+                tops[i] = again if again is not None and not again.rest else self._full_top(i, terms, weights, k, allowed)
+        ids = np.concatenate([self.segments[i].ids[t.rows] for i, t in tops.items()])
+        scores = np.concatenate([t.scores for t in tops.values()])
         order = np.lexsort((ids, -scores))[:k]
         return ids[order], scores[order].astype(np.float32)
 
-    def _pruned_top(
-        self, at: int, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray | None, np.ndarray]:
-        """MaxScore (Turtle and Flood): the rows and scores top_rows would give, scoring only the
-        chunks that hold one of the query's shorter posting lists. A chunk outside them holds
-        only the longest lists' terms, so it scores at most the sum of those terms' largest
-        contributions; when the k-th best candidate beats that bound, no other chunk can enter.
-        Common terms have low IDF, so at 10M synthetic chunks the bound is small and a query
-        reads a few thousand postings per long list instead of millions. Scores are summed in
-        the same order as the full pass, so they are bit-identical. (None, _) when it does not
-        pay or the bound does not hold: the caller scores every row."""
-        seg, tfc, col_max = self.segments[at], self._tfc[at], self._tfc_max[at]
-        cols = {t: seg.columns[t] for t in set(terms) if t in weights and t in seg.columns}
-        length = {t: int(seg.tf.indptr[c + 1] - seg.tf.indptr[c]) for t, c in cols.items()}
-        if len(cols) < 2 or max(length.values()) < PRUNE_FROM:
-            return None, np.zeros(0, dtype=np.float32)
-        bound = {t: terms.count(t) * float(weights[t]) * float(col_max[c]) for t, c in cols.items()}
-        longest = sorted(cols, key=lambda t: -length[t])
-        for skipped in range(len(longest) - 1, 0, -1):  # skip as many of the longest lists as the bound allows
-            if sum(length[t] for t in longest[skipped:]) > len(seg) // PRUNE_SHARE:
-                break  # as many candidates as a full pass reads: at 10M, trying on anyway made the p95 1.9 s
-            outside = sum(bound[t] for t in longest[:skipped]) * (1 + 1e-5)  # float32 sums round up by less
-            candidates = np.unique(np.concatenate([seg.tf.indices[seg.tf.indptr[cols[t]] : seg.tf.indptr[cols[t] + 1]] for t in longest[skipped:]]))
-            scores = np.zeros(len(candidates), dtype=np.float32)
-            for term in terms:  # in query order, as _segment_scores adds them
-                if term in cols:
-                    lo, hi = seg.tf.indptr[cols[term]], seg.tf.indptr[cols[term] + 1]
-                    rows = seg.tf.indices[lo:hi]
-                    pos = np.minimum(np.searchsorted(rows, candidates), max(0, hi - lo - 1))
-                    held = rows[pos] == candidates
-                    part = np.zeros(len(candidates), dtype=np.float32)
-                    part[held] = weights[term] * tfc[lo:hi][pos[held]]
-                    scores += part
-            scores[np.isin(candidates, self._dead[at])] = 0
-            if allowed is not None:
-                scores[~np.isin(seg.ids[candidates], allowed)] = 0
-            positive = scores[scores > 0]
-            if len(positive) >= k and np.partition(positive, len(positive) - k)[len(positive) - k] > outside:
-                hits = top_rows(scores, k)
-                return candidates[hits], scores[hits]
-        return None, np.zeros(0, dtype=np.float32)
-
-
-def column_max(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The largest value of each CSC column (0 for an empty one)."""
-    out = np.zeros(len(indptr) - 1, dtype=np.float32)
-    filled = np.flatnonzero(np.diff(indptr) > 0)
-    if len(filled):
-        out[filled] = np.maximum.reduceat(values, indptr[filled])
-    return out
-
-
-def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the k highest positive scores, and any tied with the k-th (ties are broken by
-    chunk id afterwards, the same however the collection is cut). A strided sample first sets a
-    floor that at least k rows pass, so the exact selection runs on about 600 rows, not 1M: 0.3
-    against 15 ms at 1M rows; when too few pass, it falls back to every positive row."""
-    candidates = None
-    step = len(scores) // (64 * k) if k > 0 else 0
-    if step > 1:
-        sample = scores[::step]
-        m = 4 * max(1, len(sample) * k // len(scores))
-        floor = np.partition(sample, len(sample) - m)[len(sample) - m]
-        if floor > 0:
-            candidates = np.flatnonzero(scores >= floor)
-            if len(candidates) < k:
-                candidates = None
-    if candidates is None:
-        candidates = np.flatnonzero(scores > 0)
-    if len(candidates) > k:
-        kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-        candidates = candidates[scores[candidates] >= kth]
-    return candidates[scores[candidates] > 0]
+    def _full_top(self, at: int, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None) -> Top:
+        """A segment's exact top k from scoring every chunk."""
+        scores = self._segment_scores(at, terms, weights)
+        scores[self._postings[at].dead] = 0
+        if allowed is not None:
+            scores[~np.isin(self.segments[at].ids, allowed)] = 0
+        rows = top_rows(scores, k)
+        return Top(rows, scores[rows])
 
 
 def _idf_robertson(df: int, n: int) -> float:

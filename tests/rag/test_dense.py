@@ -63,6 +63,31 @@ def test_segments_search_like_one_index_without_their_deleted_ids():
     assert np.isin(found[found >= 0], np.setdiff1d(allowed, deleted)).all()
 
 
+def test_a_segment_holding_all_the_best_hits_is_asked_again_for_them():
+    """HNSW segments are first asked for about twice their share of k: a segment of one topic
+    holds every hit of a query on it, fills that smaller ask and is asked again, so the hits
+    are one exact index's (else 14 of the 40 would come from the other segments)."""
+    rng = np.random.default_rng(6)
+    centre = unit_vectors(1, seed=7)
+    topic = centre + rng.normal(size=(120, 16)).astype(np.float32) * 0.05
+    topic /= np.linalg.norm(topic, axis=1, keepdims=True)
+    others = unit_vectors(600, seed=8)
+    others = others[others @ centre[0] < 0.5]
+    vectors = np.concatenate([others[:240], topic, others[240:480]])
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    segments = [DenseIndex.build(ids[a : a + 120], vectors[a : a + 120], DenseSettings(hnsw_threshold=100)) for a in range(0, 600, 120)]
+    for segment in segments:  # a search this broad is exact in graphs of 120: what is tested is who is asked for how many
+        segment.inner.hnsw.efSearch = 1000
+    segmented = SegmentedDense(segments)
+    assert len(vectors) == 600 and segmented.breadths == [200] * 5  # five HNSW segments, none flat
+    queries = topic[:5] + 0.01 * unit_vectors(5, seed=9)
+    found, scores = segmented.search(queries, 40)
+    expected, expected_scores = DenseIndex.build(ids, vectors, DenseSettings()).search(queries, 40)
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
+    assert np.isin(found, ids[240:360]).all()
+
+
 def clustered(n: int, dim: int, seed: int) -> np.ndarray:
     """Vectors around a few centres, as embeddings are (uniform noise has no neighbours to find)."""
     rng = np.random.default_rng(seed)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+import rag.sparse
 from rag.config import BM25Settings
-from rag.sparse import SparseIndex, SparseSegment, Tokenizer, top_rows
+from rag.maxscore import top_rows
+from rag.sparse import SparseIndex, SparseSegment, Tokenizer
 
 CORPUS = [
     "Aspirin reduces the risk of heart attacks in adults with cardiovascular disease.",
@@ -137,36 +139,49 @@ def test_top_rows_are_the_k_best_with_their_ties(seed: int):
         assert set(rows.tolist()) == set(expected.tolist())
 
 
-def test_pruned_search_returns_exactly_what_scoring_every_chunk_returns(monkeypatch: pytest.MonkeyPatch):
-    """MaxScore on a Zipf collection (common words in most chunks, as at 10M): the same ids and
-    bit-identical scores as the full pass, with deleted chunks, an allowed set, repeated query
-    terms and ties; and it did prune (else this test would compare the full pass with itself)."""
+@pytest.mark.parametrize("cuts", [(0, 1800, 3000), tuple(range(0, 3001, 300))])
+def test_pruned_search_returns_exactly_what_scoring_every_chunk_returns(monkeypatch: pytest.MonkeyPatch, cuts: tuple[int, ...]):
+    """MaxScore on a Zipf collection (common words in most chunks, as at 10M), in 2 and in 10
+    segments: the same ids and bit-identical scores as the full pass, with deleted chunks, an
+    allowed set, repeated query terms and ties; and it did prune, did leave bounds the final
+    k-th beat (no full pass) and bounds it did not (a full pass), else this test would compare
+    the full pass with itself."""
     rng = np.random.default_rng(11)
     p = 1.0 / np.arange(1, 301) ** 1.1
     words = np.array([f"w{i}" for i in range(300)])
     texts = [(i + 1, " ".join(words[rng.choice(300, size=12, p=p / p.sum())])) for i in range(3000)]
     settings = BM25Settings(stemmer=None, stopwords=None)
-    segments = [SparseSegment.build(texts[a:b], Tokenizer(None, None)) for a, b in ((0, 1800), (1800, 3000))]
+    segments = [SparseSegment.build(texts[a:b], Tokenizer(None, None)) for a, b in zip(cuts, cuts[1:])]
     index = SparseIndex(segments, settings, deleted=np.arange(5, 3000, 17))
     queries = [" ".join(words[rng.choice(300, size=int(rng.integers(2, 5)), p=p / p.sum())]) for _ in range(60)] + ["w0 w0 w57", "w1 w2"]
     allowed = np.arange(1, 3001, 3)
-    pruned = 0
-    real = SparseIndex._pruned_top
+    outcomes = {"exact": 0, "bound left": 0, "bound reached": 0}
+    left: set[int] = set()  # the postings of segments whose bound this search left open
+    real, real_full = rag.sparse.pruned_top, SparseIndex._full_top
 
     def counting(*args, **kw):
-        nonlocal pruned
-        rows, scores = real(*args, **kw)
-        pruned += rows is not None
-        return rows, scores
+        top = real(*args, **kw)
+        if top is not None:
+            outcomes["bound left" if top.rest else "exact"] += 1
+            if top.rest:
+                left.add(id(args[0]))
+        return top
 
-    monkeypatch.setattr(SparseIndex, "_pruned_top", counting)
+    def counting_full(self, at, *args):
+        outcomes["bound reached"] += id(self._postings[at]) in left
+        return real_full(self, at, *args)
+
+    monkeypatch.setattr(rag.sparse, "pruned_top", counting)
     for k in (1, 10, 50):
         for query in queries:
             for only in (None, allowed):
-                monkeypatch.setattr("rag.sparse.PRUNE_FROM", 10**9)
+                monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
                 full = index.search(query, k, only)
-                monkeypatch.setattr("rag.sparse.PRUNE_FROM", 10)
+                monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10)
+                monkeypatch.setattr(SparseIndex, "_full_top", counting_full)
+                left.clear()
                 fast = index.search(query, k, only)
+                monkeypatch.setattr(SparseIndex, "_full_top", real_full)
                 np.testing.assert_array_equal(fast[0], full[0])
                 np.testing.assert_array_equal(fast[1], full[1])
-    assert pruned > 100
+    assert outcomes["exact"] > 100 and outcomes["bound left"] > outcomes["bound reached"] > 10, outcomes
