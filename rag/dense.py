@@ -244,7 +244,7 @@ class SegmentedDense:
         found = [s.search(queries, n, allowed, self.deleted, ef) for s, n, ef in zip(self.segments, asked, self.breadths)]
         ids, scores = _best(found, k)
         kth = np.where(ids[:, -1] >= 0, scores[:, -1], -np.inf)
-        again = [j for j, (n, f) in enumerate(zip(asked, found)) if n < k and f[0].shape[1] == n and np.any(f[1][:, -1] >= kth)]
+        again = [j for j, (n, f) in enumerate(zip(asked, found)) if n < k and f[0].shape[1] == n and np.any((f[0][:, -1] >= 0) & (f[1][:, -1] >= kth))]
         for j in again:
             found[j] = self.segments[j].search(queries, k, allowed, self.deleted, self.breadths[j])
         return _best(found, k) if again else (ids, scores)

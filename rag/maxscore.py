@@ -15,8 +15,8 @@ PRUNE_SHARE = 8  # ...while the lists it scores hold at most 1/8 of the segment'
 
 @dataclass(frozen=True)
 class Top:
-    """A segment's best rows and their scores; no row left out scores above `rest` (0: these
-    are its exact top k, ties included)."""
+    """A segment's best rows and their exact scores. `rest` bounds what any row left out may
+    score; 0: no row left out can enter the collection's top k."""
 
     rows: np.ndarray
     scores: np.ndarray

@@ -222,7 +222,8 @@ class SparseIndex:
         tops: dict[int, Top] = {}
         for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
             floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0
-            tops[i] = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor) or self._full_top(i, terms, weights, k, allowed)
+            top = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor)
+            tops[i] = top if top is not None else self._full_top(i, terms, weights, k, allowed)
         floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k)
         for i, top in tops.items():
             if top.rest > 0 and top.rest >= floor:  # pruning again against the final k-th, else every row
