@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-PRUNE_FROM = 50_000  # postings in a query's longest list from which search prunes
+PRUNE_FROM = 50_000  # chunks in a segment from which search prunes (below, a full pass is as quick)
 PRUNE_SHARE = 8  # ...while the lists it scores hold at most 1/8 of the segment's chunks
 
 
@@ -46,15 +46,17 @@ def pruned_top(p: Postings, terms: list[str], weights: dict[str, np.float32], k:
     full pass's order, so they are bit-identical. When the bound does not hold, the k best
     candidates come back with `rest` = what any other row may score, for the caller to settle
     against the final k-th (10 equal segments of 100k: one segment's k-th best is the
-    collection's ~1000th). None when pruning does not pay."""
+    collection's ~1000th). A query of short lists only scores their chunks, skipping none (no
+    pass over every row). None when pruning does not pay."""
     cols = {t: p.columns[t] for t in set(terms) if t in weights and t in p.columns}
     length = {t: int(p.tf.indptr[c + 1] - p.tf.indptr[c]) for t, c in cols.items()}
-    if len(cols) < 2 or max(length.values()) < PRUNE_FROM:
+    if not cols or p.tf.shape[0] < PRUNE_FROM:
         return None
     bound = {t: terms.count(t) * float(weights[t]) * float(p.col_max[c]) for t, c in cols.items()}
     longest = sorted(cols, key=lambda t: (-length[t], t))  # by name on ties: the same work on every run
     tried = None
-    for skipped in range(len(longest) - 1, 0, -1):  # skip as many of the longest lists as the bound allows
+    first = len(longest) - 1 if sum(length.values()) > min(PRUNE_FROM, p.tf.shape[0] // PRUNE_SHARE) else 0  # short lists: score their chunks, skip none
+    for skipped in range(first, -1, -1):  # skip as many of the longest lists as the bound allows
         if sum(length[t] for t in longest[skipped:]) > p.tf.shape[0] // PRUNE_SHARE:
             break  # as many candidates as a full pass reads: at 10M, trying on anyway made the p95 1.9 s
         outside = sum(bound[t] for t in longest[:skipped]) * (1 + 1e-5)  # float32 sums round up by less
@@ -80,8 +82,11 @@ def _partial_scores(p: Postings, cols: dict[str, int], lists: list[str], terms: 
     spans = [(p.tf.indptr[cols[t]], p.tf.indptr[cols[t] + 1]) for t in lists]
     rows = np.concatenate([p.tf.indices[lo:hi] for lo, hi in spans])
     parts = np.concatenate([terms.count(t) * weights[t] * p.tfc[lo:hi] for t, (lo, hi) in zip(lists, spans)])
-    candidates, where = np.unique(rows, return_inverse=True)
-    return candidates, np.bincount(where, weights=parts, minlength=len(candidates)).astype(np.float32)
+    if len(spans) > 1:  # a stable sort merges the sorted lists as runs: 0.4 ms for 35k postings, np.unique 1.5 ms
+        order = np.argsort(rows, kind="stable")
+        rows, parts = rows[order], parts[order]
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    return rows[starts], np.add.reduceat(parts, starts) if len(rows) else parts
 
 
 def _left_out(p: Postings, candidates: np.ndarray, allowed: np.ndarray | None, ids: np.ndarray) -> np.ndarray:

@@ -80,6 +80,7 @@ class SegmentedStore:
         self.deleted = read_deleted(folder)
         self._deleted_set = set(self.deleted.tolist())
         self._manifest = manifest
+        self._id_range = {name: store.conn.execute("SELECT min(id), max(id) FROM chunks").fetchone() for name, store in self.stores.items()}
 
     def close(self) -> None:
         self.catalog.close()
@@ -162,12 +163,13 @@ class SegmentedStore:
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
         """The live chunks with these ids, with their file path."""
-        wanted = [i for i in ids if self._live(int(i))]
+        wanted = [int(i) for i in ids if self._live(int(i))]
         found: dict[int, ChunkRecord] = {}
-        for store in self.stores.values():
-            if len(found) == len(wanted):
-                break
-            found.update(store.chunks([i for i in wanted if int(i) not in found]))
+        for name, store in self.stores.items():  # only the segments whose id range holds one (10 x 100k: 0.7 -> 0.5 ms a query)
+            lo, hi = self._id_range[name]
+            asked = [i for i in wanted if lo is not None and lo <= i <= hi and i not in found]
+            if asked:
+                found.update(store.chunks(asked))
         return found
 
 
