@@ -26,16 +26,18 @@ class Top:
 @dataclass(frozen=True)
 class Postings:
     """What MaxScore reads of a segment: its term x chunk matrix (CSC, sorted rows), each
-    posting's length-normalised term frequency, each column's largest one, deleted rows."""
+    posting's length-normalised term frequency, each column's largest one, deleted rows, and
+    each row's chunk id."""
 
     tf: sparse.csc_matrix
     tfc: np.ndarray
     col_max: np.ndarray
     dead: np.ndarray
     columns: dict[str, int]
+    ids: np.ndarray
 
 
-def pruned_top(p: Postings, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None, ids: np.ndarray, floor: float) -> Top | None:
+def pruned_top(p: Postings, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None, floor: float) -> Top | None:
     """Score only the chunks in the query's shorter posting lists. A chunk outside them holds
     only the longest lists' terms, so it scores at most the sum of those terms' largest
     contributions (`outside`); when the k-th best candidate, or `floor` (the k-th best score
@@ -61,20 +63,20 @@ def pruned_top(p: Postings, terms: list[str], weights: dict[str, np.float32], k:
             break  # as many candidates as a full pass reads: at 10M, trying on anyway made the p95 1.9 s
         outside = sum(bound[t] for t in longest[:skipped]) * (1 + 1e-5)  # float32 sums round up by less
         candidates, partial = _partial_scores(p, cols, longest[skipped:], terms, weights)
-        partial[_left_out(p, candidates, allowed, ids)] = 0
+        partial[_left_out(p, candidates, allowed)] = 0
         best = top_rows(partial, k)
-        lower = max(floor, (float(partial[best].min()) * (1 - 1e-5) if len(best) >= k else 0.0))  # <= the k-th full score there
+        lower = max(floor, _kth(partial[best], k) * (1 - 1e-5))  # <= the k-th full score there
         if outside < lower:
             reach = candidates[partial * (1 + 1e-5) + outside >= lower]
-            scores = _full_scores(p, cols, terms, weights, reach, allowed, ids)
+            scores = _full_scores(p, cols, terms, weights, reach, allowed)
             hits = top_rows(scores, k)
             return Top(reach[hits], scores[hits])
         tried = (candidates, partial, best, outside)
     if tried is None:
         return None
     candidates, partial, best, outside = tried
-    rest = (float(partial[best].min()) * (1 + 1e-5) if len(best) >= k else 0.0) + outside
-    return Top(candidates[best], _full_scores(p, cols, terms, weights, candidates[best], allowed, ids), rest)
+    rest = _kth(partial[best], k) * (1 + 1e-5) + outside
+    return Top(candidates[best], _full_scores(p, cols, terms, weights, candidates[best], allowed), rest)
 
 
 def _partial_scores(p: Postings, cols: dict[str, int], lists: list[str], terms: list[str], weights: dict[str, np.float32]) -> tuple[np.ndarray, np.ndarray]:
@@ -89,16 +91,16 @@ def _partial_scores(p: Postings, cols: dict[str, int], lists: list[str], terms: 
     return rows[starts], np.add.reduceat(parts, starts) if len(rows) else parts
 
 
-def _left_out(p: Postings, candidates: np.ndarray, allowed: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+def _left_out(p: Postings, candidates: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
     """Which candidate rows are deleted or outside `allowed`."""
     out = np.isin(candidates, p.dead)
     if allowed is not None:
-        out |= ~np.isin(ids[candidates], allowed)
+        out |= ~np.isin(p.ids[candidates], allowed)
     return out
 
 
 def _full_scores(
-    p: Postings, cols: dict[str, int], terms: list[str], weights: dict[str, np.float32], rows: np.ndarray, allowed: np.ndarray | None, ids: np.ndarray
+    p: Postings, cols: dict[str, int], terms: list[str], weights: dict[str, np.float32], rows: np.ndarray, allowed: np.ndarray | None
 ) -> np.ndarray:
     """Each row's full score, 0 for rows left out; terms added in query order, as the full pass adds them."""
     scores = np.zeros(len(rows), dtype=np.float32)
@@ -111,13 +113,17 @@ def _full_scores(
             part = np.zeros(len(rows), dtype=np.float32)
             part[held] = weights[term] * p.tfc[lo:hi][pos[held]]
             scores += part
-    scores[_left_out(p, rows, allowed, ids)] = 0
+    scores[_left_out(p, rows, allowed)] = 0
     return scores
 
 
 def kth_score(scores: np.ndarray, k: int) -> float:
     """The k-th highest positive score, 0 when fewer than k are positive."""
-    best = scores[top_rows(scores, k)]
+    return _kth(scores[top_rows(scores, k)], k)
+
+
+def _kth(best: np.ndarray, k: int) -> float:
+    """The k-th highest of what top_rows kept (it keeps ties), 0 when it kept fewer than k."""
     return float(best.min()) if k > 0 and len(best) >= k else 0.0
 
 

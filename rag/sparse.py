@@ -147,7 +147,7 @@ class SparseIndex:
         self._postings = []
         for seg, live in zip(self.segments, self.live):
             tfc = self._term_frequency_part(seg, avgdl)
-            self._postings.append(Postings(seg.tf, tfc, column_max(seg.tf.indptr, tfc), np.flatnonzero(~live), seg.columns))
+            self._postings.append(Postings(seg.tf, tfc, column_max(seg.tf.indptr, tfc), np.flatnonzero(~live), seg.columns, seg.ids))
         self._df: dict[str, int] = {}
         for seg, live in zip(self.segments, self.live):
             for term, count in zip(seg.terms, seg.df(live).tolist()):
@@ -222,12 +222,12 @@ class SparseIndex:
         tops: dict[int, Top] = {}
         for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
             floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0
-            top = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor)
+            top = pruned_top(self._postings[i], terms, weights, k, allowed, floor)
             tops[i] = top if top is not None else self._full_top(i, terms, weights, k, allowed)
         floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k)
         for i, top in tops.items():
             if top.rest > 0 and top.rest >= floor:  # pruning again against the final k-th, else every row
-                again = pruned_top(self._postings[i], terms, weights, k, allowed, self.segments[i].ids, floor)
+                again = pruned_top(self._postings[i], terms, weights, k, allowed, floor)
                 tops[i] = again if again is not None and not again.rest else self._full_top(i, terms, weights, k, allowed)
         ids = np.concatenate([self.segments[i].ids[t.rows] for i, t in tops.items()])
         scores = np.concatenate([t.scores for t in tops.values()])
