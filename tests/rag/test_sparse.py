@@ -185,3 +185,20 @@ def test_pruned_search_returns_exactly_what_scoring_every_chunk_returns(monkeypa
                 np.testing.assert_array_equal(fast[0], full[0])
                 np.testing.assert_array_equal(fast[1], full[1])
     assert outcomes["exact"] > 100 and outcomes["bound left"] > outcomes["bound reached"] > 10, outcomes
+
+
+def test_a_term_whose_chunks_a_merge_dropped_does_not_break_pruning(monkeypatch: pytest.MonkeyPatch):
+    """A merged segment keeps the column of a term whose only chunk was deleted, empty; a query
+    with that term (live in another segment) prunes past it and ranks as the full pass does."""
+    settings = BM25Settings(stemmer=None, stopwords=None)
+    tok = Tokenizer(None, None)
+    part = SparseSegment.build([(1, "common rare"), (2, "common word"), (3, "common other")], tok)
+    merged = SparseSegment.merged([(part, np.array([False, True, True]))])
+    other = SparseSegment.build([(4, "common rare"), (5, "common")], tok)
+    index = SparseIndex([merged, other], settings)
+    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
+    full = index.search("common rare", 3)
+    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 1)
+    fast = index.search("common rare", 3)
+    np.testing.assert_array_equal(fast[0], full[0])
+    np.testing.assert_array_equal(fast[1], full[1])
