@@ -142,6 +142,7 @@ class SparseIndex:
         deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
         self.live = [~np.isin(s.ids, deleted) for s in self.segments]
         self.n = int(sum(m.sum() for m in self.live))
+        self._shares = [float(m.sum()) / max(1, self.n) for m in self.live]  # of the live chunks, per segment
         total = int(sum(s.lengths[m].sum(dtype=np.int64) for s, m in zip(self.segments, self.live)))
         avgdl = total / self.n if self.n else 1.0
         self._postings = []
@@ -213,20 +214,25 @@ class SparseIndex:
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best live chunks with a positive score, best first, ties
         by chunk id; only chunks in `allowed` when it is given. Segments are searched largest
-        first, each pruning against the k-th best score the ones before it found; a segment whose
-        pruning left a bound open is scored in full only if that bound reaches the final k-th."""
+        first, each for about twice its share of the k (as dense search asks), pruning against
+        the k-th best score the ones before it found. Then a segment is searched again for all k
+        when it may hold more of them: it filled its share and its last score reaches the final
+        k-th (a segment of one topic), or its pruning left a bound open that the final k-th does
+        not beat. 10 equal segments of 100k synthetic chunks: p50 5.26 -> 4.53 ms."""
         terms = self.tokenizer(query)
         weights = self._term_weights(terms)
         if not weights or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        asked = {i: min(k, math.ceil(2 * k * share) + 10) for i, share in enumerate(self._shares)}
         tops: dict[int, Top] = {}
         for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
             floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0
-            top = pruned_top(self._postings[i], terms, weights, k, allowed, floor)
-            tops[i] = top if top is not None else self._full_top(i, terms, weights, k, allowed)
+            top = pruned_top(self._postings[i], terms, weights, asked[i], allowed, floor)
+            tops[i] = top if top is not None else self._full_top(i, terms, weights, asked[i], allowed)
         floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k)
         for i, top in tops.items():
-            if top.rest > 0 and top.rest >= floor:  # pruning again against the final k-th, else every row
+            filled = asked[i] < k and len(top.rows) >= asked[i] and top.scores.min() >= floor
+            if filled or (top.rest > 0 and top.rest >= floor):  # pruned again against the final k-th, else every row
                 again = pruned_top(self._postings[i], terms, weights, k, allowed, floor)
                 tops[i] = again if again is not None and not again.rest else self._full_top(i, terms, weights, k, allowed)
         ids = np.concatenate([self.segments[i].ids[t.rows] for i, t in tops.items()])

@@ -202,3 +202,22 @@ def test_a_term_whose_chunks_a_merge_dropped_does_not_break_pruning(monkeypatch:
     fast = index.search("common rare", 3)
     np.testing.assert_array_equal(fast[0], full[0])
     np.testing.assert_array_equal(fast[1], full[1])
+
+
+@pytest.mark.parametrize("prune_from", [10**9, 10])
+def test_a_segment_holding_most_of_the_top_k_is_searched_for_all_of_it(monkeypatch: pytest.MonkeyPatch, prune_from: int):
+    """Each segment is first asked for about twice its share of the k; one segment of ten that
+    holds the whole topic must still give all k, as the collection built in one go does."""
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(50)]
+    texts = [(i + 1, " ".join(rng.choice(words, 8)) + (" glacier" * int(rng.integers(1, 4)) if i < 300 else "")) for i in range(3000)]
+    settings = BM25Settings(stemmer=None, stopwords=None)
+    whole = SparseIndex.build(texts, settings)
+    cut = _segmented(texts, list(range(300, 3000, 300)), settings)
+    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", prune_from)
+    for query in ("glacier", "glacier w3", "w7 glacier w9"):
+        ids, scores = cut.search(query, 80)
+        expected_ids, expected_scores = whole.search(query, 80)
+        assert len(ids) == 80 and (query != "glacier" or ids.max() <= 300)  # all from the first segment
+        np.testing.assert_array_equal(ids, expected_ids)
+        np.testing.assert_array_equal(scores, expected_scores)
