@@ -107,14 +107,12 @@ def _full_scores(
     """Each row's full score, 0 for rows left out; terms added in query order, as the full pass adds them."""
     scores = np.zeros(len(rows), dtype=np.float32)
     for term in terms:
-        if term in cols:
-            lo, hi = p.tf.indptr[cols[term]], p.tf.indptr[cols[term] + 1]
+        col = cols.get(term)
+        lo, hi = (int(p.tf.indptr[col]), int(p.tf.indptr[col + 1])) if col is not None else (0, 0)
+        if hi > lo:  # a merge can leave a term's column empty: no row holds it
             held_rows = p.tf.indices[lo:hi]
-            pos = np.minimum(np.searchsorted(held_rows, rows), max(0, hi - lo - 1))
-            held = held_rows[pos] == rows
-            part = np.zeros(len(rows), dtype=np.float32)
-            part[held] = weights[term] * p.tfc[lo:hi][pos[held]]
-            scores += part
+            pos = np.minimum(held_rows.searchsorted(rows), hi - lo - 1)
+            scores += np.where(held_rows[pos] == rows, weights[term] * p.tfc[lo:hi][pos], np.float32(0))
     scores[_left_out(p, rows, allowed)] = 0
     return scores
 

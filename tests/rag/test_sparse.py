@@ -192,16 +192,17 @@ def test_a_term_whose_chunks_a_merge_dropped_does_not_break_pruning(monkeypatch:
     with that term (live in another segment) prunes past it and ranks as the full pass does."""
     settings = BM25Settings(stemmer=None, stopwords=None)
     tok = Tokenizer(None, None)
-    part = SparseSegment.build([(1, "common rare"), (2, "common word"), (3, "common other")], tok)
-    merged = SparseSegment.merged([(part, np.array([False, True, True]))])
-    other = SparseSegment.build([(4, "common rare"), (5, "common")], tok)
+    part = SparseSegment.build([(1, "common rare"), (2, "common word"), *((i, "common other") for i in range(3, 40))], tok)
+    merged = SparseSegment.merged([(part, np.arange(39) > 0)])
+    other = SparseSegment.build([(40, "common rare"), (41, "common")], tok)
     index = SparseIndex([merged, other], settings)
-    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
-    full = index.search("common rare", 3)
-    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 1)
-    fast = index.search("common rare", 3)
-    np.testing.assert_array_equal(fast[0], full[0])
-    np.testing.assert_array_equal(fast[1], full[1])
+    for query in ("common rare", "common word rare"):  # the second scores rows of the merged segment for "rare" too
+        monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
+        full = index.search(query, 3)
+        monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 1)
+        fast = index.search(query, 3)
+        np.testing.assert_array_equal(fast[0], full[0])
+        np.testing.assert_array_equal(fast[1], full[1])
 
 
 @pytest.mark.parametrize("prune_from", [10**9, 10])
