@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 from rag.config import DenseSettings
+from rag.segments import first_ask
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,8 @@ class SegmentedDense:
     products are comparable across segments), ties by chunk id; `deleted` ids never come back.
     Flat segments (the small ones) are searched as one: a single matrix-vector product instead of
     one call each (10 flat segments of 3k chunks: 6.5 ms a query, one call 0.3 ms). An HNSW
-    segment holding a share of the collection is first asked for about twice its share of the
-    k (k = 100 over 10 equal segments: 30 each, 2.1 ms against 4.5 ms for 100 each); one that
+    segment holding a share of the collection is first asked for a little more than its share of
+    the k (`first_ask`; k = 100 over 10 equal segments: 20 each, 2.1 ms against 4.5 ms for 100 each); one that
     filled that and whose last hit still reaches the merged k-th may hold more, so it is asked
     again for all k (a segment of one topic, say)."""
 
@@ -240,7 +241,7 @@ class SegmentedDense:
             return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
         if len(self.segments) == 1:
             return self.segments[0].search(queries, k, allowed, self.deleted, self.breadths[0])
-        asked = [k if ef is None else min(k, math.ceil(2 * k * share) + 10) for ef, share in zip(self.breadths, self.shares)]
+        asked = [k if ef is None else first_ask(k, share) for ef, share in zip(self.breadths, self.shares)]
         found = [s.search(queries, n, allowed, self.deleted, ef) for s, n, ef in zip(self.segments, asked, self.breadths)]
         ids, scores = _best(found, k)
         kth = np.where(ids[:, -1] >= 0, scores[:, -1], -np.inf)

@@ -21,6 +21,7 @@ from scipy import sparse
 
 from rag.config import BM25Settings
 from rag.maxscore import Postings, Top, column_max, kth_score, pruned_top, top_rows
+from rag.segments import first_ask
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
 STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
@@ -214,7 +215,7 @@ class SparseIndex:
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best live chunks with a positive score, best first, ties
         by chunk id; only chunks in `allowed` when it is given. Segments are searched largest
-        first, each for about twice its share of the k (as dense search asks), pruning against
+        first, each for a little more than its share of the k (`first_ask`), pruning against
         the k-th best score the ones before it found. Then a segment is searched again for all k
         when it may hold more of them: it filled its share and its last score reaches the final
         k-th (a segment of one topic), or its pruning left a bound open that the final k-th does
@@ -223,7 +224,7 @@ class SparseIndex:
         weights = self._term_weights(terms)
         if not weights or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        asked = {i: min(k, math.ceil(2 * k * share) + 10) for i, share in enumerate(self._shares)}
+        asked = {i: first_ask(k, share) for i, share in enumerate(self._shares)}
         tops: dict[int, Top] = {}
         for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
             floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0

@@ -64,9 +64,9 @@ def test_segments_search_like_one_index_without_their_deleted_ids():
 
 
 def test_a_segment_holding_all_the_best_hits_is_asked_again_for_them():
-    """HNSW segments are first asked for about twice their share of k: a segment of one topic
+    """HNSW segments are first asked for a little more than their share of k: a segment of one topic
     holds every hit of a query on it, fills that smaller ask and is asked again, so the hits
-    are one exact index's (else 14 of the 40 would come from the other segments)."""
+    are one exact index's (else 23 of the 40 would come from the other segments)."""
     rng = np.random.default_rng(6)
     centre = unit_vectors(1, seed=7)
     topic = centre + rng.normal(size=(120, 16)).astype(np.float32) * 0.05

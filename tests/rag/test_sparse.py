@@ -207,7 +207,7 @@ def test_a_term_whose_chunks_a_merge_dropped_does_not_break_pruning(monkeypatch:
 
 @pytest.mark.parametrize("prune_from", [10**9, 10])
 def test_a_segment_holding_most_of_the_top_k_is_searched_for_all_of_it(monkeypatch: pytest.MonkeyPatch, prune_from: int):
-    """Each segment is first asked for about twice its share of the k; one segment of ten that
+    """Each segment is first asked for a little more than its share of the k; one segment of ten that
     holds the whole topic must still give all k, as the collection built in one go does."""
     rng = np.random.default_rng(5)
     words = [f"w{i}" for i in range(50)]
