@@ -16,7 +16,6 @@ import faiss
 import numpy as np
 
 from rag.config import DenseSettings
-from rag.segments import first_ask
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +248,13 @@ class SegmentedDense:
         for j in again:
             found[j] = self.segments[j].search(queries, k, allowed, self.deleted, self.breadths[j])
         return _best(found, k) if again else (ids, scores)
+
+
+def first_ask(k: int, share: float) -> int:
+    """How many of the k best an HNSW segment holding `share` of the chunks is first asked for:
+    1.5 times its share of them plus 5, as an equal segment holds about share x k (10 segments of
+    100k, k = 100: 20 each; recall@100 0.978 as with 30)."""
+    return min(k, math.ceil(1.5 * k * share) + 5)
 
 
 def _best(found: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:

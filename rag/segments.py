@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -65,15 +64,6 @@ class Manifest:
 
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
-
-
-def first_ask(k: int, share: float) -> int:
-    """How many of the k best a segment holding `share` of the live chunks is first asked for:
-    1.5 times its share of them plus 5, an equal segment holding about share x k. Dense and BM25
-    search ask a segment again for all k when it fills this and still reaches the merged k-th
-    (a segment of one topic). 10 segments of 100k, k = 100: 20 each; BM25 p50 3.5 -> 3.1 ms
-    against asking 30, dense recall@100 0.978 either way."""
-    return min(k, math.ceil(1.5 * k * share) + 5)
 
 
 def read_deleted(folder: Path) -> np.ndarray:

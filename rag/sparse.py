@@ -20,8 +20,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from scipy import sparse
 
 from rag.config import BM25Settings
-from rag.maxscore import Postings, Top, column_max, kth_score, pruned_top, top_rows
-from rag.segments import first_ask
+from rag.maxscore import Part, Postings, Top, column_max, pruned_top, top_rows
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
 STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
@@ -143,13 +142,13 @@ class SparseIndex:
         deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
         self.live = [~np.isin(s.ids, deleted) for s in self.segments]
         self.n = int(sum(m.sum() for m in self.live))
-        self._shares = [float(m.sum()) / max(1, self.n) for m in self.live]  # of the live chunks, per segment
         total = int(sum(s.lengths[m].sum(dtype=np.int64) for s, m in zip(self.segments, self.live)))
         avgdl = total / self.n if self.n else 1.0
-        self._postings = []
-        for seg, live in zip(self.segments, self.live):
+        parts = []
+        for seg in self.segments:
             tfc = self._term_frequency_part(seg, avgdl)
-            self._postings.append(Postings(seg.tf, tfc, column_max(seg.tf.indptr, tfc), np.flatnonzero(~live), seg.columns, seg.ids))
+            parts.append(Part(seg.tf, tfc, column_max(seg.tf.indptr, tfc), seg.columns))
+        self._postings = Postings.of(parts, [s.ids for s in self.segments], self.live)
         self._df: dict[str, int] = {}
         for seg, live in zip(self.segments, self.live):
             for term, count in zip(seg.terms, seg.df(live).tolist()):
@@ -187,7 +186,7 @@ class SparseIndex:
         return {t: np.float32(formula(self._df[t], self.n)) for t in set(terms) if self._df.get(t)}
 
     def _segment_scores(self, at: int, terms: list[str], weights: dict[str, np.float32]) -> np.ndarray:
-        seg, tfc = self.segments[at], self._postings[at].tfc
+        seg, tfc = self.segments[at], self._postings.parts[at].tfc
         scores = np.zeros(len(seg), dtype=np.float32)
         for term in terms:
             col = seg.columns.get(term)
@@ -214,39 +213,23 @@ class SparseIndex:
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the k best live chunks with a positive score, best first, ties
-        by chunk id; only chunks in `allowed` when it is given. Segments are searched largest
-        first, each for a little more than its share of the k (`first_ask`), pruning against
-        the k-th best score the ones before it found. Then a segment is searched again for all k
-        when it may hold more of them: it filled its share and its last score reaches the final
-        k-th (a segment of one topic), or its pruning left a bound open that the final k-th does
-        not beat. 10 equal segments of 100k synthetic chunks: p50 5.26 -> 4.53 ms."""
+        by chunk id; only chunks in `allowed` when it is given. Pruned over all segments at once
+        (`rag.maxscore`), else every chunk scored."""
         terms = self.tokenizer(query)
         weights = self._term_weights(terms)
         if not weights or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        asked = {i: first_ask(k, share) for i, share in enumerate(self._shares)}
-        tops: dict[int, Top] = {}
-        for i in sorted(range(len(self.segments)), key=lambda i: -len(self.segments[i])):
-            floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k) if tops else 0.0
-            top = pruned_top(self._postings[i], terms, weights, asked[i], allowed, floor)
-            tops[i] = top if top is not None else self._full_top(i, terms, weights, asked[i], allowed)
-        floor = kth_score(np.concatenate([t.scores for t in tops.values()]), k)
-        for i, top in tops.items():
-            filled = asked[i] < k and len(top.rows) >= asked[i] and top.scores.min() >= floor
-            if filled or (top.rest > 0 and top.rest >= floor):  # pruned again against the final k-th, else every row
-                again = pruned_top(self._postings[i], terms, weights, k, allowed, floor)
-                tops[i] = again if again is not None and not again.rest else self._full_top(i, terms, weights, k, allowed)
-        ids = np.concatenate([self.segments[i].ids[t.rows] for i, t in tops.items()])
-        scores = np.concatenate([t.scores for t in tops.values()])
-        order = np.lexsort((ids, -scores))[:k]
-        return ids[order], scores[order].astype(np.float32)
+        top = pruned_top(self._postings, terms, weights, k, allowed) or self._full_top(terms, weights, k, allowed)
+        ids = self._postings.ids[top.rows]
+        order = np.lexsort((ids, -top.scores))[:k]
+        return ids[order], top.scores[order].astype(np.float32)
 
-    def _full_top(self, at: int, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None) -> Top:
-        """A segment's exact top k from scoring every chunk."""
-        scores = self._segment_scores(at, terms, weights)
-        scores[self._postings[at].dead] = 0
+    def _full_top(self, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None) -> Top:
+        """The exact top k from scoring every chunk."""
+        scores = np.concatenate([self._segment_scores(i, terms, weights) for i in range(len(self.segments))]) if self.segments else np.zeros(0, np.float32)
+        scores[self._postings.dead] = 0
         if allowed is not None:
-            scores[~np.isin(self.segments[at].ids, allowed)] = 0
+            scores[~np.isin(self._postings.ids, allowed)] = 0
         rows = top_rows(scores, k)
         return Top(rows, scores[rows])
 
