@@ -199,9 +199,15 @@ class SparseIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row of every segment, in order, for `query` (deleted rows 0)."""
         terms = self.tokenizer(query)
-        weights = self._term_weights(terms)
-        parts = [np.where(live, self._segment_scores(i, terms, weights), 0) for i, live in enumerate(self.live)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return self._all_scores(terms, self._term_weights(terms))
+
+    def _all_scores(self, terms: list[str], weights: dict[str, np.float32]) -> np.ndarray:
+        """Every row's score, rows numbered across segments, deleted rows 0."""
+        if not self.segments:
+            return np.zeros(0, dtype=np.float32)
+        scores = np.concatenate([self._segment_scores(i, terms, weights) for i in range(len(self.segments))])
+        scores[self._postings.dead] = 0
+        return scores
 
     def idf(self, terms: list[str]) -> np.ndarray:
         """log((N + 1) / (df + 0.5)) per term, from the live collection's document frequencies; a
@@ -226,8 +232,7 @@ class SparseIndex:
 
     def _full_top(self, terms: list[str], weights: dict[str, np.float32], k: int, allowed: np.ndarray | None) -> Top:
         """The exact top k from scoring every chunk."""
-        scores = np.concatenate([self._segment_scores(i, terms, weights) for i in range(len(self.segments))]) if self.segments else np.zeros(0, np.float32)
-        scores[self._postings.dead] = 0
+        scores = self._all_scores(terms, weights)
         if allowed is not None:
             scores[~np.isin(self._postings.ids, allowed)] = 0
         rows = top_rows(scores, k)
