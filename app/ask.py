@@ -34,7 +34,7 @@ def _print_answer_sources(answer, notes: list[str]) -> None:
 def _ask_engine(args: argparse.Namespace, command: str):
     """The engine `rag ask` and `rag chat` answer with, or None after saying why on stderr."""
     from rag.config import Settings
-    from rag.engine import Engine
+    from rag.engine import Engine, llm_needed
     from rag.index import IndexCorruptError
     from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
@@ -43,7 +43,9 @@ def _ask_engine(args: argparse.Namespace, command: str):
         settings = Settings.load(args.config)
         if args.top_k:
             settings.retrieval.top_k = args.top_k
-        return Engine.from_settings(settings, Path(args.index) if args.index else None, load_llm=args.generator != "extractive")
+        return Engine.from_settings(
+            settings, Path(args.index) if args.index else None, load_llm=args.generator != "extractive" and llm_needed(settings.generation)
+        )
     except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag {command}: {exc}", file=sys.stderr)
         return None

@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|compare ...`, `rag tune`, `rag bench`, `rag doctor`."""
+`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|reader|compare ...`, `rag tune`, `rag train-reader`, `rag bench`, `rag doctor`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
+from app.reader import add_eval_parser as add_eval_reader
+from app.reader import add_train_parser as add_train_reader
 from app.status import cmd_status
 from app.tune import cmd_tune
 from app.watch import cmd_watch
@@ -142,7 +144,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     from eval.retrieval import build_index
     from rag.config import Settings
     from rag.embedding import Embedder
-    from rag.engine import Engine
+    from rag.engine import Engine, llm_needed
     from rag.feedback import FeedbackStore
     from rag.index import IndexCorruptError
     from rag.snapshots import IndexNotFoundError
@@ -151,6 +153,8 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     dataset, extractive = Path(args.dataset), args.generator == "extractive"
     try:
         settings = Settings.load(args.config)
+        if args.tradeoff:  # every reader answer keeps its span and confidence; the cuts are applied afterwards
+            settings = settings.model_copy(update={"reader": settings.reader.model_copy(update={"threshold": -1e9})})
         if args.claims:
             items = load_claims(dataset, args.max_questions)
         elif args.feedback:
@@ -174,7 +178,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
             index_dir, doc_of = Path(args.index), {}
         else:
             index_dir, doc_of = build_index(dataset / "corpus.jsonl", settings, embedder, Path(args.cache))
-        engine = Engine.from_settings(settings, index_dir, load_llm=not extractive, embedder=embedder)
+        engine = Engine.from_settings(settings, index_dir, load_llm=not extractive and llm_needed(settings.generation), embedder=embedder)
         if args.index:
             items = resolve_sources(items, engine.index.store.files())
         judge = load_judge(settings.judge, embedder.device)
@@ -186,12 +190,38 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
 
         items = tqdm(items, unit="question")
     rows = evaluate_qa(items, engine, doc_of, judge, extractive)
-    config = answer_config(settings, "extractive" if extractive or engine.generator is None else engine.generator.name, index_dir)
+    if extractive:
+        answered_by = "extractive"
+    elif settings.generation.answer_style == "reader":
+        answered_by = "reader" if engine.reader else "extractive (no reader)"
+    else:
+        answered_by = engine.generator.name if engine.generator else "extractive"
+    config = answer_config(settings, answered_by, index_dir)
     name = "feedback" if args.feedback else dataset.name or index_dir.resolve().name
     report = qa_report_dict(name, "claims" if args.claims else "qa", judge.name, config, rows)
     print(write_qa_report(report, Path(args.out)))
     print(f"report: {Path(args.out) / 'report.md'}")
+    if args.tradeoff and engine.reader is not None:
+        write_tradeoff(rows, engine.reader, Path(args.out))
     return EXIT_OK
+
+
+def write_tradeoff(rows: list[dict], reader, out: Path) -> None:
+    """tradeoff.json and tradeoff.png: declines as the reader's confidence cut moves."""
+    from eval.tradeoff import plot_tradeoff, tradeoff_rows
+
+    shipped = reader.confidence(reader.manifest.threshold)
+    cuts = sorted({round(c, 3) for c in [i / 40 for i in range(41)] + [shipped]})
+    table = tradeoff_rows(rows, cuts)
+    (out / "tradeoff.json").write_text(json.dumps({"shipped_confidence": shipped, "rows": table}, indent=2) + "\n")
+    plot_tradeoff(table, out / "tradeoff.png", shipped)
+    for row in table:
+        mark = "  <- shipped threshold" if abs(row["confidence"] - round(shipped, 3)) < 1e-9 else ""
+        print(
+            f"confidence >= {row['confidence']:.3f}: unanswerable declined {row['unanswerable_declined']:.3f}, "
+            f"answerable declined {row['answerable_declined']:.3f}, answerable F1 {row['answerable_f1']:.3f}{mark}"
+        )
+    print(f"trade-off: {out / 'tradeoff.json'}, {out / 'tradeoff.png'}")
 
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
@@ -436,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--index", help="index folder (default: settings index_dir)")
     tuning.add_argument("--undo", action="store_true", help="re-embed with the settings' base model instead")
     tuning.set_defaults(func=cmd_tune)
+    add_train_reader(sub)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")
     doctor.add_argument("--index", help="index folder (default: settings index_dir)")
@@ -468,8 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     qa.add_argument("--feedback", action="store_true", help="ask again what was rated in --index (thumbs up: its answer and sources are gold)")
     qa.add_argument("--generator", choices=["llm", "extractive"], default="llm")
     qa.add_argument("--max-questions", type=int, help="only the first N questions")
+    qa.add_argument("--tradeoff", action="store_true", help="reader answers: declines at each confidence cut (tradeoff.json, tradeoff.png)")
     qa.add_argument("--cache", default=".cache/eval", help="where built indexes are kept and reused")
     qa.set_defaults(func=cmd_eval_qa)
+    add_eval_reader(eval_sub)
     comparison = eval_sub.add_parser("compare", help="per-metric deltas of B over A with a paired significance test")
     comparison.add_argument("report_a")
     comparison.add_argument("report_b")

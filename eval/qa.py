@@ -222,6 +222,7 @@ def evaluate_qa(
                 "gold": item.answers,
                 "answer": answer.answer,
                 "generator": answer.generator,
+                "confidence": answer.confidence,
                 "cited": [{"n": c.n, "doc": doc_of.get(c.path, c.path), "sentences": c.sentences} for c in answer.citations],
                 "searched": answer.searched,
                 "scores": scores,

@@ -36,6 +36,9 @@ def answer_config(settings: Settings, generator: str, index_dir: Path) -> dict:
         "fusion": f"{settings.retrieval.fusion} (dense weight {settings.retrieval.dense_weight})",
         "reranker": settings.rerank.model or None,
         "abstain_below": settings.generation.abstain_below,
+        "reader": f"{settings.reader.model} (threshold {'from its manifest' if settings.reader.threshold is None else settings.reader.threshold})"
+        if generator == "reader"
+        else None,
         "index": str(index_dir),
     }
 

@@ -74,6 +74,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # this answer's own fallbacks; configuration notes are Engine.notes
     snapshot: str = ""  # the index snapshot every hit came from
     searched: str = ""  # the standalone question retrieval used, when a follow-up was rewritten
+    confidence: float | None = None  # the reader's calibrated probability that the answer is right (reader answers)
 
     def exchange(self) -> Exchange:
         """This answer as a turn of the conversation the next question follows."""

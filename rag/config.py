@@ -172,10 +172,11 @@ class GenerationSettings(Section):
         "terms in the best passage, rag/answerable.py) is under this; on squad-dev-a 0.4 declined 92% of absent-article "
         "questions and 2.7% of answerable ones; 12.5% of SciFact train claims over their own evidence (bench/tune_abstention.py)",
     )
-    answer_style: Literal["short", "sources"] = Field(
-        "short",
-        description="short: the LLM picks the phrase of the best sentence that answers, checked against it (squad-dev-a, "
-        "bundled Gemma: token F1 0.20 -> 0.5); sources: it writes from the numbered passages (for larger instruction-tuned models)",
+    answer_style: Literal["reader", "short", "sources"] = Field(
+        "reader",
+        description="reader: the trained extractive reader's span of the top passages, or a decline (rag/reader; no LLM needed); "
+        "short: the LLM picks the phrase of the best sentence that answers, checked against it (squad-dev-a, bundled Gemma: "
+        "token F1 0.5); sources: it writes from the numbered passages (for larger instruction-tuned models)",
     )
     prompt_format: Literal["auto", "completion", "chat"] = Field(
         "auto",
@@ -211,6 +212,40 @@ class TuneSettings(Section):
     holdout: float = Field(0.1, gt=0, lt=1, description="share of the files whose pairs judge the tuned model against the base one")
     max_minutes: float = Field(60.0, gt=0, description="training stops at the first step past this")
     save_steps: int = Field(50, ge=1, description="a checkpoint this often: a killed run resumes from the latest")
+    seed: int = 0
+
+
+class ReaderSettings(Section):
+    """The extractive reader that picks the answer span in the top passages (rag/reader)."""
+
+    model: str = Field("bundled", description="bundled: the int8 ONNX reader in models/reader; or a reader folder, or a transformers QA model folder")
+    passages: int = Field(4, ge=1, description="top passages read, best first")
+    max_answer_tokens: int = Field(30, ge=1, description="longest span, in word pieces")
+    threshold: float | None = Field(None, description="margin of the best span over 'no answer' needed to answer; unset: the one chosen on the dev set")
+    batch_size: int = Field(8, ge=1, description="windows per ONNX Runtime call")
+    threads: int = Field(2, ge=1)
+
+
+class ReaderTrainSettings(Section):
+    """Training the extractive reader (`rag train-reader`, rag/reader/train.py)."""
+
+    base_model: str = Field("all-MiniLM-L6-v2", description="the encoder the span head is put on (bundled names resolve offline)")
+    train_file: Path = Field(Path("../shared/datasets/squad-train/train-v1.0.json"), description="SQuAD-format answerable questions")
+    unanswerable_file: Path | None = Field(
+        Path("../shared/datasets/squad-train/train-v2.0-unanswerable-10-articles.json"), description="SQuAD 2.0-format questions with no answer"
+    )
+    negative_share: float = Field(0.33, ge=0, lt=1, description="share of training questions without an answer (SQuAD 2.0 train: a third)")
+    max_examples: int = Field(0, ge=0, description="answerable questions used; 0: all")
+    max_length: int = Field(256, ge=32, description="word pieces per training window (question + passage)")
+    stride: int = Field(96, ge=0, description="word pieces shared by consecutive windows of a long passage")
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    max_steps: int = Field(1500, ge=1, description="the learning rate reaches zero here; 1500 x 32 windows is about an hour on 2 cores")
+    max_minutes: float = Field(120.0, gt=0, description="a run stops (with a checkpoint) at the first step past this; run again to resume")
+    save_steps: int = Field(100, ge=1, description="a checkpoint this often: a killed run resumes from the latest")
+    freeze_embeddings: bool = Field(True, description="keep the word-piece table as it is (half the weights; spans need no new words)")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
 
 
@@ -275,6 +310,8 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     judge: JudgeSettings = JudgeSettings()
     tune: TuneSettings = TuneSettings()
+    reader: ReaderSettings = ReaderSettings()
+    reader_train: ReaderTrainSettings = ReaderTrainSettings()
     ui: UiSettings = UiSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()

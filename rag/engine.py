@@ -32,6 +32,8 @@ from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, labelled, short_messages, short_prompt
 from rag.index import HybridIndex, Index, open_index
+from rag.reader.compose import span_answer
+from rag.reader.model import Reader, load_reader
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
 from rag.sentence_rank import Sentence, rank_sentences
@@ -77,6 +79,12 @@ class Turn:
         yield self.answer(DECLINE, [], generator, abstained=True)
 
 
+def llm_needed(generation: GenerationSettings) -> bool:
+    """Whether answering needs an LLM loaded: the reader answers without one, and needs one only
+    to rewrite follow-ups when `followup_rewrite` asks for the LLM."""
+    return generation.answer_style != "reader" or generation.followup_rewrite == "llm"
+
+
 def chat(generator: Generator, settings: GenerationSettings) -> bool:
     """Whether to send chat messages (through the model's chat template) or a completion prompt."""
     if settings.prompt_format == "auto":
@@ -93,8 +101,10 @@ class Engine:
         retriever: HybridRetriever,
         generator: Generator | None,
         notes: list[str] | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.settings = settings
+        self.reader = reader
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
@@ -127,8 +137,13 @@ class Engine:
             generator, why = load_generator(settings.generation)
             if why:
                 notes.append(why)
+        reader = None
+        if settings.generation.answer_style == "reader":
+            reader, why = load_reader(settings.reader)
+            if why:
+                notes.append(why)
         retriever = HybridRetriever(index, embedder, settings.retrieval, reranker, settings.rerank.top_n)
-        return cls(settings, index, embedder, retriever, generator, notes)
+        return cls(settings, index, embedder, retriever, generator, notes, reader)
 
     def refresh(self) -> bool:
         """Switch to the index's live snapshot when an ingest has published a newer one, so a
@@ -195,7 +210,11 @@ class Engine:
         turn = Turn(question, searched, hits, index.sparse, generation, started, timings, notes=notes)
         if not hits or weigh(searched, hits, index.sparse).score < turn.generation.abstain_below:
             parts = turn.decline("retrieval")
-        elif self.generator is None or extractive:
+        elif extractive:
+            parts = self._quote(turn, self._rank(turn))
+        elif turn.generation.answer_style == "reader":
+            parts = self._read(turn)
+        elif self.generator is None:
             parts = self._quote(turn, self._rank(turn))
         elif turn.generation.answer_style == "short":
             parts = self._short(turn)
@@ -321,6 +340,29 @@ class Engine:
                 f"{unavailable}; quoting the sources instead" if unavailable else "the model wrote nothing a source supports; quoting the sources instead"
             )
             yield from self._quote(turn, self._rank(turn))
+
+    def _read(self, turn: Turn) -> Iterator[str | Answer]:
+        """The reader's span of the top passages, cited with the sentence that holds it; a
+        decline when its margin over "no answer" is under the threshold."""
+        if self.reader is None:
+            turn.notes.append("no reader is loaded (see the engine's notes); quoting the best sentences instead")
+            yield from self._quote(turn, self._rank(turn))
+            return
+        t0 = time.perf_counter()
+        hits = turn.hits[: self.settings.reader.passages]
+        reading = self.reader.read(turn.searched, [hit.text for hit in hits])
+        turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
+        found = span_answer(reading, hits) if reading.answers(self.reader.threshold) else None
+        if found is None:
+            yield DECLINE
+            answer = turn.answer(DECLINE, [], "reader", abstained=True)
+        else:
+            text = f"{found.phrase} [{found.n}]"
+            turn.timings["first_token"] = (time.perf_counter() - turn.started) * 1000.0
+            yield text
+            answer = turn.answer(text, citations_for(text, turn.hits, {found.n: [found.sentence]}), "reader")
+        answer.confidence = round(reading.confidence, 4)
+        yield answer
 
     def _quote(self, turn: Turn, ranked: list[Sentence]) -> Iterator[str | Answer]:
         quotes = pick_quotes(ranked, turn.generation.sentences_per_answer)

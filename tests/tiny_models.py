@@ -92,3 +92,19 @@ def tiny_embedder(folder: Path) -> Path:
     word = Transformer(str(bert), max_seq_length=64)
     SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension(), "mean")]).save(str(folder / "st"))
     return folder / "st"
+
+
+def tiny_qa_reader(folder: Path, vocab_from: Path) -> Path:
+    """A 1-layer random BERT with a start/end span head and MiniLM's WordPiece vocabulary: the
+    shape of the extractive reader, small enough to train in a test."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    tokenizer = AutoTokenizer.from_pretrained(str(vocab_from))
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, max_position_embeddings=512
+    )
+    torch.manual_seed(0)
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    return folder

@@ -88,7 +88,17 @@ def stream_chunks(cid: str, model: str, first, parts: Iterator, svc) -> Iterator
         for piece in itertools.chain([first], parts):
             if isinstance(piece, Answer):
                 svc.metrics.observe_stages(piece.timings)
-                yield chunk(cid, model, {}, "stop", citations=citations_of(piece), answer=piece.answer, abstained=piece.abstained, searched=piece.searched)
+                yield chunk(
+                    cid,
+                    model,
+                    {},
+                    "stop",
+                    citations=citations_of(piece),
+                    answer=piece.answer,
+                    abstained=piece.abstained,
+                    searched=piece.searched,
+                    confidence=piece.confidence,
+                )
             else:
                 yield chunk(cid, model, {"content": piece})
     except GeneratorBusyError as exc:
@@ -137,6 +147,7 @@ def chat_completions(body: ChatIn, request: Request):
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}],
         "citations": citations_of(answer),
         "abstained": answer.abstained,
+        "confidence": answer.confidence,
         "searched": answer.searched,
         "snapshot": answer.snapshot,
     }

@@ -120,7 +120,7 @@ def volcano_index(tmp_path_factory, embedder):
 
 def engine_with(generator, volcano_index, embedder, rewrite: str = "auto") -> Engine:
     settings, index = volcano_index
-    settings = settings.model_copy(update={"generation": settings.generation.model_copy(update={"followup_rewrite": rewrite})})
+    settings = settings.model_copy(update={"generation": settings.generation.model_copy(update={"followup_rewrite": rewrite, "answer_style": "short"})})
     return Engine(settings, index, embedder, HybridRetriever(index, embedder, settings.retrieval), generator)
 
 

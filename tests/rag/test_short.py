@@ -62,6 +62,7 @@ class Scripted:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, embedder) -> Engine:
     settings = ingested_corpus(tmp_path_factory.mktemp("short"), embedder, {})
+    settings = settings.model_copy(update={"generation": settings.generation.model_copy(update={"answer_style": "short"})})
     return Engine.from_settings(settings, load_llm=False, embedder=embedder)
 
 

@@ -75,7 +75,7 @@ def sidebar(current: Settings, eng: Engine, store: ConversationStore, user: str)
     has_reranker = eng.retriever.reranker is not None
     if not has_reranker:
         st.session_state["pref-rerank"] = False
-    choices = ["LLM", "Extractive"] if eng.generator is not None else ["Extractive"]
+    choices = (["Reader"] if eng.reader is not None else []) + (["LLM"] if eng.generator is not None else []) + ["Extractive"]
     with st.sidebar:
         st.header("Settings")
         top_k = st.slider("Passages (top-k)", 1, 30, key=sticky("top_k", r.top_k, prefs))
@@ -83,7 +83,7 @@ def sidebar(current: Settings, eng: Engine, store: ConversationStore, user: str)
         weight = st.slider("Dense weight", 0.0, 1.0, step=0.05, disabled=fusion != "weighted", key=sticky("dense_weight", r.dense_weight, prefs))
         help_rerank = None if has_reranker else "no reranker is configured"
         rerank = st.toggle("Rerank", disabled=not has_reranker, help=help_rerank, key=sticky("rerank", has_reranker, prefs))
-        help_with = "Extractive quotes the best sentences; it needs no LLM"
+        help_with = "Reader: the trained reader's short answer, or a decline; LLM: the language model's; Extractive: the best sentences quoted"
         generator = st.radio("Answer with", choices, help=help_with, key=sticky("answer_with", choices[0], prefs, choices))
         with st.expander("Decoding", expanded=False):
             greedy = st.toggle("Greedy", key=sticky("greedy", g.greedy, prefs))
@@ -104,7 +104,14 @@ def sidebar(current: Settings, eng: Engine, store: ConversationStore, user: str)
         "rerank": rerank,
         "retrieval": r.model_copy(update={"top_k": top_k, "fusion": fusion, "dense_weight": weight}),
         "generation": g.model_copy(
-            update={"greedy": greedy, "temperature": temperature, "top_p": top_p, "top_k": int(sample_top_k), "max_new_tokens": int(max_new)}
+            update={
+                "answer_style": "reader" if generator == "Reader" else ("short" if g.answer_style == "reader" else g.answer_style),
+                "greedy": greedy,
+                "temperature": temperature,
+                "top_p": top_p,
+                "top_k": int(sample_top_k),
+                "max_new_tokens": int(max_new),
+            }
         ),
     }
 
@@ -167,6 +174,8 @@ def show_answer(i: str, answer: Answer, source: Path | None, current: Settings) 
         for note in answer.notes:
             st.info(plain_markdown(note))
         st.markdown(plain_markdown(answer.answer))
+        if answer.confidence is not None and not answer.abstained:
+            st.caption(f"Confidence {answer.confidence:.0%} (the reader's, calibrated on SQuAD 2.0)")
         if answer.searched:  # a follow-up, made standalone before the search
             st.caption(plain_markdown(f"searched as: {answer.searched}"))
         for c in answer.citations:  # the sentence a short answer rests on, under it

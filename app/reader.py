@@ -1,0 +1,138 @@
+"""The reader's commands: `rag train-reader` fine-tunes it on SQuAD-format data ([reader_train]
+settings; resumes a stopped run) and `--export DIR` ships it as int8 ONNX with its manifest and
+card; `rag eval reader FILE.json` scores a reader on gold paragraphs with the SQuAD 2.0 metric."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from app.tune import progress_callback
+
+
+def add_train_parser(sub) -> None:
+    train = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format data (resumes a stopped run)")
+    train.add_argument("--out", default="runs/reader", help="work folder: checkpoints, the trained model, train.json")
+    train.add_argument("--max-steps", type=int, help="steps of the learning-rate schedule (default: reader_train.max_steps)")
+    train.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) past this; run again to resume (default: reader_train.max_minutes)")
+    train.add_argument("--max-examples", type=int, help="answerable questions used (default: reader_train.max_examples; 0: all)")
+    train.add_argument("--export", help="then export the trained model to this folder as int8 ONNX (e.g. models/reader)")
+    train.add_argument("--calibrate", help="SQuAD 2.0 JSON dev file the export chooses its no-answer threshold and confidence on")
+    train.set_defaults(func=cmd_train_reader)
+
+
+def add_eval_parser(eval_sub) -> None:
+    reader = eval_sub.add_parser("reader", help="the reader alone on gold paragraphs: SQuAD 2.0 exact/F1, HasAns and NoAns, latency")
+    reader.add_argument("dataset", help="a SQuAD-format JSON file (v1.1 or v2.0)")
+    reader.add_argument("--out", help="folder for report.json (the official script's keys, latency, the threshold trade-off)")
+    reader.add_argument("--max-questions", type=int, help="only the first N questions")
+    reader.set_defaults(func=cmd_eval_reader)
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from rag.config import Settings
+    from rag.embedding import pick_device, resolve_model_path
+    from rag.reader.train import MODEL_DIR, train_reader
+
+    try:
+        settings = Settings.load(args.config)
+        update = {k: v for k, v in (("max_steps", args.max_steps), ("max_minutes", args.max_minutes), ("max_examples", args.max_examples)) if v is not None}
+        options = settings.reader_train.model_copy(update=update)
+        for path in (options.train_file, options.unanswerable_file, args.calibrate):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"file not found: {path} (reader_train.train_file, unanswerable_file or --calibrate)")
+        out = Path(args.out)
+        result = train_reader(resolve_model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step"))
+    except (ValueError, RuntimeError) as exc:
+        print(f"rag train-reader: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    examples = ", ".join(f"{n} {kind}" for kind, n in result.examples.items())
+    print(f"trained on {examples} ({result.windows} windows) on {result.device}: step {result.steps} of {result.max_steps} in {result.seconds:.0f} s")
+    if result.losses:
+        print(f"training loss {result.losses[0][1]:.3f} at step {result.losses[0][0]} -> {result.losses[-1][1]:.3f} at step {result.losses[-1][0]}")
+    if result.steps < result.max_steps:
+        print(f"stopped by the time budget; run the same command again to resume from {out / 'checkpoints'}")
+        return EXIT_PARTIAL
+    print(f"model: {out / MODEL_DIR}")
+    if args.export:
+        manifest = export_reader(out, Path(args.export), settings, Path(args.calibrate) if args.calibrate else None)
+        print(f"exported to {args.export}: {json.dumps(manifest)}")
+    return EXIT_OK
+
+
+def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_questions: int | None = None) -> dict:
+    """int8 ONNX in `dest`, checked against the float model, with the threshold and confidence
+    chosen on `calibrate` (a SQuAD 2.0 dev file) when given; returns the manifest (plus figures in
+    `dest/export.json`)."""
+    from eval.reader import best_threshold, fit_confidence, predict, squad2_report
+    from rag.reader.export import export_onnx, onnx_logits, torch_logits, write_card, write_manifest
+    from rag.reader.model import Reader
+    from rag.reader.squad import load_squad
+    from rag.reader.train import MODEL_DIR
+    from rag.reader.windows import read_windows
+
+    model_dir = work / MODEL_DIR
+    onnx_file = export_onnx(model_dir, dest)
+    windows_cfg = {"max_length": 384, "stride": 128}
+    manifest = write_manifest(dest, **windows_cfg, threshold=0.0, calibration=(1.0, 0.0))
+    figures: dict = {"size_mb": round(onnx_file.stat().st_size / 2**20, 1)}
+    if calibrate is not None:
+        examples = load_squad(calibrate)[:max_questions]
+        reader = Reader.load(settings.reader.model_copy(update={"model": str(dest), "threshold": None}))
+        probe = examples[: min(200, len(examples))]
+        tok = reader.tokenizer
+        wins = read_windows(tok, [e.question for e in probe], [e.context for e in probe], **windows_cfg)
+        q_start, q_end = onnx_logits(onnx_file, wins.inputs(slice(None)))
+        f_start, f_end = torch_logits(model_dir, wins.inputs(slice(None)))
+        figures["int8_vs_float"] = {
+            "windows": len(wins),
+            "same_best_start": float((q_start.argmax(1) == f_start.argmax(1)).mean()),
+            "same_best_end": float((q_end.argmax(1) == f_end.argmax(1)).mean()),
+            "max_logit_difference": float(max(abs(q_start - f_start).max(), abs(q_end - f_end).max())),
+        }
+        predictions = predict(reader, examples, on_step=progress_callback("question"))
+        threshold = best_threshold(predictions)
+        manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions))
+        figures["calibration_file"] = str(calibrate)
+        figures["dev"] = squad2_report(predictions, threshold)
+    (dest / "export.json").write_text(json.dumps(figures, indent=2) + "\n")
+    train = json.loads((work / "train.json").read_text()) if (work / "train.json").is_file() else {}
+    write_card(dest, train, figures, manifest)
+    return manifest
+
+
+def cmd_eval_reader(args: argparse.Namespace) -> int:
+    from eval.reader import latency, predict, squad2_report, tradeoff
+    from rag.config import Settings
+    from rag.reader.model import Reader, ReaderError
+    from rag.reader.squad import load_squad
+
+    try:
+        settings = Settings.load(args.config)
+        examples = load_squad(Path(args.dataset))[: args.max_questions]
+        reader = Reader.load(settings.reader)
+    except (ValueError, ReaderError) as exc:
+        print(f"rag eval reader: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    predictions = predict(reader, examples, on_step=progress_callback("question"))
+    report = squad2_report(predictions, reader.threshold)
+    report["threshold"] = reader.threshold
+    report["latency"] = latency(predictions)
+    for key in ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1"):
+        if key in report:
+            print(f"{key:13s} {report[key]:6.2f}")
+    print(
+        f"total {report['total']} questions; threshold {reader.threshold:.3f}; latency p50 {report['latency']['p50_ms']:.1f} ms, p95 {report['latency']['p95_ms']:.1f} ms"
+    )
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        margins = sorted(p.margin for p in predictions if p.margin > -1e9)
+        points = [margins[int(q * (len(margins) - 1))] for q in (i / 20 for i in range(21))] if margins else []
+        report["tradeoff"] = tradeoff(predictions, points)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(f"report: {out / 'report.json'}")
+    return EXIT_OK

@@ -1,0 +1,217 @@
+"""The extractive reader: SQuAD files read as examples, the training mix and its made negatives,
+span labels on windows, spans read back out of logits, and a tiny random reader trained end to
+end (loss falls, the ONNX export agrees with torch, a killed run resumes, a corrupt file is named)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_models import ANIMALS, PLACES, tiny_qa_reader
+
+from rag.config import ReaderSettings, ReaderTrainSettings
+from rag.embedding import resolve_model_path
+from rag.reader.model import Reader, ReaderError
+from rag.reader.spans import best_spans, null_scores
+from rag.reader.squad import QAExample, from_other_paragraph, load_squad, training_mix, without_answer_sentence
+from rag.reader.windows import read_windows, training_features
+
+MINILM = resolve_model_path("all-MiniLM-L6-v2")
+
+
+def squad_file(path: Path, articles: int = 3, impossible: bool = False) -> Path:
+    """A SQuAD-format file: each paragraph says where an animal lives and how many were counted."""
+    data = []
+    for a in range(articles):
+        paragraphs = []
+        for p in range(4):
+            animal, place = ANIMALS[(a * 4 + p) % len(ANIMALS)], PLACES[(a * 3 + p) % len(PLACES)]
+            count = 10 + 7 * (a * 4 + p)
+            context = f"Survey {a}.{p} took place in spring. The {animal} lives near {place}. Rangers counted {count} of them in the survey."
+            qas = [
+                {"id": f"{a}-{p}-w", "question": f"Where does the {animal} live?", "answers": [{"text": place, "answer_start": context.index(place)}]},
+                {
+                    "id": f"{a}-{p}-n",
+                    "question": f"How many {animal}s were counted?",
+                    "answers": [{"text": str(count), "answer_start": context.index(str(count))}],
+                },
+            ]
+            if impossible:
+                qas.append({"id": f"{a}-{p}-x", "question": f"What does the {animal} eat?", "answers": [], "is_impossible": True})
+            paragraphs.append({"context": context, "qas": qas})
+        data.append({"title": f"Article {a}", "paragraphs": paragraphs})
+    path.write_text(json.dumps({"version": "test", "data": data}))
+    return path
+
+
+def test_squad_files_become_examples_and_bad_answers_are_dropped(tmp_path: Path):
+    examples = load_squad(squad_file(tmp_path / "s.json", impossible=True))
+    assert len(examples) == 3 * 4 * 3
+    first = examples[0]
+    assert first.context[first.answers[0][1] :].startswith(first.answers[0][0])
+    assert sum(not e.answerable for e in examples) == 12
+    broken = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [{"question": "q", "answers": [{"text": "zz", "answer_start": 0}]}]}]}]}
+    (tmp_path / "b.json").write_text(json.dumps(broken))
+    assert load_squad(tmp_path / "b.json") == []  # an answer that is not at its start is no answer, and no question left
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_squad(tmp_path / "bad.json")
+
+
+def test_made_negatives_never_hold_the_answer(tmp_path: Path):
+    answerable = load_squad(squad_file(tmp_path / "s.json", articles=4))
+    mix = training_mix(answerable, [], negative_share=0.33, seed=0)
+    made = [e for e in mix if not e.answerable]
+    assert 0.25 < len(made) / len(mix) < 0.36
+    assert {e.id.rsplit("-", 1)[1] for e in made} == {"cut", "other"}
+    by_id = {e.id: e for e in answerable}
+    for neg in made:
+        source = by_id[neg.id.rsplit("-", 1)[0]]
+        assert source.answers[0][0].lower() not in neg.context.lower()
+        assert neg.question == source.question
+    ex = QAExample("x", "Who?", "One sentence here now. Dr Okonkwo founded it in 1987. Another sentence follows here.", (("1987", 40),))
+    cut = without_answer_sentence(ex)
+    assert cut is not None and "1987" not in cut.context and "Another sentence" in cut.context
+    assert from_other_paragraph(ex, [ex.context], __import__("random").Random(0)) is None  # no other paragraph
+
+
+def test_training_windows_label_the_answer_or_cls():
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(MINILM)
+    filler = " ".join(f"word{i}" for i in range(200))
+    context = f"{filler} The heron lives near Bergen. {filler}"
+    ex = QAExample("1", "Where does the heron live?", context, (("Bergen", context.index("Bergen")),))
+    features = training_features(tok, [ex], max_length=128, stride=32)
+    labelled = [(s, e) for s, e in zip(features["start_positions"], features["end_positions"]) if s]
+    assert len(features["input_ids"]) > 2 and labelled  # several windows; at least one holds the answer
+    for i, (s, e) in enumerate(zip(features["start_positions"], features["end_positions"])):
+        if s:
+            assert tok.decode(features["input_ids"][i][s : e + 1]).lower() == "bergen"
+    assert sum(1 for s in features["start_positions"] if s == 0) >= 1  # windows without it point at [CLS]
+
+
+def test_spans_are_read_within_the_passage_and_the_null_score_is_the_lowest_window():
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(MINILM)
+    windows = read_windows(tok, ["Where?", "Where?"], ["The heron lives near Bergen.", "Nothing here at all."], max_length=32, stride=8)
+    n, length = windows.input_ids.shape
+    start, end = np.zeros((n, length)), np.zeros((n, length))
+    bergen = [j for j in range(length) if windows.starts[0, j] >= 0 and "Bergen" in "The heron lives near Bergen."[windows.starts[0, j] : windows.ends[0, j]]]
+    start[0, bergen[0]], end[0, bergen[-1]] = 5.0, 5.0
+    start[:, 0], end[:, 0] = 1.0, 1.0  # [CLS]: "no answer"
+    start[0, 1], end[0, 1] = 9.0, 9.0  # the question's first word piece: never a span
+    spans = best_spans(windows, start, end)
+    assert "The heron lives near Bergen."[spans[0].start : spans[0].end] == "Bergen" and spans[0].score == 10.0
+    assert list(null_scores(windows, start, end, 2)) == [2.0, 2.0]
+
+
+def train_options(tmp_path: Path, **kw) -> ReaderTrainSettings:
+    train = squad_file(tmp_path / "train.json", articles=3)
+    negatives = squad_file(tmp_path / "neg.json", articles=1, impossible=True)
+    defaults = dict(
+        base_model="tiny",
+        train_file=train,
+        unanswerable_file=negatives,
+        max_length=64,
+        stride=16,
+        batch_size=8,
+        learning_rate=3e-3,
+        max_steps=40,
+        save_steps=10,
+        warmup_ratio=0.0,
+        freeze_embeddings=False,
+        device="cpu",
+    )
+    return ReaderTrainSettings(**{**defaults, **kw})
+
+
+@pytest.mark.slow
+def test_a_tiny_reader_learns_exports_to_onnx_that_agrees_and_loads(tmp_path: Path):
+    from rag.reader.export import export_onnx, onnx_logits, torch_logits, write_manifest
+    from rag.reader.train import MODEL_DIR, train_reader
+
+    base = tiny_qa_reader(tmp_path / "base", MINILM)
+    result = train_reader(str(base), train_options(tmp_path), tmp_path / "work")
+    assert result.steps == 40 and not (tmp_path / "work" / "checkpoints").exists()
+    assert result.losses[-1][1] < 0.6 * result.losses[0][1], result.losses
+    model_dir = tmp_path / "work" / MODEL_DIR
+
+    reader_dir = tmp_path / "reader"
+    onnx_file = export_onnx(model_dir, reader_dir, quantize=False)
+    examples = load_squad(tmp_path / "train.json")[:12]
+    windows = read_windows(Reader.load(ReaderSettings(model=str(model_dir))).tokenizer, [e.question for e in examples], [e.context for e in examples], 64, 16)
+    got, want = onnx_logits(onnx_file, windows.inputs(slice(None))), torch_logits(model_dir, windows.inputs(slice(None)))
+    assert np.abs(got[0] - want[0]).max() < 1e-4 and np.abs(got[1] - want[1]).max() < 1e-4
+
+    int8 = export_onnx(model_dir, tmp_path / "reader8", quantize=True)
+    q = onnx_logits(int8, windows.inputs(slice(None)))
+    assert np.corrcoef(q[0].ravel(), want[0].ravel())[0, 1] > 0.95  # int8 weights: close, not equal (the real reader's check is in its card)
+    assert int8.stat().st_size < onnx_file.stat().st_size
+
+    write_manifest(reader_dir, 64, 16, threshold=0.0, calibration=(1.0, 0.0))
+    reader = Reader.load(ReaderSettings(model=str(reader_dir)))
+    right = 0
+    for ex in examples:
+        reading = reader.read(ex.question, [ex.context])
+        right += ex.context[reading.best.start : reading.best.end] == ex.answers[0][0]
+        assert 0.0 <= reading.confidence <= 1.0
+    assert right >= 9  # it learnt the task, and the ONNX reader reads it back out
+
+
+def test_a_corrupt_or_missing_reader_is_an_error_naming_the_file(tmp_path: Path):
+    with pytest.raises(ReaderError, match="reader folder not found"):
+        Reader.load(ReaderSettings(model=str(tmp_path / "nowhere")))
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"not a model")
+    (folder / "reader.json").write_text(json.dumps({"sha256": "0" * 64, "max_length": 64, "stride": 16, "threshold": 0.0, "calibration": [1, 0]}))
+    with pytest.raises(ReaderError, match="model.onnx: sha256 does not match"):
+        Reader.load(ReaderSettings(model=str(folder)))
+    (folder / "reader.json").write_text("{")
+    with pytest.raises(ReaderError, match="reader.json: not a reader manifest"):
+        Reader.load(ReaderSettings(model=str(folder)))
+
+
+@pytest.mark.slow
+def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path: Path):
+    from rag.reader.train import RESULT_FILE, train_reader
+
+    base = tiny_qa_reader(tmp_path / "base", MINILM)
+    out = tmp_path / "work"
+    script = f"""
+import sys, time
+sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]
+from pathlib import Path
+from test_reader import train_options
+from rag.reader.train import train_reader
+train_reader({str(base)!r}, train_options(Path({str(tmp_path)!r})), Path({str(out)!r}), on_step=lambda done, total: time.sleep(0.2))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / RESULT_FILE).exists()  # it did not finish
+
+    steps: list[int] = []
+    result = train_reader(str(base), train_options(tmp_path), out, on_step=lambda done, total: steps.append(done))
+    assert steps[0] > 10  # it went on from a checkpoint, not from step 1
+    assert result.steps == steps[-1] == 40
+
+
+def test_a_time_budget_stops_with_a_checkpoint_to_resume_from(tmp_path: Path):
+    from rag.reader.train import train_reader
+
+    base = tiny_qa_reader(tmp_path / "base", MINILM)
+    result = train_reader(str(base), train_options(tmp_path, max_minutes=1e-6, max_steps=30), tmp_path / "work")
+    assert result.steps == 1 and list((tmp_path / "work" / "checkpoints").glob("checkpoint-1/trainer_state.json"))
