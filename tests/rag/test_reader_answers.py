@@ -1,0 +1,75 @@
+"""Answers from the reader through the whole engine: the shipped int8 reader over a real
+ingested folder (a span cited with its sentence, a calibrated confidence, a decline when the
+passages do not hold the answer), and quoting with a note when the reader cannot be loaded."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ingested_corpus
+
+from rag.engine import Engine
+from rag.reader.compose import holding_sentence
+from rag.reader.model import BUNDLED_READER
+
+ORCHARD = (
+    "The Kessler orchard lies on the south slope above the village. "
+    "The Kessler orchard grows three apple varieties: Boskoop, Elstar and Topaz. "
+    "Picking starts in the second week of September and ends before the first frost."
+)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory, embedder):
+    return ingested_corpus(tmp_path_factory.mktemp("reader"), embedder, {"orchard.txt": ORCHARD})
+
+
+def with_reader(settings, **update):
+    return settings.model_copy(update={"reader": settings.reader.model_copy(update=update)})
+
+
+def test_the_sentence_that_holds_a_span():
+    text = "First one here. The Kessler orchard grows Topaz. Last one here."
+    at = text.index("Topaz")
+    assert holding_sentence(text, at, at + 5) == "The Kessler orchard grows Topaz."
+    table = "| 12 | bookworm |\n| 13 | trixie |"
+    at = table.index("trixie")
+    assert holding_sentence(table, at, at + 6) == "| 13 | trixie |"
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_answers_with_the_whole_span_and_its_sentence(settings, embedder):
+    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
+    assert engine.reader is not None and not engine.notes
+    answer = engine.ask("Which apple varieties does the Kessler orchard grow?")
+    assert answer.generator == "reader" and not answer.abstained
+    assert all(v in answer.answer for v in ("Boskoop", "Elstar", "Topaz")), answer.answer  # the whole list, not its first item
+    [citation] = answer.citations
+    assert citation.path == "orchard.txt" and citation.sentences == ["The Kessler orchard grows three apple varieties: Boskoop, Elstar and Topaz."]
+    assert 0.5 < answer.confidence <= 1.0 and "read" in answer.timings
+
+    etna = engine.ask("Which town have Etna's lava flows reached?")
+    assert etna.answer.startswith("Catania") or etna.answer.startswith("the town of Catania"), etna.answer
+
+
+@pytest.mark.slow
+def test_the_reader_declines_what_the_passages_do_not_say(settings, embedder):
+    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
+    answer = engine.ask("Which pear varieties does the Kessler orchard grow?")
+    assert answer.abstained and answer.generator == "reader" and answer.confidence < 0.5
+
+
+def test_a_missing_or_corrupt_reader_quotes_with_a_note(settings, embedder, tmp_path: Path):
+    engine = Engine.from_settings(with_reader(settings, model=str(tmp_path / "nowhere")), load_llm=False, embedder=embedder)
+    assert engine.reader is None and any("reader folder not found" in n and "quote the best sentences" in n for n in engine.notes)
+    answer = engine.ask("Which town have Etna's lava flows reached?")
+    assert answer.generator == "extractive" and "Catania" in answer.answer and answer.confidence is None
+    assert answer.notes == ["no reader is loaded (see the engine's notes); quoting the best sentences instead"]
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(BUNDLED_READER, corrupt)
+    with open(corrupt / "model.onnx", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02\x03")
+    engine = Engine.from_settings(with_reader(settings, model=str(corrupt)), load_llm=False, embedder=embedder)
+    assert engine.reader is None and any("model.onnx: sha256 does not match" in n for n in engine.notes)
