@@ -7,6 +7,7 @@ DOCS   ?= samples
 INDEX  ?= index/samples
 SCIFACT ?= $(wildcard ../shared/datasets/scifact)
 SQUAD ?= $(wildcard ../shared/datasets/squad-dev-a)
+SQUAD2 ?= $(wildcard ../shared/datasets/squad2-dev-a)
 CHROMIUM := /usr/bin/chromium
 TESSERACT := /usr/bin/tesseract
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -18,7 +19,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: setup ingest run api test test-fast lint eval eval-qa bench bench-distributed screenshots clean
+.PHONY: setup ingest run api test test-fast lint eval eval-qa eval-reader reader bench bench-distributed screenshots clean
 
 setup: $(STAMP) $(CHROMIUM) $(TESSERACT)
 
@@ -82,9 +83,24 @@ eval-qa: setup
 	$(BIN)/rag eval qa eval/data/samples_qa.jsonl --index index/samples --out runs/eval-qa-samples
 	$(BIN)/rag eval qa eval/data/followups_samples.jsonl --index index/samples --generator extractive --out runs/eval-followups-samples
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --out runs/eval-squad
+	@test -z "$(SQUAD)" || RAG_GENERATION__ANSWER_STYLE=short $(BIN)/rag eval qa $(SQUAD) --out runs/eval-squad-short
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --generator extractive --out runs/eval-squad-extractive
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --generator extractive --out runs/eval-followups-squad
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
+
+# The reader alone on SQuAD 2.0 gold paragraphs (official metric), and its decline trade-off on the
+# whole answer path over squad2-dev-a's collection (tradeoff.png).
+eval-reader: setup
+	@test -n "$(SQUAD2)" || (echo "set SQUAD2=path/to/squad2-dev-a"; exit 2)
+	$(BIN)/rag eval reader $(SQUAD2)/dev-v2.0-a.json --out runs/eval-reader
+	$(BIN)/rag eval qa $(SQUAD2) --tradeoff --out runs/eval-squad2
+
+# Train the shipped reader again from the shared SQuAD training data (reader_train settings: about
+# 1.7 hours on these 2 cores, minutes on a GPU; run it again after a stop to resume), then export it
+# to models/reader with its threshold chosen on squad2-dev-a.
+reader: setup
+	@test -n "$(SQUAD2)" || (echo "set SQUAD2=path/to/squad2-dev-a"; exit 2)
+	$(BIN)/rag train-reader --out runs/reader --export models/reader --calibrate $(SQUAD2)/dev-v2.0-a.json
 
 # The README's screenshots (docs/first-screen.png, ui-ask.png, evaluation-report.png) from the real app
 # on the samples, in Debian's chromium.

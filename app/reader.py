@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def add_train_parser(sub) -> None:
     train.add_argument("--max-examples", type=int, help="answerable questions used (default: reader_train.max_examples; 0: all)")
     train.add_argument("--export", help="then export the trained model to this folder as int8 ONNX (e.g. models/reader)")
     train.add_argument("--calibrate", help="SQuAD 2.0 JSON dev file the export chooses its no-answer threshold and confidence on")
+    train.add_argument("--export-only", action="store_true", help="export the model a finished run left in --out; train nothing")
     train.set_defaults(func=cmd_train_reader)
 
 
@@ -45,6 +47,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"file not found: {path} (reader_train.train_file, unanswerable_file or --calibrate)")
         out = Path(args.out)
+        if args.export_only:
+            if not args.export or not (out / MODEL_DIR).is_dir():
+                raise ValueError(f"--export-only needs --export DIR and a trained model in {out / MODEL_DIR}")
+            manifest = export_reader(out, Path(args.export), settings, Path(args.calibrate) if args.calibrate else None)
+            print(f"exported to {args.export}: {json.dumps(manifest)}")
+            return EXIT_OK
         result = train_reader(resolve_model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step"))
     except (ValueError, RuntimeError) as exc:
         print(f"rag train-reader: {exc}", file=sys.stderr)
@@ -74,7 +82,9 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     from rag.reader.train import MODEL_DIR
     from rag.reader.windows import read_windows
 
-    model_dir = work / MODEL_DIR
+    model_dir, final = work / MODEL_DIR, dest
+    dest = final.with_name(final.name + ".new")  # built beside the shipped reader, swapped in whole at the end
+    shutil.rmtree(dest, ignore_errors=True)
     onnx_file = export_onnx(model_dir, dest)
     windows_cfg = {"max_length": 384, "stride": 128}
     manifest = write_manifest(dest, **windows_cfg, threshold=0.0, calibration=(1.0, 0.0))
@@ -101,6 +111,12 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     (dest / "export.json").write_text(json.dumps(figures, indent=2) + "\n")
     train = json.loads((work / "train.json").read_text()) if (work / "train.json").is_file() else {}
     write_card(dest, train, figures, manifest)
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    dest.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 
