@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import chat, rest
 from app.api.keys import KeyStore
@@ -52,6 +54,19 @@ def create_app(svc: Service) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each bad field, never echoing the input: FastAPI's own handler echoes it and
+        fails (500) on what JSON cannot carry back, such as NaN or a lone surrogate."""
+        return JSONResponse({"detail": [described(e) for e in exc.errors()]}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):  # JSON nested too deep, a number too long
+            why = "nests too deep" if isinstance(exc.__cause__, RecursionError) else f"holds a value Python cannot read ({exc.__cause__})"
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": f"the JSON body {why}", "type": "json_invalid"}]}, status_code=422)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
     @app.middleware("http")
     async def keys_and_metrics(request: Request, call_next):
         started = time.perf_counter()
@@ -63,12 +78,25 @@ def create_app(svc: Service) -> FastAPI:
                 )
                 svc.metrics.observe_request("auth", request.method, 401, time.perf_counter() - started)
                 return response
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # counted and logged as the 500 it becomes, never lost from /metrics
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
         route = request.scope.get("route")
         svc.metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started)
         return response
 
     return app
+
+
+def described(error: dict) -> dict:
+    """A validation error as loc, msg and type, in plain ASCII-safe text and without the input."""
+
+    def safe(text) -> str:
+        return str(text).encode("ascii", "backslashreplace").decode() if not str(text).isascii() else str(text)
+
+    return {"loc": [safe(part) for part in error.get("loc", ())], "msg": safe(error.get("msg", "invalid")), "type": error.get("type", "")}
 
 
 def check_bind(host: str, keys: KeyStore, index_dir: Path, insecure: bool) -> None:

@@ -16,6 +16,7 @@ from app.api.keys import KeyStore
 from rag.snapshots import WriteLock
 
 pytestmark = pytest.mark.slow
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,21 @@ def test_documents_upload_ingest_and_delete(http, server):
         ("DELETE", "/v1/documents/notes/..%2F..%2F..%2Fsecret.txt", {}, 400, "not inside"),
         ("DELETE", "/v1/documents/no-such-file.txt", {}, 404, "no document"),
         ("GET", "/v1/jobs/ingest-999", {}, 404, "no job"),
+        # what JSON can carry but the answer cannot: once a 500 from the 422 handler echoing the input
+        ("POST", "/v1/retrieve", {"content": b'{"question": "Etna?", "top_k": NaN}', "headers": JSON}, 422, "top_k"),
+        ("POST", "/v1/ask", {"content": b'{"question": "Etna?", "top_k": Infinity}', "headers": JSON}, 422, "top_k"),
+        ("POST", "/v1/ask", {"content": b'{"question": "Etna?", "top_k": 1e999}', "headers": JSON}, 422, "top_k"),
+        ("POST", "/v1/ask", {"content": b'{"question": "\\ud800 Etna?"}', "headers": JSON}, 422, "question holds a lone surrogate"),
+        ("POST", "/v1/ask", {"content": b'{"question": "Etna?", "history": [{"question": "\\udfff"}]}', "headers": JSON}, 422, "history[0].question"),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"content": b'{"model": "rag-local", "messages": [{"role": "user", "content": "\\ud800"}]}', "headers": JSON},
+            422,
+            "lone surrogate",
+        ),
+        ("POST", "/v1/ask", {"content": b'{"question": ' + b"[" * 5000 + b"]" * 5000 + b"}", "headers": JSON}, 422, "nests too deep"),
+        ("POST", "/v1/ask", {"content": b'{"question": "Etna?", "top_k": 1' + b"0" * 5000 + b"}", "headers": JSON}, 422, "cannot read"),
     ],
 )
 def test_bad_input_gets_a_clear_answer(http, method, path, kwargs, status, says):
