@@ -31,16 +31,48 @@ def _print_answer_sources(answer, notes: list[str]) -> None:
     print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in answer.timings.items()))
 
 
+def usage_error(args: argparse.Namespace, settings) -> str | None:
+    """What is wrong with the command line itself, found before any model loads (about 15 s of
+    imports and loading saved when the index folder is mistyped): None when nothing is."""
+    from rag.snapshots import IndexNotFoundError, require_live_snapshot
+
+    question = getattr(args, "question", None)
+    if question is not None and not question.strip():
+        return "the question is empty: ask something, e.g. rag ask \"What does libffi do?\""
+    limit = settings.retrieval.max_question_chars
+    if question is not None and len(question) > limit:
+        return f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter"
+    if settings.backend != "local":
+        return None
+    root = Path(args.index) if args.index else settings.index_dir
+    if root.is_file():
+        return f"{root} is a file; --index takes the index folder that `rag ingest SOURCE --index FOLDER` wrote"
+    try:
+        require_live_snapshot(root)
+    except IndexNotFoundError as exc:
+        return str(exc)
+    return None
+
+
 def _ask_engine(args: argparse.Namespace, command: str):
     """The engine `rag ask` and `rag chat` answer with, or None after saying why on stderr."""
     from rag.config import Settings
+
+    try:
+        settings = Settings.load(args.config)
+    except ValueError as exc:
+        print(f"rag {command}: {exc}", file=sys.stderr)
+        return None
+    wrong = usage_error(args, settings)
+    if wrong:
+        print(f"rag {command}: {wrong}", file=sys.stderr)
+        return None
     from rag.engine import Engine, llm_needed
     from rag.index import IndexCorruptError
     from rag.snapshots import IndexNotFoundError
     from rag.store import IndexMismatchError
 
     try:
-        settings = Settings.load(args.config)
         if args.top_k:
             settings.retrieval.top_k = args.top_k
         return Engine.from_settings(

@@ -52,3 +52,27 @@ def test_ask_without_an_index_is_a_usage_error(tmp_path: Path):
 def test_a_question_over_the_limit_is_a_usage_error_saying_so(index: Path):
     result = ask(index, "Which tea? " * 300, "--generator", "extractive")
     assert result.returncode == 2 and "the limit is 2,000 (retrieval.max_question_chars)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "question, index_kind, says",
+    [
+        ("", "index", "the question is empty"),
+        ("   ", "index", "the question is empty"),
+        ("x" * 2001, "index", "the limit is 2,000"),
+        ("Where is Etna?", "missing", "no index at"),
+        ("Where is Etna?", "file", "is a file; --index takes the index folder"),
+    ],
+)
+def test_usage_errors_are_reported_before_any_model_loads(index: Path, tmp_path: Path, question: str, index_kind: str, says: str):
+    target = {"index": index, "missing": tmp_path / "nowhere", "file": tmp_path / "a-file"}[index_kind]
+    if index_kind == "file":
+        target.write_text("not an index")
+    script = (
+        "import sys; from app.cli import main; rc = main(sys.argv[1:]); "
+        "loaded = [m for m in ('torch', 'transformers', 'sentence_transformers', 'onnxruntime') if m in sys.modules]; "
+        "print('loaded:', loaded); sys.exit(rc)"
+    )
+    result = subprocess.run([sys.executable, "-c", script, "ask", question, "--index", str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+    assert "loaded: []" in result.stdout  # nothing heavy was imported, let alone loaded
