@@ -38,7 +38,7 @@ def usage_error(args: argparse.Namespace, settings) -> str | None:
 
     question = getattr(args, "question", None)
     if question is not None and not question.strip():
-        return "the question is empty: ask something, e.g. rag ask \"What does libffi do?\""
+        return 'the question is empty: ask something, e.g. rag ask "What does libffi do?"'
     limit = settings.retrieval.max_question_chars
     if question is not None and len(question) > limit:
         return f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter"

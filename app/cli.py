@@ -180,7 +180,9 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
             index_dir, doc_of = build_index(dataset / "corpus.jsonl", settings, embedder, Path(args.cache))
         engine = Engine.from_settings(settings, index_dir, load_llm=not extractive and llm_needed(settings.generation), embedder=embedder)
         if args.index:
-            items = resolve_sources(items, engine.index.store.files())
+            items, skipped = resolve_sources(items, engine.index.store.files())
+            for why in skipped:
+                print(f"rag eval qa: left out {why}", file=sys.stderr)
         judge = load_judge(settings.judge, embedder.device)
     except (FileNotFoundError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag eval qa: {exc}", file=sys.stderr)

@@ -73,34 +73,45 @@ def questions_from_csv(data: bytes, name: str) -> list[QaItem]:
     return questions_from_rows(reader, name)
 
 
-def resolve_sources(items: list[QaItem], indexed: Iterable[str]) -> list[QaItem]:
-    """Gold sources as the index names them: a path it holds, or a file name only one of its
-    files has. An unknown or ambiguous source is an error naming the question."""
+def resolve_sources(items: list[QaItem], indexed: Iterable[str]) -> tuple[list[QaItem], list[str]]:
+    """(the questions with their gold sources as the index names them: a path it holds, or a file
+    name only one of its files has; why each other question was left out). A source that is
+    unknown (deleted since) or ambiguous leaves out its own question, never the rest; none left
+    is an error."""
     paths = set(indexed)
     by_name: dict[str, list[str]] = {}
     for path in paths:
         by_name.setdefault(PurePosixPath(path).name, []).append(path)
-    resolved = []
+    resolved, skipped = [], []
     for item in items:
-        gold = []
+        gold, why = [], None
         for source in item.gold_docs:
             if source in paths:
                 gold.append(source)
                 continue
             matches = by_name.get(PurePosixPath(source).name, [])
             if len(matches) != 1:
-                why = "is not in the collection" if not matches else f"matches {len(matches)} files: give its path"
-                raise ValueError(f"question {item.id} ({item.question[:60]!r}): source {source!r} {why}")
+                why = f"question {item.id} ({item.question[:60]!r}): source {source!r} " + (
+                    "is not in the collection" if not matches else f"matches {len(matches)} files: give its path"
+                )
+                break
             gold.append(matches[0])
-        resolved.append(replace(item, gold_docs=gold))
-    return resolved
+        if why:
+            skipped.append(why)
+        else:
+            resolved.append(replace(item, gold_docs=gold))
+    if items and not resolved:
+        raise ValueError("no question left to ask: " + "; ".join(skipped[:3]) + (f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""))
+    return resolved, skipped
 
 
 def evaluate_collection(engine, settings: Settings, items: list[QaItem], judge: Judge, extractive: bool, on_done=None) -> dict:
     """Ask `items` through `engine` (an rag.engine.Engine over the user's index) and return the
     answer report; sources are resolved against the index's files first."""
-    items = resolve_sources(items, engine.index.store.files())
+    items, skipped = resolve_sources(items, engine.index.store.files())
     rows = evaluate_qa(items, engine, {}, judge, extractive, on_done)
     generator = "extractive" if extractive or engine.generator is None else engine.generator.name
     root = engine.index.root  # the index folder holding the live snapshot
-    return qa_report_dict(root.name, "own collection", judge.name, answer_config(settings, generator, root), rows)
+    report = qa_report_dict(root.name, "own collection", judge.name, answer_config(settings, generator, root), rows)
+    report["skipped"] = skipped
+    return report

@@ -219,7 +219,8 @@ class ReaderSettings(Section):
     """The extractive reader that picks the answer span in the top passages (rag/reader)."""
 
     model: str = Field("bundled", description="bundled: the int8 ONNX reader in models/reader; or a reader folder, or a transformers QA model folder")
-    passages: int = Field(4, ge=1, description="top passages read, best first")
+    passages: int = Field(4, ge=1, description="top passages read, at most, best ranked first")
+    read_until_answer: bool = Field(True, description="read one passage at a time and stop at the first that answers (a passage costs 20-40 ms here)")
     max_answer_tokens: int = Field(30, ge=1, description="longest span, in word pieces")
     threshold: float | None = Field(None, description="margin of the best span over 'no answer' needed to answer; unset: the one chosen on the dev set")
     batch_size: int = Field(8, ge=1, description="windows per ONNX Runtime call")

@@ -350,7 +350,8 @@ class Engine:
             return
         t0 = time.perf_counter()
         hits = turn.hits[: self.settings.reader.passages]
-        reading = self.reader.read(turn.searched, [hit.text for hit in hits])
+        stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
+        reading = self.reader.read(turn.searched, [hit.text for hit in hits], stop_at)
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
         found = span_answer(reading, hits) if reading.answers(self.reader.threshold) else None
         if found is None:

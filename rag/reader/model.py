@@ -11,7 +11,7 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,7 @@ class _OnnxLogits:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave the cores to retrieval between questions
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own classes for an unreadable graph
@@ -152,12 +153,30 @@ class Reader:
         a, b = self.manifest.calibration
         return 1.0 / (1.0 + math.exp(-(a * margin + b)))
 
-    def read(self, question: str, passages: Sequence[str]) -> Reading:
-        """The best span over `passages` (read in windows, in batches) and how sure it is."""
-        if not passages:
+    def read(self, question: str, passages: Sequence[str], stop_at: float | None = None) -> Reading:
+        """The best span over `passages` (read in windows, in batches) and how sure it is. With
+        `stop_at`, passages are read one at a time, best ranked first, and reading stops at the
+        first that gives a margin of `stop_at`: a passage costs 20-40 ms on 2 cores, and most
+        answers sit in the top one."""
+        groups = [list(range(len(passages)))] if stop_at is None else [[i] for i in range(len(passages))]
+        spans: list[Span] = []
+        null = math.inf
+        for group in groups:
+            found, group_null = self._read_group(question, [passages[i] for i in group])
+            spans += [replace(sp, passage=group[sp.passage]) for sp in found]
+            null = min(null, group_null)
+            if stop_at is not None and spans and max(sp.score for sp in spans) - null >= stop_at:
+                break
+        if not spans:
             return Reading(None, -math.inf, 0.0)
+        spans.sort(key=lambda sp: -sp.score)
+        margin = spans[0].score - null
+        return Reading(spans[0], margin, self.confidence(margin), spans)
+
+    def _read_group(self, question: str, passages: list[str]) -> tuple[list[Span], float]:
+        """(the best spans of these passages, their lowest no-answer score)."""
         with self._lock:
-            windows = read_windows(self.tokenizer, [question] * len(passages), list(passages), self.manifest.max_length, self.manifest.stride)
+            windows = read_windows(self.tokenizer, [question] * len(passages), passages, self.manifest.max_length, self.manifest.stride)
         starts, ends = [], []
         size = self.settings.batch_size
         for at in range(0, len(windows), size):
@@ -166,11 +185,7 @@ class Reader:
             ends.append(e)
         start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
         spans = best_spans(windows, start_logits, end_logits, self.settings.max_answer_tokens)
-        if not spans:
-            return Reading(None, -math.inf, 0.0)
-        null = float(null_scores(windows, start_logits, end_logits, len(passages)).min())
-        margin = spans[0].score - null
-        return Reading(spans[0], margin, self.confidence(margin), spans)
+        return spans, float(null_scores(windows, start_logits, end_logits, len(passages)).min())
 
 
 def load_reader(settings: ReaderSettings) -> tuple[Reader | None, str | None]:

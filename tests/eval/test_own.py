@@ -60,11 +60,20 @@ def test_csv_rows_and_their_errors():
 
 def test_sources_resolve_to_the_indexed_paths_by_path_or_unique_name():
     indexed = ["notes/volcanoes.md", "a/readme.md", "b/readme.md"]
-    [item] = resolve_sources([QaItem("1", "q", [], ["volcanoes.md", "a/readme.md"])], indexed)
-    assert item.gold_docs == ["notes/volcanoes.md", "a/readme.md"]
-    with pytest.raises(ValueError, match="'readme.md' matches 2 files"):
-        resolve_sources([QaItem("2", "q", [], ["readme.md"])], indexed)
-    with pytest.raises(ValueError, match=r"question 3 \('q'\): source 'glaciers.txt' is not in the collection"):
+    [item], skipped = resolve_sources([QaItem("1", "q", [], ["volcanoes.md", "a/readme.md"])], indexed)
+    assert item.gold_docs == ["notes/volcanoes.md", "a/readme.md"] and skipped == []
+
+
+def test_a_row_naming_a_source_no_longer_there_is_left_out_and_the_rest_run():
+    indexed = ["notes/volcanoes.md", "a/readme.md", "b/readme.md"]
+    items = [QaItem("1", "q", [], ["volcanoes.md"]), QaItem("2", "q", [], ["readme.md"]), QaItem("3", "q", [], ["glaciers.txt"])]
+    kept, skipped = resolve_sources(items, indexed)
+    assert [i.id for i in kept] == ["1"]
+    assert skipped == [
+        "question 2 ('q'): source 'readme.md' matches 2 files: give its path",
+        "question 3 ('q'): source 'glaciers.txt' is not in the collection",
+    ]
+    with pytest.raises(ValueError, match=r"no question left to ask: question 3 \('q'\): source 'glaciers.txt' is not in the collection"):
         resolve_sources([QaItem("3", "q", [], ["glaciers.txt"])], indexed)
 
 

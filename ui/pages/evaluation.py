@@ -146,6 +146,8 @@ def show_retrieval_report(report: dict, folder: Path) -> None:
 
 def show_answer_report(report: dict, folder: Path) -> None:
     st.subheader(plain_markdown(f"Answers: {report['dataset']}, {report['questions']} questions"))
+    for why in report.get("skipped", []):
+        st.warning(plain_markdown(f"Left out {why}"))
     metrics = [{"metric": METRIC_NAMES.get(name, name), "mean": v["mean"], "questions": v["n"]} for name, v in report["metrics"].items()]
     st.dataframe(metrics, hide_index=True, width="stretch")
     timing = [{"timing": stage, "p50 ms": v["p50"], "p95 ms": v["p95"]} for stage, v in report["latency_ms"].items()]
