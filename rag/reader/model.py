@@ -7,6 +7,7 @@ load) on onnxruntime, or any transformers question-answering folder on torch."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import threading
@@ -99,7 +100,7 @@ class _TorchLogits:
             self.model = AutoModelForQuestionAnswering.from_pretrained(folder).eval()
         except (OSError, ValueError) as exc:
             raise ReaderError(f"{folder}: not a question-answering model transformers can load ({exc})") from None
-        self.names = set(self.model.forward.__code__.co_varnames)
+        self.names = set(inspect.signature(self.model.forward).parameters)
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         import torch

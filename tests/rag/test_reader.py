@@ -157,11 +157,14 @@ def test_a_tiny_reader_learns_exports_to_onnx_that_agrees_and_loads(tmp_path: Pa
 
     write_manifest(reader_dir, 64, 16, threshold=0.0, calibration=(1.0, 0.0))
     reader = Reader.load(ReaderSettings(model=str(reader_dir)))
+    on_torch = Reader.load(ReaderSettings(model=str(model_dir)))  # a transformers folder: the torch backend
     right = 0
     for ex in examples:
         reading = reader.read(ex.question, [ex.context])
         right += ex.context[reading.best.start : reading.best.end] == ex.answers[0][0]
         assert 0.0 <= reading.confidence <= 1.0
+        same = on_torch.read(ex.question, [ex.context])
+        assert (same.best.start, same.best.end) == (reading.best.start, reading.best.end) and abs(same.margin - reading.margin) < 1e-3
     assert right >= 9  # it learnt the task, and the ONNX reader reads it back out
 
 
