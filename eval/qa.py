@@ -160,6 +160,7 @@ def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Ju
     cited_docs = [doc_of.get(c.path, c.path) for c in answer.citations]
     scores: dict = {
         "context_recall": context_recall(answer.hits, item.gold_docs, doc_of) if item.gold_docs else None,
+        "gold_passage_first": float(doc_of.get(answer.hits[0].path, answer.hits[0].path) in item.gold_docs) if item.gold_docs and answer.hits else None,
         "faithfulness": faithfulness(answer, judge),
         "citation_precision": citation_precision(answer, judge),
         "gold_citation_precision": (sum(d in item.gold_docs for d in cited_docs) / len(cited_docs)) if item.gold_docs and cited_docs else None,
@@ -167,6 +168,7 @@ def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Ju
     }
     if item.answers:
         scores.update(correctness("" if answer.abstained else answer.answer, item.answers))
+        scores["declined_answerable"] = float(answer.abstained)
     elif not item.gold_docs and item.graded:  # nothing in the collection answers it: declining is right
         scores["declined_unanswerable"] = float(answer.abstained)
     if item.rationales:

@@ -12,6 +12,7 @@ from rag.config import Settings
 
 METRIC_NAMES = {
     "context_recall": "context recall (gold passage in the top k)",
+    "gold_passage_first": "gold passage ranked first by retrieval",
     "exact_match": "exact match",
     "token_f1": "token F1",
     "contains_answer": "gold answer contained",
@@ -21,6 +22,7 @@ METRIC_NAMES = {
     "rationale_cited": "a rationale sentence is cited (claims)",
     "abstained": "abstention rate",
     "declined_unanswerable": "declined, of questions the collection cannot answer",
+    "declined_answerable": "declined, of questions with a gold answer",
     "context_recall_not_rewritten": "context recall of a follow-up searched as asked (not rewritten)",
     "rewritten": "follow-ups made standalone before the search",
 }
