@@ -289,11 +289,7 @@ class Engine:
         turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
         checked = None if unavailable else checked_phrase(phrase, best.text)
         if checked is None:
-            why = (
-                f"{unavailable}; quoting the sources instead"
-                if unavailable
-                else "the model's answer is not in the sentence it was given; quoting the sentence instead"
-            )
+            why = f"{unavailable}; quoting the sources instead" if unavailable else "Quoted from the source: the model's short answer did not match it"
             turn.notes.append(why)
             yield from self._quote(turn, ranked)
             return
@@ -336,16 +332,14 @@ class Engine:
         elif declined:
             yield from turn.decline(gen.name)
         else:
-            turn.notes.append(
-                f"{unavailable}; quoting the sources instead" if unavailable else "the model wrote nothing a source supports; quoting the sources instead"
-            )
+            turn.notes.append(f"{unavailable}; quoting the sources instead" if unavailable else "Quoted from the sources: the model wrote nothing they support")
             yield from self._quote(turn, self._rank(turn))
 
     def _read(self, turn: Turn) -> Iterator[str | Answer]:
         """The reader's span of the top passages, cited with the sentence that holds it; a
         decline when its margin over "no answer" is under the threshold."""
         if self.reader is None:
-            turn.notes.append("no reader is loaded (see the engine's notes); quoting the best sentences instead")
+            turn.notes.append("Quoted from the sources: the reader is not available (see the notes in the sidebar or the log)")
             yield from self._quote(turn, self._rank(turn))
             return
         t0 = time.perf_counter()

@@ -64,7 +64,7 @@ def test_a_missing_or_corrupt_reader_quotes_with_a_note(settings, embedder, tmp_
     assert engine.reader is None and any("reader folder not found" in n and "quote the best sentences" in n for n in engine.notes)
     answer = engine.ask("Which town have Etna's lava flows reached?")
     assert answer.generator == "extractive" and "Catania" in answer.answer and answer.confidence is None
-    assert answer.notes == ["no reader is loaded (see the engine's notes); quoting the best sentences instead"]
+    assert answer.notes == ["Quoted from the sources: the reader is not available (see the notes in the sidebar or the log)"]
 
     corrupt = tmp_path / "corrupt"
     shutil.copytree(BUNDLED_READER, corrupt)

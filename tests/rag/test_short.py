@@ -83,7 +83,7 @@ def test_a_phrase_not_in_its_sentence_ends_in_the_quote(engine: Engine):
     answer = engine.ask("Which town have Etna's lava flows reached?")
     assert answer.generator == "extractive" and "Palermo" not in answer.answer
     assert answer.answer.startswith("Etna erupts frequently; lava flows have reached the town of Catania.")
-    assert answer.notes == ["the model's answer is not in the sentence it was given; quoting the sentence instead"]
+    assert answer.notes == ["Quoted from the source: the model's short answer did not match it"]
     assert "first_token" not in answer.timings
 
 

@@ -78,14 +78,15 @@ def sidebar(current: Settings, eng: Engine, store: ConversationStore, user: str)
     choices = (["Reader"] if eng.reader is not None else []) + (["LLM"] if eng.generator is not None else []) + ["Extractive"]
     with st.sidebar:
         st.header("Settings")
-        top_k = st.slider("Passages (top-k)", 1, 30, key=sticky("top_k", r.top_k, prefs))
-        fusion = st.selectbox("Fusion", ["weighted", "rrf"], key=sticky("fusion", r.fusion, prefs, ["weighted", "rrf"]))
-        weight = st.slider("Dense weight", 0.0, 1.0, step=0.05, disabled=fusion != "weighted", key=sticky("dense_weight", r.dense_weight, prefs))
-        help_rerank = None if has_reranker else "no reranker is configured"
-        rerank = st.toggle("Rerank", disabled=not has_reranker, help=help_rerank, key=sticky("rerank", has_reranker, prefs))
         help_with = "Reader: the trained reader's short answer, or a decline; LLM: the language model's; Extractive: the best sentences quoted"
         generator = st.radio("Answer with", choices, help=help_with, key=sticky("answer_with", choices[0], prefs, choices))
-        with st.expander("Decoding", expanded=False):
+        advanced = st.expander("Advanced", expanded=False)  # search and decoding knobs: the defaults are measured ones
+        top_k = advanced.slider("Passages (top-k)", 1, 30, key=sticky("top_k", r.top_k, prefs))
+        fusion = advanced.selectbox("Fusion", ["weighted", "rrf"], key=sticky("fusion", r.fusion, prefs, ["weighted", "rrf"]))
+        weight = advanced.slider("Dense weight", 0.0, 1.0, step=0.05, disabled=fusion != "weighted", key=sticky("dense_weight", r.dense_weight, prefs))
+        help_rerank = None if has_reranker else "no reranker is configured"
+        rerank = advanced.toggle("Rerank", disabled=not has_reranker, help=help_rerank, key=sticky("rerank", has_reranker, prefs))
+        with advanced:
             greedy = st.toggle("Greedy", key=sticky("greedy", g.greedy, prefs))
             temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, disabled=greedy, key=sticky("temperature", g.temperature, prefs))
             top_p = st.slider("Top-p", 0.05, 1.0, step=0.05, disabled=greedy, key=sticky("top_p", g.top_p, prefs))
@@ -199,7 +200,8 @@ def show_answer(i: str, answer: Answer, source: Path | None, current: Settings) 
                 for h in others:
                     st.markdown(f"**{plain_markdown(place(Path(h.path).name, h.page, h.ocr))}**, score {h.score:.3f}")
                     st.text(h.text[:400] + (" ..." if len(h.text) > 400 else ""))
-        st.caption(plain_markdown(f"{answer.generator}; " + ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings.items())))
+        with st.expander("Details", expanded=False):
+            st.caption(plain_markdown(f"answered by {answer.generator}; " + ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings.items())))
         feedback(i, answer, current)
 
 
