@@ -268,6 +268,8 @@ def streamlit_command(app: Path, host: str, port: int, max_upload_mb: float) -> 
         "false",
         "--client.toolbarMode",
         "viewer",
+        "--client.showErrorDetails",  # an error shows a plain message: no traceback, no "Ask Google" links off the machine
+        "none",
     ]
 
 

@@ -33,7 +33,9 @@ def _engine(settings_json: str) -> Engine:
 def engine(current: Settings) -> Engine | None:
     """The shared engine, or None after showing why the index cannot be opened."""
     try:
-        return _engine(current.model_dump_json(exclude={"ui"}))
+        eng = _engine(current.model_dump_json(exclude={"ui"}))
+        eng.refresh()  # other processes (ingest, watch, API uploads, merges) publish snapshots and prune old ones
+        return eng
     except INDEX_ERRORS as exc:
         st.error(plain_markdown(f"The index cannot be opened: {exc}"))
         st.info("Add documents on the Collection page, or run `rag ingest FOLDER --index DIR` and start again.")

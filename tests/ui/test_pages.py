@@ -35,6 +35,7 @@ def make_app_env(tmp_path: Path, embedder, monkeypatch, backend: str) -> Path:
             monkeypatch.setenv(f"RAG_{key}", value)
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
+    monkeypatch.setenv("RAG_GENERATION__ANSWER_STYLE", "short")  # quotes (no LLM); the reader's own test sets "reader"
     monkeypatch.setenv("RAG_UI__RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("RAG_CONFIG", raising=False)
     return tmp_path
@@ -152,6 +153,31 @@ def test_document_text_is_rendered_as_text_never_markup(app_env: Path):
     panel, ours = at.get("html")[0].proto.body.split("<script>")  # one script: the constant one that scrolls the box
     assert "&lt;script&gt;" in panel and "<script" not in panel and "<img" not in panel
     assert "stealCookies" not in ours and ours.endswith("</script>")
+
+
+def test_a_reader_answer_shows_its_confidence(app_env: Path, monkeypatch):
+    monkeypatch.setenv("RAG_GENERATION__ANSWER_STYLE", "reader")
+    at = ask("Which town have Etna's lava flows reached?")
+    answer = history(at, app_env)[0]
+    assert answer.generator == "reader" and "Catania" in answer.answer
+    assert any(c.value.startswith("Confidence ") and "%" in c.value for c in at.caption)
+    assert at.sidebar.radio[0].value == "Reader"
+
+
+def test_a_new_conversation_opens_after_other_processes_publish_and_prune_snapshots(app_env: Path):
+    import subprocess
+    import sys
+
+    at = ask("Which town have Etna's lava flows reached?")
+    for n in range(2):  # two ingests elsewhere: the snapshot the app opened is pruned (ingest.keep_snapshots 2)
+        (app_env / "docs" / f"glacier-{n}.txt").write_text(f"Survey {n} found that the Aletsch Glacier is the longest glacier in the Alps.\n")
+        cmd = [sys.executable, "-m", "app.cli", "ingest", str(app_env / "docs"), "--index", str(app_env / "index")]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    fresh = page("ask").run()  # a new conversation in the same server process (the engine is shared)
+    assert not fresh.exception and not fresh.error
+    assert any("9 files" in m.value and "last ingest" in m.value for m in fresh.markdown)  # the first screen, on the live snapshot
+    fresh.chat_input[0].set_value("Which glacier is the longest in the Alps?").run()
+    assert not fresh.exception and "glacier-" in history(fresh, app_env)[0].citations[0].path
 
 
 def test_sidebar_settings_reach_the_engine(app_env: Path):
