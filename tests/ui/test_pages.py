@@ -168,7 +168,7 @@ def test_a_new_conversation_opens_after_other_processes_publish_and_prune_snapsh
     import subprocess
     import sys
 
-    at = ask("Which town have Etna's lava flows reached?")
+    ask("Which town have Etna's lava flows reached?")
     for n in range(2):  # two ingests elsewhere: the snapshot the app opened is pruned (ingest.keep_snapshots 2)
         (app_env / "docs" / f"glacier-{n}.txt").write_text(f"Survey {n} found that the Aletsch Glacier is the longest glacier in the Alps.\n")
         cmd = [sys.executable, "-m", "app.cli", "ingest", str(app_env / "docs"), "--index", str(app_env / "index")]
