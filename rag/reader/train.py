@@ -3,7 +3,7 @@ means "no answer" (SQuAD 2.0 style), trained with transformers' Trainer on SQuAD
 
 Checkpoints every `save_steps` (and when the time budget stops a run); running again resumes from
 the latest whole one. The learning rate decays linearly to zero at `max_steps`, so plan the
-steps for the hardware: about 2.3 s a step of 32 windows of 256 word pieces here on 2 cores."""
+steps for the hardware: about 4.5 s a step of 32 windows of up to 256 word pieces here on 2 cores."""
 
 from __future__ import annotations
 

@@ -44,3 +44,15 @@ def test_bad_files_and_fields_are_named(tmp_path: Path):
     unknown.write_text("[chunking]\nchunk_size = 3\n")
     with pytest.raises(ValueError, match="chunk_size"):
         Settings.load(unknown)
+
+
+def test_the_settings_shown_in_the_readme_are_valid_settings():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    settings = Settings(**tomllib.loads(block))  # an unknown or mistyped key fails here, naming it
+    assert settings.generation.answer_style == "reader" and settings.reader.model == "bundled"
