@@ -15,7 +15,7 @@ ETNA = "Which town have Etna's lava flows reached?"
 def wait_for_job(http: httpx.Client, job: dict) -> dict:
     for _ in range(600):
         state = http.get(f"/v1/jobs/{job['id']}").json()
-        if state["state"] != "running":
+        if state["state"] not in ("running", "queued"):
             return state
         time.sleep(0.2)
     raise AssertionError(f"job {job['id']} still running")

@@ -1,5 +1,9 @@
 """Ingest jobs for the API: one writer at a time (this process's lock, and the index's own
-write lock against other processes), run in a thread, progress readable while it runs."""
+write lock against other processes), run in a thread, progress readable while it runs.
+
+An upload or a delete while an ingest runs (here or in another process) is not left behind: it
+queues one re-sync, which starts when the writer's place is free and picks up every file saved
+meanwhile (those files are listed as queued until then)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from rag.embedding import Embedder
 from rag.snapshots import IndexBusyError, WriteLock
 from rag.store import IndexMismatchError
 
+LOCK_POLL_S = 0.5  # how often a job queued behind another process's ingest looks at the lock
+
 
 class JobConflict(RuntimeError):
     """An ingest is already running; `holder` says which."""
@@ -30,7 +36,8 @@ class JobConflict(RuntimeError):
 class Job:
     id: str
     source: str
-    state: str = "running"  # running | done | failed
+    state: str = "running"  # queued | running | done | failed
+    waiting: list[str] = field(default_factory=list)  # uploads this job will index (queued jobs)
     files_done: int = 0
     files_total: int = 0
     chunks_embedded: int = 0
@@ -50,26 +57,68 @@ class IngestJobs:
         self.settings, self.index_dir, self.embedder, self.on_done = settings, index_dir, embedder, on_done
         self._jobs: dict[str, Job] = {}
         self._running: Job | None = None
+        self._queued: Job | None = None  # one re-sync waiting for the writer's place
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def start(self, source: Path) -> Job:
-        """A new running job, or JobConflict naming the one that holds the writer's place."""
+    def queued(self) -> Job | None:
+        return self._queued
+
+    def start(self, source: Path, queue: bool = False, files: list[str] | None = None) -> Job:
+        """A new running job; while the writer's place is taken, JobConflict naming the holder, or
+        with `queue` the one queued re-sync (made now, or joined) that will index `files` too."""
         with self._lock:
-            if self._running is not None:
-                raise JobConflict(f"job {self._running.id} (started {time.strftime('%H:%M:%S', time.localtime(self._running.started))})")
-            try:
-                with WriteLock(self.index_dir):  # another process (`rag ingest`, the app) may hold it
-                    pass
-            except IndexBusyError as exc:
-                raise JobConflict(str(exc)) from None
-            job = Job(id=f"ingest-{next(self._ids)}", source=str(source))
-            self._jobs[job.id] = self._running = job
-        threading.Thread(target=self._run, args=(job, source), name=job.id, daemon=True).start()
-        return job
+            holder = self._holder()
+            if holder is None:
+                job = Job(id=f"ingest-{next(self._ids)}", source=str(source), waiting=list(files or []))
+                self._jobs[job.id] = job
+                self._launch(job)
+                return job
+            if not queue:
+                raise JobConflict(holder)
+            if self._queued is None:
+                self._queued = Job(id=f"ingest-{next(self._ids)}", source=str(source), state="queued")
+                self._jobs[self._queued.id] = self._queued
+                if self._running is None:  # another process holds the lock: wait for it here
+                    threading.Thread(target=self._wait_for_lock, name=f"{self._queued.id}-waits", daemon=True).start()
+            self._queued.waiting += [f for f in files or [] if f not in self._queued.waiting]
+            return self._queued
+
+    def _holder(self) -> str | None:
+        """Who holds the writer's place (a job here, another process), or None. Under the lock."""
+        if self._running is not None:
+            return f"job {self._running.id} (started {time.strftime('%H:%M:%S', time.localtime(self._running.started))})"
+        try:
+            with WriteLock(self.index_dir):  # another process (`rag ingest`, the app) may hold it
+                return None
+        except IndexBusyError as exc:
+            return str(exc)
+
+    def _launch(self, job: Job) -> None:
+        """Run `job` now in its thread. Under the lock."""
+        job.state, job.started = "running", time.time()
+        self._running = job
+        threading.Thread(target=self._run, args=(job, Path(job.source)), name=job.id, daemon=True).start()
+
+    def _next(self) -> None:
+        """Start the queued job when the writer's place is free. Under the lock."""
+        if self._queued is not None and self._holder() is None:
+            job, self._queued = self._queued, None
+            self._launch(job)
+
+    def _wait_for_lock(self) -> None:
+        """For a job queued behind another process's ingest: start it once that one ends."""
+        while True:
+            time.sleep(LOCK_POLL_S)
+            with self._lock:
+                if self._queued is None or self._running is not None:
+                    return  # started, or it will be when the running job ends
+                self._next()
+                if self._queued is None:
+                    return
 
     def _run(self, job: Job, source: Path) -> None:
         def progress(done: int, total: int, chunks: int) -> None:
@@ -88,3 +137,7 @@ class IngestJobs:
             job.finished = time.time()
             with self._lock:
                 self._running = None
+                if self._queued is not None:
+                    self._next()
+                    if self._queued is not None:  # another process took the lock meanwhile
+                        threading.Thread(target=self._wait_for_lock, name=f"{self._queued.id}-waits", daemon=True).start()

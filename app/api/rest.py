@@ -101,14 +101,19 @@ def list_documents(request: Request) -> dict:
     svc = service(request)
     svc.engine.refresh()
     ingest = read_status(svc.engine.index.root, svc.settings.ingest.file_timeout_s)
-    return {"snapshot": svc.engine.index.version, "documents": document_rows(svc.engine.index.store), "ingest": ingest}
+    queued = svc.jobs.queued()
+    return {
+        "snapshot": svc.engine.index.version,
+        "documents": document_rows(svc.engine.index.store),
+        "queued": queued.waiting if queued else [],
+        "ingest": ingest,
+    }
 
 
-def _start_ingest(svc: Service) -> dict:
-    try:
-        return {"job": svc.jobs.start(svc.source_dir()).as_dict()}
-    except JobConflict as exc:
-        return {"job": None, "ingest": str(exc)}
+def _start_ingest(svc: Service, files: list[str] | None = None) -> dict:
+    """A re-sync now, or queued behind the ingest that is running (it then indexes `files` too)."""
+    job = svc.jobs.start(svc.source_dir(), queue=True, files=files)
+    return {"job": job.as_dict()}
 
 
 @router.post("/v1/documents", status_code=202, tags=["documents"])
@@ -128,7 +133,7 @@ def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> d
             saved.append(save_upload(upload.filename or "upload", data, folder, svc.settings.ingest, indexed).name)
         except UploadError as exc:
             raise HTTPException(400, f"{exc}; saved before it: {saved}") from None
-    return {"saved": saved, **_start_ingest(svc)}
+    return {"saved": saved, **_start_ingest(svc, saved)}
 
 
 @router.delete("/v1/documents/{path:path}", status_code=202, tags=["documents"])

@@ -127,6 +127,25 @@ def test_ingest_while_another_writes_is_409_naming_the_holder(http, server):
     assert response.status_code == 202 and wait_for_job(http, response.json()["job"])["state"] == "done"
 
 
+def test_an_upload_during_another_ingest_is_queued_then_indexed(http, server):
+    text = b"The Perito Moreno Glacier advances across Lago Argentino in Patagonia.\n"
+    with WriteLock(server["index"]):  # as `rag ingest` in another process holds it
+        response = http.post("/v1/documents", files={"files": ("patagonia.txt", text, "text/plain")})
+        assert response.status_code == 202, response.text
+        job = response.json()["job"]
+        assert job["state"] == "queued" and job["waiting"] == ["patagonia.txt"]
+        other = b"The Upsala Glacier feeds its lake from the north and is retreating fast.\n"
+        again = http.post("/v1/documents", files={"files": ("patagonia-2.txt", other, "text/plain")}).json()["job"]
+        assert again["id"] == job["id"] and again["waiting"] == ["patagonia.txt", "patagonia-2.txt"]  # one re-sync takes both
+        assert http.get("/v1/documents").json()["queued"] == ["patagonia.txt", "patagonia-2.txt"]
+    done = wait_for_job(http, job)  # the lock is free: the queued re-sync runs
+    assert done["state"] == "done" and done["report"]["added"] == 2
+    hits = http.post("/v1/retrieve", json={"question": "Where does the Perito Moreno Glacier advance?", "top_k": 1}).json()["hits"]
+    assert hits[0]["path"] == "patagonia.txt" and http.get("/v1/documents").json()["queued"] == []
+    for name in ("patagonia.txt", "patagonia-2.txt"):
+        assert wait_for_job(http, http.delete(f"/v1/documents/{name}").json()["job"])["state"] == "done"
+
+
 def test_keys_once_created_are_required_and_never_logged(http, server):
     keys = KeyStore.for_index(server["index"])
     key = keys.create("test-client")
