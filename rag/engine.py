@@ -32,7 +32,7 @@ from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
 from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, labelled, short_messages, short_prompt
 from rag.index import HybridIndex, Index, open_index
-from rag.reader.compose import span_answer
+from rag.reader.compose import reader_text, span_answer
 from rag.reader.model import Reader, load_reader
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
@@ -343,11 +343,11 @@ class Engine:
             yield from self._quote(turn, self._rank(turn))
             return
         t0 = time.perf_counter()
-        hits = turn.hits[: self.settings.reader.passages]
+        texts = [reader_text(hit) for hit in turn.hits[: self.settings.reader.passages]]
         stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
-        reading = self.reader.read(turn.searched, [hit.text for hit in hits], stop_at)
+        reading = self.reader.read(turn.searched, texts, stop_at)
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
-        found = span_answer(reading, hits) if reading.answers(self.reader.threshold) else None
+        found = span_answer(reading, texts) if reading.answers(self.reader.threshold) else None
         if found is None:
             yield DECLINE
             answer = turn.answer(DECLINE, [], "reader", abstained=True)

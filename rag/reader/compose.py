@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer import Hit
+from rag.generate.short import labelled, table_header
 from rag.reader.model import Reading
-from rag.sentences import split_sentences
+from rag.sentences import TABLE_SEPARATOR_RE, split_sentences
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,28 @@ def holding_sentence(text: str, start: int, end: int) -> str:
     return " ".join(text[a:b].split())
 
 
-def span_answer(reading: Reading, hits: Sequence[Hit]) -> SpanAnswer | None:
-    """The reading's best span as an answer over `hits` (the passages it read, in order)."""
+def reader_text(hit: Hit) -> str:
+    """What the reader reads of a passage: its text, with each table row written as "column:
+    value" pairs (a row of bare cells does not say which date is the release and which the
+    creation) and the header and separator lines, which the pairs now carry, left out."""
+    header = table_header(hit.text, hit.context)
+    if header is None:
+        return hit.text
+    lines = []
+    for line in hit.text.splitlines():
+        row = line.strip()
+        if TABLE_SEPARATOR_RE.match(row) or (row.startswith("|") and [c.strip() for c in row.strip("|").split("|")] == header):
+            continue
+        lines.append(labelled(row, hit.text, hit.context) if row.startswith("|") and row.endswith("|") else line)
+    return "\n".join(lines)
+
+
+def span_answer(reading: Reading, texts: Sequence[str]) -> SpanAnswer | None:
+    """The reading's best span as an answer over `texts` (the passages it read, in order)."""
     if reading.best is None:
         return None
-    hit = hits[reading.best.passage]
-    phrase = hit.text[reading.best.start : reading.best.end].strip()
+    text = texts[reading.best.passage]
+    phrase = text[reading.best.start : reading.best.end].strip()
     if not phrase:
         return None
-    return SpanAnswer(phrase, reading.best.passage + 1, holding_sentence(hit.text, reading.best.start, reading.best.end))
+    return SpanAnswer(phrase, reading.best.passage + 1, holding_sentence(text, reading.best.start, reading.best.end))

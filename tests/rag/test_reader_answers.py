@@ -37,6 +37,23 @@ def test_the_sentence_that_holds_a_span():
     assert holding_sentence(table, at, at + 6) == "| 13 | trixie |"
 
 
+def test_the_reader_reads_table_rows_as_column_value_pairs():
+    from rag.answer import Hit
+    from rag.reader.compose import reader_text
+
+    context = "releases.csv\n| version | codename | created | release |"
+    text = "| 12 | Bookworm | 2021-08-14 | 2023-06-10 |\n| 13 | Trixie | 2023-06-10 | 2025-08-09 |"
+    hit = Hit(1, "releases.csv", text, 0, len(text), None, None, 1.0, context=context)
+    assert reader_text(hit).splitlines() == [
+        "version: 12; codename: Bookworm; created: 2021-08-14; release: 2023-06-10",
+        "version: 13; codename: Trixie; created: 2023-06-10; release: 2025-08-09",
+    ]
+    own = "| version | codename |\n| --- | --- |\n| 12 | Bookworm |\nA line of prose."
+    assert reader_text(Hit(2, "a.md", own, 0, len(own), None, None, 1.0)).splitlines() == ["version: 12; codename: Bookworm", "A line of prose."]
+    prose = "No table here. Just prose."
+    assert reader_text(Hit(3, "b.md", prose, 0, len(prose), None, None, 1.0)) == prose
+
+
 @pytest.mark.slow
 def test_the_shipped_reader_answers_with_the_whole_span_and_its_sentence(settings, embedder):
     engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
