@@ -21,7 +21,7 @@ from app.api.keys import KeyStore
 from app.api.limits import BodyLimit
 from app.api.service import Service
 from rag.config import Settings
-from rag.engine import Engine
+from rag.engine import Engine, llm_needed
 
 log = logging.getLogger("rag.api")
 OPEN_PATHS = {"/healthz"}
@@ -128,7 +128,8 @@ def serve(settings: Settings, index_dir: Path, host: str, port: int, insecure: b
 
     keys = KeyStore.for_index(index_dir)
     check_bind(host, keys, index_dir, insecure)  # before the models load: refuse at once
-    svc = Service.build(settings, index_dir, Engine.from_settings(settings, index_dir))
+    engine = Engine.from_settings(settings, index_dir, load_llm=llm_needed(settings.generation))  # the API has no per-request answer style
+    svc = Service.build(settings, index_dir, engine)
     if host not in LOOPBACK and not keys.exists():
         log.warning("listening on %s with no API keys (--insecure)", host)
     log.info("serving %s at http://%s:%d (docs at /docs)", index_dir, host, port)

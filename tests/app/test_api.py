@@ -56,12 +56,13 @@ def test_openai_client_chat_completions(server):
     assert "Catania" in streamed and chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["citations"][0]["path"] == "volcanoes.md"
 
-    # the bundled LLM (Gemma 3 270M on llama.cpp), streamed: pieces arrive, then the cited answer
+    # the default answer style (the trained reader), streamed: pieces arrive, then the cited answer
     stream = client.chat.completions.create(model="rag-local", messages=[{"role": "user", "content": ETNA}], stream=True, max_tokens=24)
     chunks = list(stream)
     final = chunks[-1].model_extra
     assert chunks[-1].choices[0].finish_reason == "stop" and final["answer"].strip()
     assert final["abstained"] or all(c["path"] for c in final["citations"])
+    assert final["confidence"] is not None  # the default style answers with the reader, and says how sure it is
 
     # a follow-up: the earlier user/assistant turns are its history, so "it" is searched as Etna
     turns = [{"role": "user", "content": ETNA}, {"role": "assistant", "content": text}, {"role": "user", "content": "Where is it?"}]
