@@ -1,5 +1,5 @@
 """One engine shared by 16 threads (as the API's workers and the app's sessions share it): a fixed
-mix of retrieve, extractive and LLM answers while two ingests publish new snapshots. No request
+mix of retrieve, extractive, reader and LLM answers while two ingests publish new snapshots. No request
 fails, each answer's hits exist with the same text in the snapshot it names, and the engine
 moves to the newest snapshot by itself. Run several times: a race shows as a failure."""
 
@@ -25,7 +25,7 @@ QUESTIONS = [
     "Which bridge spans the strait at San Francisco Bay?",
 ]
 THREADS, REQUESTS_EACH = 16, 12
-KINDS = ("retrieve", "extractive", "retrieve", "extractive", "llm")  # the LLM waits its turn; the rest run at once
+KINDS = ("retrieve", "extractive", "reader", "retrieve", "extractive", "llm")  # the LLM waits its turn; the rest run at once
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,10 @@ def tiny_generator(tmp_path_factory) -> HFGenerator:
 def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_generator, run: int):
     settings = ingested_corpus(tmp_path, embedder, {})
     settings.ingest = IngestSettings(keep_snapshots=10)  # keep every snapshot to check answers against
-    settings.generation = GenerationSettings(max_new_tokens=8, abstain_below=-1.0)
+    settings.generation = GenerationSettings(max_new_tokens=8, abstain_below=-1.0)  # the reader's style, so the reader loads
     engine = Engine.from_settings(settings, settings.index_dir, load_llm=False, embedder=embedder)
+    assert engine.reader is not None
+    styles = {"llm": settings.generation.model_copy(update={"answer_style": "short"}), "reader": settings.generation}
     engine.generator = tiny_generator
     results, failures = [], []
     phase = threading.Barrier(THREADS + 1)  # the clients' halves each overlap one ingest
@@ -53,7 +55,7 @@ def test_sixteen_threads_while_ingests_publish(tmp_path: Path, embedder, tiny_ge
                 if kind == "retrieve":
                     results.append((kind, *engine.search(question)))  # the snapshot searched and its hits
                 else:
-                    answer = engine.ask(question, extractive=kind == "extractive")
+                    answer = engine.ask(question, extractive=kind == "extractive", generation=styles.get(kind))
                     results.append((kind, answer.snapshot, answer.hits))
             except Exception as exc:  # any failure is the finding
                 failures.append(f"{kind} {question!r}: {exc!r}")
