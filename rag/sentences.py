@@ -24,11 +24,13 @@ TABLE_SEPARATOR_RE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")  # | --- | ---
 @lru_cache(maxsize=1)
 def punkt():
     """NLTK's English Punkt sentence tokenizer from the data inside llama-index-core, plus ABBREVIATIONS."""
-    import llama_index.core
+    import importlib.util
+
     import nltk
     from nltk.tokenize import PunktTokenizer
 
-    data = str(Path(llama_index.core.__file__).parent / "_static" / "nltk_cache")
+    # The data folder inside llama-index-core, found without importing it (that takes seconds).
+    data = str(Path(importlib.util.find_spec("llama_index.core").submodule_search_locations[0]) / "_static" / "nltk_cache")
     if data not in nltk.data.path:
         nltk.data.path.append(data)
     tokenizer = PunktTokenizer("english")
