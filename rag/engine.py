@@ -25,7 +25,7 @@ from rag.answerable import weigh
 from rag.citations import citations_for
 from rag.config import GenerationSettings, RetrievalSettings, Settings
 from rag.embedding import Embedder
-from rag.followup import checked_rewrite, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
+from rag.followup import CARRIED_RE, checked_rewrite, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
 from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailableError
 from rag.generate.checked import Said, said_sentences
 from rag.generate.extractive import compose_quotes, pick_quotes
@@ -345,7 +345,8 @@ class Engine:
         t0 = time.perf_counter()
         texts = [reader_text(hit) for hit in turn.hits[: self.settings.reader.passages]]
         stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
-        reading = self.reader.read(turn.searched, texts, stop_at)
+        question = CARRIED_RE.sub("", turn.searched).strip() or turn.searched  # the words carried for the search are not part of it
+        reading = self.reader.read(question, texts, stop_at)
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
         found = span_answer(reading, texts) if reading.answers(self.reader.threshold) else None
         if found is None:
