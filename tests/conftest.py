@@ -21,6 +21,19 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def milvus_lite_servers_stop_before_exit():
+    """Milvus Lite stops its servers at interpreter exit and logs it, after pytest has closed the
+    streams logging writes to: a "--- Logging error ---" traceback under the summary. Stopped here,
+    while the streams are open, there is nothing left to stop at exit."""
+    yield
+    try:
+        from milvus_lite import server_manager_instance
+    except ImportError:
+        return
+    server_manager_instance.release_all()
+
+
 @pytest.fixture(scope="session")
 def embedder():
     from rag.embedding import Embedder
