@@ -42,6 +42,15 @@ def wait_for_saved_choice(index_dir: Path, key: str, value, seconds: float = 30)
     raise AssertionError(f"the choice {key} = {value} was not saved within {seconds} s")
 
 
+def top_k_slider(page):
+    """The sidebar's "Passages (top-k)" slider, its Advanced section opened first (it starts closed)."""
+    slider = page.get_by_role("slider", name="Passages (top-k)")
+    if not slider.is_visible():
+        page.get_by_test_id("stSidebar").get_by_text("Advanced", exact=True).click()
+    slider.wait_for(timeout=30_000)
+    return slider
+
+
 @pytest.mark.slow
 def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
     from playwright.sync_api import expect, sync_playwright
@@ -76,12 +85,12 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-answer-with-source.png"))
 
-            page.get_by_role("slider", name="Passages (top-k)").press("ArrowLeft")  # 8 -> 7: a choice that must stick
+            top_k_slider(page).press("ArrowLeft")  # 8 -> 7: a choice that must stick
             wait_for_saved_choice(settings.index_dir, "top_k", 7)  # the app has it (the slider moves before the app hears of it)
             page.reload()  # the conversation and the choice outlive a reload
             cite.wait_for(timeout=120_000)
             assert "Catania" in page.get_by_test_id("stChatMessage").nth(1).inner_text()
-            expect(page.get_by_role("slider", name="Passages (top-k)")).to_have_value("7", timeout=30_000)
+            expect(top_k_slider(page)).to_have_value("7", timeout=30_000)
             cite.click()
             page.locator(".rag-passage mark").first.wait_for(timeout=60_000)
 
@@ -105,7 +114,7 @@ def test_ask_open_a_citation_and_rate_it_in_chromium(tmp_path: Path, embedder):
             assert not (tmp_path / "docs" / "glaciers copy.txt").exists()
             page.get_by_role("link", name="Ask").click()
             cite.wait_for(timeout=60_000)  # the conversation is still there after a page switch
-            expect(page.get_by_role("slider", name="Passages (top-k)")).to_have_value("7")  # and the choice
+            expect(top_k_slider(page)).to_have_value("7")  # and the choice
             page.get_by_role("button", name="New conversation").click()
             expect(cite).to_have_count(0, timeout=30_000)
             box.fill("What is the largest glacier in the Alps?")

@@ -228,8 +228,8 @@ def first_screen(eng: Engine, current: Settings) -> str | None:
     st.markdown(f"**{plain_markdown(name)}**: {plain_markdown(size)}")
     st.caption(
         "Answers come only from these documents, each with numbered citations you can open. A question they do not "
-        'answer gets "not in your documents" and the closest passages. Short answers come from a small local model, '
-        "checked against the sentence they cite; nothing leaves this machine. Follow-up questions are understood."
+        'answer gets "not in your documents" and the closest passages. Short answers come from a reader trained to pick '
+        "the phrase of a passage that answers, or to say none does; nothing leaves this machine. Follow-up questions are understood."
     )
     examples = answered_examples(eng)
     clicked = None
