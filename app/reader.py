@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -75,7 +77,7 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     """int8 ONNX in `dest`, checked against the float model, with the threshold and confidence
     chosen on `calibrate` (a SQuAD 2.0 dev file) when given; returns the manifest (plus figures in
     `dest/export.json`)."""
-    from eval.reader import best_threshold, fit_confidence, predict, squad2_report
+    from eval.reader import predict
     from rag.reader.export import export_onnx, onnx_logits, torch_logits, write_card, write_manifest
     from rag.reader.model import Reader
     from rag.reader.squad import load_squad
@@ -104,10 +106,8 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
             "max_logit_difference": float(max(abs(q_start - f_start).max(), abs(q_end - f_end).max())),
         }
         predictions = predict(reader, examples, on_step=progress_callback("question"))
-        threshold = best_threshold(predictions)
-        manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions))
-        figures["calibration_file"] = str(calibrate)
-        figures["dev"] = squad2_report(predictions, threshold)
+        manifest, dev = calibrated(dest, predictions, windows_cfg)
+        figures.update(dev, calibration_file=str(calibrate))
     (dest / "export.json").write_text(json.dumps(figures, indent=2) + "\n")
     train = json.loads((work / "train.json").read_text()) if (work / "train.json").is_file() else {}
     write_card(dest, train, figures, manifest)
@@ -118,6 +118,27 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     dest.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     return manifest
+
+
+ANSWERABLE_DECLINED = 0.08  # the share of answerable questions the shipped threshold may decline (the product's target)
+
+
+def calibrated(dest: Path, predictions, windows_cfg: dict) -> tuple[dict, dict]:
+    """(the manifest written with the threshold and confidence chosen on `predictions`, the dev
+    figures at that threshold and at the best-F1 one)."""
+    from eval.reader import answerable_threshold, best_threshold, fit_confidence, squad2_report
+    from rag.reader.export import write_manifest
+
+    threshold = answerable_threshold(predictions, ANSWERABLE_DECLINED)
+    manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions))
+    best = best_threshold(predictions)
+    answering = squad2_report(predictions, -math.inf)
+    figures = {
+        "dev": squad2_report(predictions, threshold),
+        "dev_best_f1": {**squad2_report(predictions, best), "threshold": best},
+        "dev_never_declining": {k: answering[k] for k in ("HasAns_exact", "HasAns_f1") if k in answering},
+    }
+    return manifest, figures
 
 
 def cmd_eval_reader(args: argparse.Namespace) -> int:
@@ -150,5 +171,8 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
         points = [margins[int(q * (len(margins) - 1))] for q in (i / 20 for i in range(21))] if margins else []
         report["tradeoff"] = tradeoff(predictions, points)
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
+            for p in predictions:
+                fh.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
         print(f"report: {out / 'report.json'}")
     return EXIT_OK

