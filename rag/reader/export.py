@@ -126,7 +126,9 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
         )
     best, never = figures.get("dev_best_f1"), figures.get("dev_never_declining")
     if best:
-        lines.append(f"| at the best-F1 threshold ({best['threshold']:.2f}) | F1 {best['f1']:.1f}; HasAns F1 {best.get('HasAns_f1', 0):.1f}, NoAns {best.get('NoAns_f1', 0):.1f} |")
+        lines.append(
+            f"| at the best-F1 threshold ({best['threshold']:.2f}) | F1 {best['f1']:.1f}; HasAns F1 {best.get('HasAns_f1', 0):.1f}, NoAns {best.get('NoAns_f1', 0):.1f} |"
+        )
     if never:
         lines.append(f"| never declining | HasAns F1 {never['HasAns_f1']:.1f}, EM {never['HasAns_exact']:.1f}: the quality of its spans |")
     if agree:
