@@ -104,7 +104,10 @@ def normalize(text: str) -> str:
 
 
 def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1; an empty side scores 1 only against an empty other (a decline against "no answer")."""
     pred, ref = normalize(prediction).split(), normalize(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())
     if not common:
         return 0.0

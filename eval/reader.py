@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from eval.qa import normalize
+from eval.qa import normalize, token_f1
 from rag.reader.model import Reader
 from rag.reader.squad import QAExample
 
@@ -30,21 +29,10 @@ class ReaderPrediction:
     seconds: float
 
 
-def squad_f1(prediction: str, gold: str) -> float:
-    pred, ref = normalize(prediction).split(), normalize(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
 def scores_of(prediction: str, golds: Sequence[str]) -> tuple[float, float]:
     """(exact, f1) of one answer ("" is a decline) against its golds ([""] when there are none)."""
     golds = [g for g in golds if normalize(g)] or [""]
-    return max(float(normalize(prediction) == normalize(g)) for g in golds), max(squad_f1(prediction, g) for g in golds)
+    return max(float(normalize(prediction) == normalize(g)) for g in golds), max(token_f1(prediction, g) for g in golds)
 
 
 def predict(reader: Reader, examples: Sequence[QAExample], on_step: Callable[[int, int], None] | None = None) -> list[ReaderPrediction]:

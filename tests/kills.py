@@ -45,3 +45,18 @@ def kill_ingest_at(source: Path, index: Path, event: str, at: str | int, env: di
         proc.stderr.close()
         proc.wait(timeout=600)
     return proc.returncode == -signal.SIGKILL
+
+
+def kill_after_first_checkpoint(script: str, checkpoints: Path, seconds: float = 300) -> None:
+    """Run `script` (python -c) in its own process group and SIGKILL the group a second after
+    the first whole checkpoint (its trainer_state.json, written last) appears in `checkpoints`."""
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + seconds
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -3,15 +3,11 @@ span labels on windows, spans read back out of logits, and a tiny random reader 
 end (loss falls, the ONNX export agrees with torch, a killed run resumes, a corrupt file is named)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_qa_reader
 
 from rag.config import ReaderSettings, ReaderTrainSettings
@@ -196,14 +192,7 @@ from test_reader import train_options
 from rag.reader.train import train_reader
 train_reader({str(base)!r}, train_options(Path({str(tmp_path)!r})), Path({str(out)!r}), on_step=lambda done, total: time.sleep(0.2))
 """
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
-        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
-        time.sleep(0.2)
-    time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_first_checkpoint(script, out / "checkpoints")
     assert not (out / RESULT_FILE).exists()  # it did not finish
 
     steps: list[int] = []

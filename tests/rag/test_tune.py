@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 from rag.config import TuneSettings
@@ -108,12 +109,6 @@ def test_heldout_mrr_ranks_the_positive_among_all_held_out_candidates():
 
 @pytest.mark.slow
 def test_a_run_killed_mid_training_resumes_from_its_checkpoint(tmp_path: Path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     base = tiny_embedder(tmp_path / "base")
     out = tmp_path / "tuned"
     script = f"""
@@ -128,14 +123,7 @@ tune({str(base)!r}, pairs, __import__("pathlib").Path({str(out)!r}),
      TuneSettings(epochs=20, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=5),
      on_step=lambda done, total: time.sleep(0.2))
 """
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
-        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
-        time.sleep(0.2)
-    time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_first_checkpoint(script, out / "checkpoints")
     assert not (out / "tune.json").exists()  # it did not finish
 
     steps: list[int] = []
