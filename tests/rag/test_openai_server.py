@@ -76,7 +76,7 @@ def test_completions_stream_from_the_server(server_url: str):
 
 def test_the_engine_answers_through_the_server(server_url: str, tmp_path, embedder):
     settings = ingested_corpus(tmp_path, embedder, {})
-    settings.generation = GenerationSettings(backend="openai", base_url=server_url, model="gemma")
+    settings.generation = GenerationSettings(backend="openai", base_url=server_url, model="gemma", answer_style="short")
     engine = Engine.from_settings(settings, settings.index_dir, embedder=embedder)
     answer = engine.ask("Mount Etna is on which island?")
     assert answer.generator.startswith("openai:gemma") and not answer.abstained and "Sicily" in answer.answer
@@ -85,7 +85,7 @@ def test_the_engine_answers_through_the_server(server_url: str, tmp_path, embedd
 
 def test_a_server_that_is_down_falls_back_to_quotes(tmp_path, embedder):
     settings = ingested_corpus(tmp_path, embedder, {})
-    settings.generation = GenerationSettings(backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", model="gemma", timeout_s=5)
+    settings.generation = GenerationSettings(backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", model="gemma", timeout_s=5, answer_style="short")
     engine = Engine.from_settings(settings, settings.index_dir, embedder=embedder)
     answer = engine.ask("Which town have Etna's lava flows reached?")
     assert answer.generator == "extractive" and "Catania" in answer.answer
