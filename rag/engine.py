@@ -1,12 +1,13 @@
 """The engine the CLI, the API, the UI and the eval harness share: retrieve, ask, ask_stream.
 
 A question goes down one line: a follow-up made standalone (rag/followup.py) -> retrieve ->
-gate (rag/answerable.py: decline when the evidence is under `generation.abstain_below`) -> rank
-the passages' sentences (rag/sentence_rank.py) -> compose (the LLM's short phrase checked
-against its sentence, the LLM writing from numbered sources sentence by sentence, or quotes) ->
-Answer. An answer comes only from the sources: a phrase that is not in its
-sentence, a model that writes nothing a source supports, or a server that is down ends in quotes
-of the best sentences, and the answer says why."""
+gate (rag/answerable.py: decline when the evidence is under `generation.abstain_below`) ->
+compose: the trained reader's span of the top passages, or its decline (rag/reader/, the default
+style); or the passages' sentences ranked (rag/sentence_rank.py) and the LLM's short phrase
+checked against its sentence, the LLM writing from numbered sources sentence by sentence, or
+quotes -> Answer. An answer comes only from the sources: a phrase that is not in its sentence,
+a model that writes nothing a source supports, a server that is down or a reader that cannot
+load ends in quotes of the best sentences, and the answer says why."""
 
 from __future__ import annotations
 
