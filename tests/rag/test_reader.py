@@ -14,7 +14,7 @@ from rag.config import ReaderSettings, ReaderTrainSettings
 from rag.embedding import resolve_model_path
 from rag.reader.model import Reader, ReaderError
 from rag.reader.spans import best_spans, null_scores
-from rag.reader.squad import QAExample, from_other_paragraph, load_squad, training_mix, without_answer_sentence
+from rag.reader.squad import QAExample, from_other_paragraph, load_squad, names_in, training_mix, with_swapped_name, without_answer_sentence
 from rag.reader.windows import read_windows, training_features
 
 MINILM = resolve_model_path("all-MiniLM-L6-v2")
@@ -64,7 +64,7 @@ def test_made_negatives_never_hold_the_answer(tmp_path: Path):
     mix = training_mix(answerable, [], negative_share=0.33, seed=0)
     made = [e for e in mix if not e.answerable]
     assert 0.25 < len(made) / len(mix) < 0.36
-    assert {e.id.rsplit("-", 1)[1] for e in made} == {"cut", "other"}
+    assert {e.id.rsplit("-", 1)[1] for e in made} == {"cut", "other"}  # these questions name nothing to swap
     by_id = {e.id: e for e in answerable}
     for neg in made:
         source = by_id[neg.id.rsplit("-", 1)[0]]
@@ -74,6 +74,24 @@ def test_made_negatives_never_hold_the_answer(tmp_path: Path):
     cut = without_answer_sentence(ex)
     assert cut is not None and "1987" not in cut.context and "Another sentence" in cut.context
     assert from_other_paragraph(ex, [ex.context], __import__("random").Random(0)) is None  # no other paragraph
+
+
+def test_a_swapped_name_makes_a_question_the_passage_does_not_answer():
+    import random
+
+    assert names_in("Which group seceded from The Church of Scotland in 1733?") == ["The Church of Scotland", "1733"]
+    assert names_in("Where does the otter live?") == []
+    context = "In 1733 ministers seceded from the Church of Scotland and formed the Associate Presbytery."
+    ex = QAExample("q", "Which group seceded from the Church of Scotland in 1733?", context, (("the Associate Presbytery", 63),))
+    pool = ["Church of England", "1733", "1843", "Scotland"]  # "1733" and "Scotland" are in the passage: never chosen
+    swapped = {with_swapped_name(ex, pool, random.Random(seed)).question for seed in range(20)}
+    assert swapped == {
+        "Which group seceded from the Church of England in 1733?",
+        "Which group seceded from the Church of Scotland in 1843?",
+    }
+    assert with_swapped_name(ex, pool, random.Random(0)).answers == ()
+    assert with_swapped_name(QAExample("r", "Where does the otter live?", context, ()), pool, random.Random(0)) is None
+    assert with_swapped_name(ex, ["Scotland"], random.Random(0)) is None  # nothing the passage lacks to put in
 
 
 def test_training_windows_label_the_answer_or_cls():
