@@ -20,6 +20,7 @@ import numpy as np
 from rag.config import ReaderSettings
 from rag.reader.spans import Span, best_spans, null_scores
 from rag.reader.windows import read_windows
+from rag.tokenizer import load_tokenizer
 
 MANIFEST, ONNX_FILE = "reader.json", "model.onnx"
 BUNDLED_READER = Path(__file__).resolve().parents[2] / "models" / "reader"
@@ -121,8 +122,6 @@ class Reader:
     @classmethod
     def load(cls, settings: ReaderSettings) -> Reader:
         """The reader `settings.model` names ("bundled": the one shipped in models/reader)."""
-        from transformers import AutoTokenizer
-
         folder = BUNDLED_READER if settings.model == "bundled" else Path(settings.model).expanduser()
         if not folder.is_dir():
             raise ReaderError(f"reader folder not found: {folder} (reader.model)")
@@ -140,8 +139,8 @@ class Reader:
             manifest = Manifest(sha256="", threshold=settings.threshold if settings.threshold is not None else 0.0)
             logits = _TorchLogits(folder, settings.threads)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-        except (OSError, ValueError) as exc:
+            tokenizer = load_tokenizer(folder, fallback=None if (folder / "tokenizer.json").is_file() else _transformers_tokenizer(folder))
+        except (OSError, ValueError, RuntimeError) as exc:
             raise ReaderError(f"{folder}: no tokenizer for the reader ({exc})") from None
         return cls(tokenizer, logits, manifest, settings)
 
@@ -187,6 +186,13 @@ class Reader:
         start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
         spans = best_spans(windows, start_logits, end_logits, self.settings.max_answer_tokens)
         return spans, float(null_scores(windows, start_logits, end_logits, len(passages)).min())
+
+
+def _transformers_tokenizer(folder: Path):
+    """A folder without tokenizer.json (a slow tokenizer's vocabulary only): transformers builds the fast one."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
 
 
 def load_reader(settings: ReaderSettings) -> tuple[Reader | None, str | None]:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import rag.dense as dense
+import rag.embedding as embedding
 from rag.config import DenseSettings
 from rag.dense import DenseIndex
 from rag.embedding import pick_device
@@ -14,8 +15,17 @@ from rag.embedding import pick_device
 def test_embedding_device(monkeypatch, cuda: bool, requested: str, chosen: str):
     import torch
 
+    monkeypatch.setattr(embedding, "nvidia_driver_possible", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     assert pick_device(requested) == chosen
+
+
+def test_without_an_nvidia_driver_auto_is_the_cpu_without_asking_torch(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(embedding, "nvidia_driver_possible", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # would say cuda if it were asked
+    assert pick_device("auto") == "cpu"
 
 
 def test_asking_for_cuda_without_it_is_a_clear_error(monkeypatch):

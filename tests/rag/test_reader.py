@@ -110,6 +110,32 @@ def test_training_windows_label_the_answer_or_cls():
     assert sum(1 for s in features["start_positions"] if s == 0) >= 1  # windows without it point at [CLS]
 
 
+def test_windows_from_the_tokenizers_library_equal_transformers_own():
+    """The reader reads tokenizer.json with `tokenizers` alone (no transformers import): its windows
+    must be exactly those transformers' tokenizer makes with overflowing tokens and a stride."""
+    from transformers import AutoTokenizer
+
+    from rag.tokenizer import load_tokenizer
+
+    filler = " ".join(f"word{i}" for i in range(150))
+    questions = ["Where does the heron live?", "Who counted them?", "Why?"]
+    passages = [f"{filler} The heron lives near Bergen. {filler}", "Rangers counted 17 herons.", "Ünïcode tëxt, and émigrés' café — déjà vu."]
+    hf = AutoTokenizer.from_pretrained(MINILM)
+    expected = hf(
+        questions, passages, truncation="only_second", max_length=64, stride=16, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest"
+    )
+    windows = read_windows(load_tokenizer(Path(MINILM)), questions, passages, max_length=64, stride=16)
+    assert len(windows) > len(questions)  # the long passage overflowed into several windows
+    np.testing.assert_array_equal(windows.input_ids, expected["input_ids"])
+    np.testing.assert_array_equal(windows.attention_mask, expected["attention_mask"])
+    np.testing.assert_array_equal(windows.token_type_ids, expected["token_type_ids"])
+    np.testing.assert_array_equal(windows.pair, expected["overflow_to_sample_mapping"])
+    for i in range(len(windows)):
+        passage = [j for j, seq in enumerate(expected.sequence_ids(i)) if seq == 1]
+        assert [tuple(expected["offset_mapping"][i][j]) for j in passage] == [(windows.starts[i, j], windows.ends[i, j]) for j in passage]
+        assert (windows.starts[i] >= 0).sum() == len(passage)
+
+
 def test_spans_are_read_within_the_passage_and_the_null_score_is_the_lowest_window():
     from transformers import AutoTokenizer
 
