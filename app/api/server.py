@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import chat, rest
+from app.api.docs import add_docs
 from app.api.keys import KeyStore
 from app.api.limits import BodyLimit
 from app.api.service import Service
@@ -41,8 +42,14 @@ def create_app(svc: Service) -> FastAPI:
         yield
 
     app = FastAPI(
-        title="rag-local", version="0.1.0", lifespan=lifespan, description="Cited answers from your own documents: REST and OpenAI-compatible routes."
+        title="rag-local",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Cited answers from your own documents: REST and OpenAI-compatible routes.",
+        docs_url=None,  # served by add_docs from this machine's files, not a CDN
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.service = svc
     app.include_router(rest.router)
     app.include_router(chat.router)
