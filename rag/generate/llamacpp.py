@@ -3,18 +3,40 @@
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from rag.config import GenerationSettings
 from rag.generate.base import Messages, cut_at_stops
 
 
+log = logging.getLogger("llama_cpp")
+
+
+@cache
+def _log_to_python():
+    """llama.cpp's log as Python debug records: llama-cpp-python prints the lines llama.cpp logs at
+    level NONE (such as "llama_kv_cache_iswa: using full-size SWA cache ...") to stderr even with
+    verbose=False; now they show only with `--verbose`. Cached: the C callback must stay alive."""
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data) -> None:
+        log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback
+
+
 class LlamaCppGenerator:
     def __init__(self, model_path: Path, context_tokens: int, threads: int, prompt_threads: int = 0) -> None:
         from llama_cpp import Llama
 
+        _log_to_python()
         self.name = f"llama.cpp:{Path(model_path).name}"
         self.llm = Llama(
             model_path=str(model_path),

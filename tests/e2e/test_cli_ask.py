@@ -2,6 +2,7 @@
 question, and the Answer object as JSON."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,15 @@ def test_usage_errors_are_reported_before_any_model_loads(index: Path, tmp_path:
     result = subprocess.run([sys.executable, "-c", script, "ask", question, "--index", str(target)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and says in result.stderr, result.stderr
     assert "loaded: []" in result.stdout  # nothing heavy was imported, let alone loaded
+
+
+def test_llama_cpp_log_lines_show_only_with_verbose(index: Path):
+    """llama.cpp logs some lines at level NONE that llama-cpp-python printed to stderr even with
+    verbose=False ("llama_kv_cache_iswa: using full-size SWA cache ..."): now only `-v` shows them."""
+    question = ["ask", "Where is Mount Etna?", "--index", str(index)]
+    env = {**os.environ, "RAG_GENERATION__ANSWER_STYLE": "short"}  # an LLM style: Gemma through llama.cpp
+    quiet = subprocess.run([sys.executable, "-m", "app.cli", *question], capture_output=True, text=True, timeout=600, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "llama" not in quiet.stderr.lower(), quiet.stderr
+    loud = subprocess.run([sys.executable, "-m", "app.cli", "-v", *question], capture_output=True, text=True, timeout=600, env=env)
+    assert loud.returncode == 0 and "llama_" in loud.stderr
