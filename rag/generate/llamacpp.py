@@ -13,7 +13,6 @@ from pathlib import Path
 from rag.config import GenerationSettings
 from rag.generate.base import Messages, cut_at_stops
 
-
 log = logging.getLogger("llama_cpp")
 
 
