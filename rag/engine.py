@@ -31,14 +31,15 @@ from rag.generate.base import Generator, GeneratorBusyError, GeneratorUnavailabl
 from rag.generate.checked import Said, said_sentences
 from rag.generate.extractive import compose_quotes, pick_quotes
 from rag.generate.prompt import DECLINE, build_prompt
-from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, labelled, short_messages, short_prompt
+from rag.generate.short import MAX_TOKENS, REPETITION_PENALTY, STOP, checked_phrase, short_messages, short_prompt
 from rag.index import HybridIndex, Index, open_index
-from rag.reader.compose import reader_text, span_answer
+from rag.reader.compose import SpanAnswer, read_texts, span_answer
 from rag.reader.model import Reader, load_reader
 from rag.rerank import Reranker
 from rag.retriever import Filters, HybridRetriever
 from rag.sentence_rank import Sentence, rank_sentences
 from rag.sparse import SparseIndex
+from rag.tables import cell_answer, labelled, table_header
 from rag.tune.active import index_embedder
 
 if TYPE_CHECKING:
@@ -78,6 +79,18 @@ class Turn:
     def decline(self, generator: str) -> Iterator[str | Answer]:
         yield DECLINE
         yield self.answer(DECLINE, [], generator, abstained=True)
+
+    @property
+    def read_question(self) -> str:
+        """The standalone question without the words carried over for the search (they are not part of what is asked)."""
+        return CARRIED_RE.sub("", self.searched).strip() or self.searched
+
+
+def names_a_cell(turn: Turn) -> bool:
+    """Whether a table among the hits has the cell the question names (its row and its column):
+    evidence the gate's count of question words misses ("When did Debian 10 reach its end of
+    life?" over a row of dates under "eol")."""
+    return any(cell_answer(turn.read_question, hit.text, hit.context) for hit in turn.hits)
 
 
 def llm_needed(generation: GenerationSettings) -> bool:
@@ -209,7 +222,8 @@ class Engine:
         searched = self._standalone(question, history, generation, extractive, timings, notes)
         index, hits = self._search(searched, top_k, filters, timings=timings, settings=retrieval, rerank=rerank)
         turn = Turn(question, searched, hits, index.sparse, generation, started, timings, notes=notes)
-        if not hits or weigh(searched, hits, index.sparse).score < turn.generation.abstain_below:
+        reads = not extractive and turn.generation.answer_style == "reader" and self.reader is not None
+        if not hits or (weigh(searched, hits, index.sparse).score < turn.generation.abstain_below and not (reads and names_a_cell(turn))):
             parts = turn.decline("retrieval")
         elif extractive:
             parts = self._quote(turn, self._rank(turn))
@@ -278,7 +292,7 @@ class Engine:
         best, gen = ranked[0], self.generator
         settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
         hit = turn.hits[best.n - 1]
-        given = labelled(best.text, hit.text, hit.context)  # a table row with its column names
+        given = labelled(best.text, table_header(hit.text, hit.context))  # a table row with its column names
         prompt = short_messages(turn.searched, given) if chat(gen, settings) else short_prompt(turn.searched, given)
         phrase, unavailable = "", None
         with self._llm_slot(turn.generation, turn.timings):  # held for the generation only, never while the reader reads
@@ -338,18 +352,26 @@ class Engine:
 
     def _read(self, turn: Turn) -> Iterator[str | Answer]:
         """The reader's span of the top passages, cited with the sentence that holds it; a
-        decline when its margin over "no answer" is under the threshold."""
+        decline when its margin over "no answer" is under the threshold. A table's cell that
+        the question names outright (its row and its column) is the answer without a span
+        search; the reader's reading of that row gives its confidence."""
         if self.reader is None:
             turn.notes.append("Quoted from the sources: the reader is not available (see the notes in the sidebar or the log)")
             yield from self._quote(turn, self._rank(turn))
             return
         t0 = time.perf_counter()
-        texts = [reader_text(hit) for hit in turn.hits[: self.settings.reader.passages]]
-        stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
-        question = CARRIED_RE.sub("", turn.searched).strip() or turn.searched  # the words carried for the search are not part of it
-        reading = self.reader.read(question, texts, stop_at)
+        question = turn.read_question
+        numbers, texts = read_texts(question, turn.hits, self.settings.reader.passages)
+        cell = next(((n, c) for n in numbers if (c := cell_answer(question, turn.hits[n - 1].text, turn.hits[n - 1].context))), None)
+        if cell is not None:
+            n, found_cell = cell
+            reading = self.reader.read(question, [found_cell.row])
+            found = SpanAnswer(found_cell.value, n, found_cell.row)
+        else:
+            stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
+            reading = self.reader.read(question, texts, stop_at)
+            found = span_answer(reading, texts, numbers) if reading.answers(self.reader.threshold) else None
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
-        found = span_answer(reading, texts) if reading.answers(self.reader.threshold) else None
         if found is None:
             yield DECLINE
             answer = turn.answer(DECLINE, [], "reader", abstained=True)

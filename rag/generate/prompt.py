@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.answer import Hit
+from rag.tables import table_text
 
 DECLINE = "I don't know: the sources do not say."
 
@@ -26,9 +27,11 @@ def escape_source_text(text: str) -> str:
     return TAG_RE.sub(lambda m: m.group(0).replace("<", "‹"), text)
 
 
-def format_source(n: int, hit: Hit) -> str:
+def format_source(n: int, hit: Hit, question: str | None = None) -> str:
+    """One numbered source; a table's rows as "column: value" pairs, only those the question names (rag/tables.py)."""
     where = f' page="{hit.page}"' if hit.page else ""
-    return f'<source n="{n}" file="{escape_source_text(hit.path)}"{where}>\n{escape_source_text(hit.text.strip())}\n</source>\n'
+    text = table_text(hit.text, hit.context, question).strip()
+    return f'<source n="{n}" file="{escape_source_text(hit.path)}"{where}>\n{escape_source_text(text)}\n</source>\n'
 
 
 @dataclass
@@ -56,7 +59,7 @@ def build_prompt(question: str, hits: Sequence[Hit], count_tokens: Callable[[str
         )
     sources, left_out, blocks = [], [], []
     for hit in hits:
-        block = format_source(len(sources) + 1, hit)
+        block = format_source(len(sources) + 1, hit, question)
         cost = count_tokens(block)
         if used + cost > budget:
             left_out.append(hit)

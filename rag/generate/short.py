@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-from rag.sentences import TABLE_SEPARATOR_RE
-
 HEAD = "Answer each question with the shortest phrase from its text that answers it.\n\n"
 EXAMPLES = (
     ("The Eiffel Tower was completed in 1889 as the entrance arch to the World's Fair in Paris.", "When was the Eiffel Tower completed?", "1889"),
@@ -73,35 +71,6 @@ def short_messages(question: str, sentence: str) -> list[dict[str, str]]:
     for text, asked, answer in EXAMPLES:
         messages += [{"role": "user", "content": f"Text: {text}\nQuestion: {asked}"}, {"role": "assistant", "content": answer}]
     return [*messages, {"role": "user", "content": f"Text: {one_line(sentence)}\nQuestion: {one_line(question)}"}]
-
-
-CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")  # a cell border: a pipe not escaped as \|
-
-
-def cells(row: str) -> list[str]:
-    return [c.strip() for c in CELL_SPLIT_RE.split(row.strip())[1:-1]]
-
-
-def table_header(passage: str, context: str | None) -> list[str] | None:
-    """The header cells of the Markdown table in a passage: its context's last line (a table cut
-    into pieces), else the passage's own first table row when a separator follows it."""
-    if context and context.splitlines()[-1].startswith("|"):
-        return cells(context.splitlines()[-1])
-    lines = passage.splitlines()
-    for i, line in enumerate(lines[:-1]):
-        if line.startswith("|") and TABLE_SEPARATOR_RE.match(lines[i + 1]):
-            return cells(line)
-    return None
-
-
-def labelled(sentence: str, passage: str, context: str | None) -> str:
-    """A table row as "column: value" pairs, so a small model can tell which date is the release
-    and which the creation; any other sentence as it is."""
-    header = table_header(passage, context) if sentence.startswith("|") and sentence.rstrip().endswith("|") else None
-    values = cells(sentence) if header else []
-    if not header or len(values) != len(header):
-        return sentence
-    return "; ".join(f"{h}: {v}" for h, v in zip(header, values, strict=True) if v)
 
 
 def words(text: str) -> list[str]:

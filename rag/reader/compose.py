@@ -1,5 +1,6 @@
-"""From the reader's span to what an answer shows: the span as written in its passage, the
-source number, and the passage sentence it sits in (the citation's quoted sentence)."""
+"""From the reader's span to what an answer shows: the span as written in the text it read (a
+table row as "column: value" pairs, rag/tables.py), the source number, and the sentence or row
+it sits in (the citation's quoted sentence)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer import Hit
-from rag.generate.short import labelled, table_header
 from rag.reader.model import Reading
-from rag.sentences import TABLE_SEPARATOR_RE, split_sentences
+from rag.sentences import split_sentences
+from rag.tables import table_text
 
 
 @dataclass(frozen=True)
@@ -32,28 +33,28 @@ def holding_sentence(text: str, start: int, end: int) -> str:
     return " ".join(text[a:b].split())
 
 
-def reader_text(hit: Hit) -> str:
-    """What the reader reads of a passage: its text, with each table row written as "column:
-    value" pairs (a row of bare cells does not say which date is the release and which the
-    creation) and the header and separator lines, which the pairs now carry, left out."""
-    header = table_header(hit.text, hit.context)
-    if header is None:
-        return hit.text
-    lines = []
-    for line in hit.text.splitlines():
-        row = line.strip()
-        if TABLE_SEPARATOR_RE.match(row) or (row.startswith("|") and [c.strip() for c in row.strip("|").split("|")] == header):
-            continue
-        lines.append(labelled(row, hit.text, hit.context) if row.startswith("|") and row.endswith("|") else line)
-    return "\n".join(lines)
+def read_texts(question: str, hits: Sequence[Hit], passages: int) -> tuple[list[int], list[str]]:
+    """(source numbers, texts) of the first `passages` hits that leave something to read once a
+    table is cut to the rows the question names (rag/tables.py): a chunk of another part of the
+    table is skipped, not counted, so the chunk with the row is still read."""
+    numbers, texts = [], []
+    for n, hit in enumerate(hits, start=1):
+        text = table_text(hit.text, hit.context, question)
+        if text.strip():
+            numbers.append(n)
+            texts.append(text)
+        if len(texts) == passages:
+            break
+    return numbers, texts
 
 
-def span_answer(reading: Reading, texts: Sequence[str]) -> SpanAnswer | None:
-    """The reading's best span as an answer over `texts` (the passages it read, in order)."""
+def span_answer(reading: Reading, texts: Sequence[str], numbers: Sequence[int]) -> SpanAnswer | None:
+    """The reading's best span as an answer over `texts` (the passages it read, in order; their
+    source numbers are `numbers`)."""
     if reading.best is None:
         return None
     text = texts[reading.best.passage]
     phrase = text[reading.best.start : reading.best.end].strip()
     if not phrase:
         return None
-    return SpanAnswer(phrase, reading.best.passage + 1, holding_sentence(text, reading.best.start, reading.best.end))
+    return SpanAnswer(phrase, numbers[reading.best.passage], holding_sentence(text, reading.best.start, reading.best.end))

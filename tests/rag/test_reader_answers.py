@@ -12,6 +12,7 @@ from rag.engine import Engine
 from rag.reader.compose import holding_sentence
 from rag.reader.model import BUNDLED_READER
 
+RELEASES = "version,codename,created,release,eol\n10,Buster,2017-06-17,2019-07-06,2022-09-10\n11,Bullseye,2019-07-06,2021-08-14,2024-08-14\n12,Bookworm,2021-08-14,2023-06-10,2026-07-11\n"
 ORCHARD = (
     "The Kessler orchard lies on the south slope above the village. "
     "The Kessler orchard grows three apple varieties: Boskoop, Elstar and Topaz. "
@@ -21,7 +22,7 @@ ORCHARD = (
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, embedder):
-    return ingested_corpus(tmp_path_factory.mktemp("reader"), embedder, {"orchard.txt": ORCHARD})
+    return ingested_corpus(tmp_path_factory.mktemp("reader"), embedder, {"orchard.txt": ORCHARD, "releases.csv": RELEASES})
 
 
 def with_reader(settings, **update):
@@ -37,23 +38,6 @@ def test_the_sentence_that_holds_a_span():
     assert holding_sentence(table, at, at + 6) == "| 13 | trixie |"
 
 
-def test_the_reader_reads_table_rows_as_column_value_pairs():
-    from rag.answer import Hit
-    from rag.reader.compose import reader_text
-
-    context = "releases.csv\n| version | codename | created | release |"
-    text = "| 12 | Bookworm | 2021-08-14 | 2023-06-10 |\n| 13 | Trixie | 2023-06-10 | 2025-08-09 |"
-    hit = Hit(1, "releases.csv", text, 0, len(text), None, None, 1.0, context=context)
-    assert reader_text(hit).splitlines() == [
-        "version: 12; codename: Bookworm; created: 2021-08-14; release: 2023-06-10",
-        "version: 13; codename: Trixie; created: 2023-06-10; release: 2025-08-09",
-    ]
-    own = "| version | codename |\n| --- | --- |\n| 12 | Bookworm |\nA line of prose."
-    assert reader_text(Hit(2, "a.md", own, 0, len(own), None, None, 1.0)).splitlines() == ["version: 12; codename: Bookworm", "A line of prose."]
-    prose = "No table here. Just prose."
-    assert reader_text(Hit(3, "b.md", prose, 0, len(prose), None, None, 1.0)) == prose
-
-
 @pytest.mark.slow
 def test_the_shipped_reader_answers_with_a_span_and_the_sentence_that_holds_it(settings, embedder):
     engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
@@ -63,6 +47,19 @@ def test_the_shipped_reader_answers_with_a_span_and_the_sentence_that_holds_it(s
     [citation] = answer.citations
     assert citation.path == "volcanoes.md" and citation.sentences == ["Etna erupts frequently; lava flows have reached the town of Catania."]
     assert 0.0 < answer.confidence <= 1.0 and "read" in answer.timings
+
+
+@pytest.mark.slow
+def test_a_table_question_gets_the_cell_of_the_row_and_column_it_names(settings, embedder):
+    """The cell, cited with its row as "column: value" pairs; past the gate's word count, which
+    finds "end of life" nowhere in a table that says "eol" (it declined these before)."""
+    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
+    released = engine.ask("When was Debian bookworm released?")
+    assert released.answer.startswith("2023-06-10 [") and released.citations[0].path == "releases.csv"
+    assert released.citations[0].sentences == ["version: 12; codename: Bookworm; release: 2023-06-10"]
+    assert 0.0 < released.confidence <= 1.0
+    eol = engine.ask("When did Debian 10 reach its end of life?")
+    assert eol.answer.startswith("2022-09-10 [") and not eol.abstained
 
 
 @pytest.mark.slow
