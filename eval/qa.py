@@ -26,6 +26,7 @@ import numpy as np
 from eval.judges import Judge
 from rag.answer import Answer, Hit
 from rag.citations import CITE_RE, sentence_citations
+from rag.followup import QUESTION_WORDS, REFERRING, WORD_RE
 
 ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
 PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -39,6 +40,7 @@ class QaItem:
     gold_docs: list[str] = field(default_factory=list)  # document ids (corpus ids or index paths)
     rationales: dict[str, list[str]] = field(default_factory=dict)  # doc id -> rationale sentences
     history: list[str] = field(default_factory=list)  # earlier questions of the conversation, oldest first
+    standalone: str | None = None  # a follow-up's expected standalone question: what it asks, said in full
     graded: bool = True  # False: no gold is known (a thumbs down), so neither answering nor declining is right
 
 
@@ -50,7 +52,7 @@ def load_questions(path: Path, limit: int | None = None) -> list[QaItem]:
 
 def parse_questions(lines: Iterable[str], origin: str, limit: int | None = None) -> list[QaItem]:
     """Questions from JSONL lines (`_id`, `question`, optional `answers`, `gold_passage_ids`,
-    `history`); `origin` names the file in errors."""
+    `history`, `standalone`); `origin` names the file in errors."""
     items = []
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
@@ -65,6 +67,7 @@ def parse_questions(lines: Iterable[str], origin: str, limit: int | None = None)
                 [str(a) for a in row.get("answers", [])],
                 [str(d) for d in row.get("gold_passage_ids", [])],
                 history=[str(h) for h in row.get("history", [])],
+                standalone=str(row["standalone"]) if row.get("standalone") else None,
             )
         except json.JSONDecodeError as exc:
             raise ValueError(f"{origin}:{line_no}: not JSON ({exc.msg})") from None
@@ -158,6 +161,15 @@ def context_recall(hits: Sequence[Hit], gold_docs: list[str], doc_of: dict[str, 
     return len(retrieved & set(gold_docs)) / len(gold_docs)
 
 
+def standalone_right(expected: str, searched: str, terms: Callable[[str], list[str]]) -> float:
+    """1.0 when the question as searched holds every content word of the expected standalone
+    question (BM25's stemmed terms, so "released" and "release" agree; asking words and pronouns
+    aside; words carried over in brackets count, extra words are allowed), else 0.0: the
+    follow-up was resolved to what it asks."""
+    content = " ".join(w for w in WORD_RE.findall(expected) if w.lower() not in QUESTION_WORDS | REFERRING)
+    return float(set(terms(content)) <= set(terms(searched)))
+
+
 def score_answer(item: QaItem, answer: Answer, doc_of: dict[str, str], judge: Judge) -> dict:
     """Every metric for one question; None where it does not apply."""
     cited_docs = [doc_of.get(c.path, c.path) for c in answer.citations]
@@ -220,6 +232,8 @@ def evaluate_qa(
         if item.history and item.gold_docs:
             scores["context_recall_not_rewritten"] = context_recall(engine.retrieve(item.question), item.gold_docs, doc_of)
             scores["rewritten"] = float(bool(answer.searched))
+        if item.standalone:
+            scores["standalone_right"] = standalone_right(item.standalone, answer.searched or item.question, engine.index.sparse.tokenizer)
         rows.append(
             {
                 "id": item.id,

@@ -25,6 +25,7 @@ METRIC_NAMES = {
     "declined_answerable": "declined, of questions with a gold answer",
     "context_recall_not_rewritten": "context recall of a follow-up searched as asked (not rewritten)",
     "rewritten": "follow-ups made standalone before the search",
+    "standalone_right": "follow-ups resolved to their expected standalone question",
 }
 EXAMPLES = 8
 

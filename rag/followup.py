@@ -32,7 +32,11 @@ QUESTION_WORDS = frozenset("what which who whom whose when where why how do does
 LEADS = ("and ", "but ", "also ", "so ", "what about ", "how about ", "and?", "what else")
 WORD_RE = re.compile(r"[\w'-]+")
 TOKEN_SPAN_RE = re.compile(r"\w[\w'.-]*\w|\w")  # a word, with "22.04", "all-MiniLM-L6-v2" and "Etna's" whole
-FOCUS_RE = re.compile(r"^\s*(?:(?:and|but|so|also)\s+)?(?:what|how)\s+about\s+(?P<focus>.+?)[\s?.!]*$", re.I)
+FOCUS_RE = re.compile(r"^\s*(?:(?:and|but|so|also)\s+)?(?:(?:what|how)\s+about|for)\s+(?P<focus>.+?)[\s?.!]*$", re.I)
+BARE_FOCUS_RE = re.compile(r"^\s*(?:and|but|also)\s+(?P<focus>[^\s?!]+(?:\s+[^\s?!]+)?)[\s?.!]*$", re.I)  # "And trixie?"
+PLURAL = frozenset("they them their".split())
+COORDINATED_RE = re.compile(r"\S+ and \S+[?.!]*\s*$")  # "/etc/passwd and /etc/group?" ending a question
+COPULA_RE = re.compile(r"^\s*(?:what|who|which)\s+(?:is|are|was|were)\s+(?P<what>.+?)[\s?.!]*$", re.I)
 PRONOUN_RE = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.I)
 PERSONAL, POSSESSIVE = frozenset("he him his she her".split()), frozenset("its their his".split())
 NAME_JOINERS = frozenset(["", "of", "of the", "de", "du", "la", "von", "van", "der"])  # inside one name: "University of Chicago"
@@ -78,14 +82,18 @@ def _content(frame: str, sparse: SparseIndex) -> list[tuple[re.Match, float]]:
 
 
 def shift_focus(question: str, frame: str, sparse: SparseIndex) -> str | None:
-    """ "and what about X?" as the frame with X in place of its rarest word of X's kind (a
-    number for a number, a word for a word); None when the question is not such a shift."""
-    match = FOCUS_RE.match(question)
-    if not match:
+    """ "and what about X?" ("and for X?", "and X?") as the frame with X in place of its rarest
+    word of X's kind (a number for a number, a word for a word); None when the question is not
+    such a shift."""
+    match = FOCUS_RE.match(question) or BARE_FOCUS_RE.match(question)
+    focus = match.group("focus").strip() if match else ""
+    if not focus or focus.split()[0].lower() in QUESTION_WORDS | REFERRING:
         return None
-    focus = match.group("focus").strip()
     numeric = any(c.isdigit() for c in focus)
     same_kind = [(m, r) for m, r in _content(frame, sparse) if any(c.isdigit() for c in m.group()) == numeric]
+    unseen = float(sparse.idf(["\x00"])[0])  # the weight of a term the collection never saw
+    seen = [(m, r) for m, r in same_kind if r < unseen]  # the focus replaced is one the collection holds
+    same_kind = seen or same_kind
     if not same_kind:
         return None
     target, _ = max(same_kind, key=lambda mr: (mr[1], mr[0].start()))
@@ -118,19 +126,33 @@ def subject_of(frame: str, sparse: SparseIndex) -> str | None:
     return text[:-2] if text.endswith("'s") else text
 
 
+def plural_of(frame: str) -> str | None:
+    """What "they" or "them" refers to in the frame: the thing a "what are ...?" question asks
+    about ("static system users in Debian"), or the two things it ends on joined by "and"
+    ("/etc/passwd and /etc/group" in "How does Debian manage /etc/passwd and /etc/group?");
+    None otherwise (the subject serves)."""
+    copula = COPULA_RE.match(frame)
+    if copula:
+        return copula.group("what")
+    joined = COORDINATED_RE.search(frame)
+    return joined.group(0).rstrip("?.! ") if joined else None
+
+
 def resolve_pronouns(question: str, frame: str, answer: str, sparse: SparseIndex) -> str | None:
-    """The question with its pronouns replaced by the frame's subject (he/she after a "who"
-    question: by its short answer); None when it has no pronoun or the frame no subject."""
+    """The question with its pronouns replaced by the frame's subject (they/them: `plural_of`;
+    he/she after a "who" question: its short answer); None when it has no pronoun or the frame
+    no subject."""
     if not PRONOUN_RE.search(question):
         return None
     subject = subject_of(frame, sparse)
+    plural = plural_of(frame)
     person = " ".join(CITE_RE.sub(" ", answer).split()) if frame.lower().startswith("who") else ""
     if len(person.split()) > SHORT_ANSWER_WORDS:
         person = ""
 
     def referent(m: re.Match) -> str:
         word = m.group().lower()
-        name = (person or subject) if word in PERSONAL else subject
+        name = (person or subject) if word in PERSONAL else (plural or subject) if word in PLURAL else subject
         return f"{name}'s" if word in POSSESSIVE else name
 
     if subject is None and not person:

@@ -66,7 +66,7 @@ def labelled(row: str, header: list[str] | None, columns: set[int] | None = None
 
 
 def terms(text: str) -> set[str]:
-    return {t for t in TERM_RE.findall(text.lower()) if t not in ASKING}
+    return {t.removesuffix("'s") for t in TERM_RE.findall(text.lower()) if t not in ASKING}
 
 
 @cache

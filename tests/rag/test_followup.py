@@ -74,6 +74,15 @@ def test_a_follow_up_carries_the_previous_turn(sparse: SparseIndex):
         ("What is the codename of Ubuntu 22.04?", "Jammy Jellyfish [1]", "and when was it released?", "When was Ubuntu 22.04 released?"),
         ("Which town have Etna's lava flows reached?", "Catania [1]", "Where is it?", "Where is Etna? (lava flows reached)"),
         ("Who founded the Zephyrine Observatory?", "Dr. Mira Okonkwo [1]", "When did she found it?", "When did Dr. Mira Okonkwo found Zephyrine Observatory?"),
+        ("Which uid is reserved for the mysql user?", "64001 [1]", "And for netplan?", "Which uid is reserved for the netplan user?"),  # "and for X?"
+        ("When was Debian bookworm released?", "2023-06-10 [1]", "And trixie?", "When was Debian trixie released?"),  # "and X?"
+        ("What are static system users in Debian?", "... [1]", "Which IDs are allocated to them?", "Which IDs are allocated to static system users in Debian?"),
+        (
+            "How does Debian manage /etc/passwd and /etc/group?",
+            "... [1]",
+            "Which tool keeps them in sync?",
+            "Which tool keeps /etc/passwd and /etc/group in sync? (manage)",  # "them": the two joined by "and", not the subject
+        ),
     ],
 )
 def test_a_follow_up_is_resolved_against_the_previous_frame(before: str, answer: str, follow_up: str, expected: str):
@@ -83,6 +92,9 @@ def test_a_follow_up_is_resolved_against_the_previous_frame(before: str, answer:
         "Debian and Ubuntu publish a release every two years or so.",
         "Etna erupts frequently; lava flows have reached the town of Catania.",
         "The Zephyrine Observatory was founded in 1987 by Dr. Mira Okonkwo near Tromso.",
+        "| uid | name | description |\n| 64001 | mysql | mysql-server |\n| 63434 | netplan | netplan |",
+        "Static system users in Debian get IDs in 60000-64999; update-passwd keeps /etc/passwd and /etc/group in sync.",
+        "Each user has a uid; a package asks before it reserves one for its user.",  # "user" is common, "mysql" rare: the focus replaced
     ]
     sparse = SparseIndex.build(enumerate(texts), BM25Settings())
     assert standalone(follow_up, [Exchange(before, answer)], sparse) == expected
