@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval.judges import LexicalJudge
-from eval.qa import QaItem, citation_precision, correctness, faithfulness, load_claims, load_questions, normalize, score_answer, token_f1
+from eval.qa import QaItem, citation_precision, correctness, faithfulness, load_claims, load_questions, normalize, score_answer, standalone_right, token_f1
 from rag.answer import Answer, Citation, Hit
 
 ETNA = "Mount Etna is an active volcano on Sicily. Its lava reached Catania in 1669."
@@ -56,6 +56,18 @@ def test_score_answer_context_recall_gold_citations_and_rationales():
     assert scores["context_recall"] == 0.5  # one of the two gold documents was retrieved
     assert scores["gold_citation_precision"] == 0.5 and scores["rationale_cited"] == 1.0
     assert scores["contains_answer"] == 1.0 and scores["abstained"] == 0.0
+
+
+def test_a_follow_up_is_right_when_its_search_holds_every_content_word_of_the_expected_question():
+    from rag.sparse import Tokenizer
+
+    terms = Tokenizer()
+    expected = "When was Debian trixie released?"
+    assert standalone_right(expected, "When was Debian trixie released?", terms) == 1.0
+    assert standalone_right(expected, "When was trixie's release? (Debian)", terms) == 1.0  # stems agree, carried words count
+    assert standalone_right(expected, "When was Debian bookworm released? (2023-06-10)", terms) == 0.0  # the old focus
+    assert standalone_right(expected, "And what about trixie?", terms) == 0.0  # not resolved
+    assert standalone_right("When does it reach its end of life?", "When does Debian trixie reach the end of life?", terms) == 1.0  # pronouns aside
 
 
 def test_question_files_are_checked_line_by_line(tmp_path: Path):
