@@ -8,8 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ingest.jobs import IngestJobs
 from rag.config import Settings
 from rag.conversations import ConversationStore, new_token, valid_token
+from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.feedback import FeedbackStore
 from rag.index import IndexCorruptError, live_version
@@ -75,6 +77,26 @@ def source_folder(current: Settings, eng: Engine | None) -> Path | None:
         return current.ui.source_dir
     recorded = eng.index.store.get_meta("source") if eng else None
     return Path(recorded) if recorded else None
+
+
+@st.cache_resource
+def _ingest_jobs(settings_json: str) -> IngestJobs:
+    current = Settings.model_validate_json(settings_json)
+    loaded: list[Embedder] = []
+
+    def load_embedder() -> Embedder:  # once, when a queued job first runs
+        if not loaded:
+            loaded.append(Embedder.load(current.embedding))
+        return loaded[0]
+
+    return IngestJobs(current, current.index_dir, load_embedder, on_done=lambda: None)  # pages refresh their engine on each run
+
+
+def ingest_jobs(current: Settings) -> IngestJobs:
+    """This process's ingest jobs for the index: where an ingest that finds the writer's place
+    taken (another process's ingest, another browser's) queues its re-sync, so no upload is
+    left behind."""
+    return _ingest_jobs(current.model_dump_json(exclude={"ui"}))
 
 
 def forget_engine() -> None:

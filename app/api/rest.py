@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.jobs import JobConflict
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
+from ingest.jobs import JobConflict
 from ingest.scan import leave_out
 from ingest.status import read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload

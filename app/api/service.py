@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-from app.api.jobs import IngestJobs
 from app.api.keys import KeyStore
 from app.api.metrics import Metrics
+from ingest.jobs import IngestJobs
 from rag.config import Settings
 from rag.engine import Engine
 from rag.retriever import Filters
@@ -26,7 +26,7 @@ class Service:
 
     @classmethod
     def build(cls, settings: Settings, index_dir: Path, engine: Engine) -> Service:
-        jobs = IngestJobs(settings, index_dir, engine.embedder, on_done=engine.refresh)
+        jobs = IngestJobs(settings, index_dir, lambda: engine.embedder, on_done=engine.refresh)
         return cls(settings, index_dir, engine, KeyStore.for_index(index_dir), jobs, Metrics())
 
     def source_dir(self) -> Path:

@@ -216,6 +216,30 @@ def test_collection_lists_resyncs_and_deletes(app_env: Path):
     assert not (app_env / "docs" / "lighthouses.md").exists()
 
 
+def test_an_ingest_while_another_holds_the_index_is_queued_and_runs_when_it_ends(app_env: Path):
+    """The page once said "Another ingest is writing this index" and indexed nothing: an upload saved
+    during another process's ingest was left out until someone re-synced by hand."""
+    import time
+
+    from rag.snapshots import WriteLock
+
+    at = page("collection").run()
+    (app_env / "docs" / "glaciers.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.\n")
+    with WriteLock(app_env / "index"):  # another process's ingest, as far as the page can tell
+        next(b for b in at.button if b.label.startswith("Re-sync")).click().run()
+        assert not at.exception and not at.error
+        shown = [i.value.replace("\\", "") for i in at.info]  # plain_markdown escapes punctuation
+        assert any("A re-sync is queued for when it ends" in v for v in shown) and any(v.startswith("Queued: a re-sync starts when") for v in shown), shown
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        at.run()
+        if "glaciers.txt" in set(at.dataframe[0].value["document"]):
+            break
+        time.sleep(1)
+    assert "glaciers.txt" in set(at.dataframe[0].value["document"])  # indexed once the lock was free, without anyone asking again
+    assert not any(i.value.replace("\\", "").startswith("Queued:") for i in at.info)
+
+
 def test_evaluation_runs_shows_and_compares_reports(app_env: Path, monkeypatch):
     monkeypatch.chdir(app_env)  # the eval cache goes under the working folder
     dataset = write_beir(app_env / "beir")

@@ -34,22 +34,26 @@ def status_rows(status: dict) -> list[dict]:
     ]
 
 
-def run_ingest(current: Settings, eng: Engine | None, source: Path) -> None:
-    """Ingest `source` into the index with a live progress bar, then rerun the page with a summary."""
-    bar, files = st.progress(0.0, text="Scanning ..."), st.empty()
+def run_ingest(current: Settings, eng: Engine | None, source: Path, files: list[str] | None = None) -> None:
+    """Ingest `source` into the index with a live progress bar, then rerun the page with a summary.
+    When another ingest holds the index, one re-sync is queued instead (indexing `files`, the
+    uploads just saved) and starts when that ingest ends."""
+    bar, table = st.progress(0.0, text="Scanning ..."), st.empty()
 
     def on_progress(done: int, total: int, chunks: int) -> None:
         bar.progress(done / max(total, 1), text=f"{done} of {total} files, {chunks} chunks embedded")
         status = read_status(current.index_dir, current.ingest.file_timeout_s)
         if status is not None:  # each file's stage, as the ingest records it
-            files.dataframe(status_rows(status), hide_index=True, width="stretch")
+            table.dataframe(status_rows(status), hide_index=True, width="stretch")
 
     load = (lambda: eng.embedder) if eng else (lambda: Embedder.load(current.embedding))
     try:
         report = Ingestor(current, load, interactive=False, on_progress=on_progress).run(source, current.index_dir)
     except IndexBusyError as exc:
-        st.error(plain_markdown(f"Another ingest is writing this index: {exc}"))
-        return
+        job = resources.ingest_jobs(current).start(source, queue=True, files=files)
+        waiting = f": {', '.join(job.waiting)} will be indexed then" if job.waiting else ""
+        st.session_state["collection_queued"] = f"Another ingest is writing this index ({exc}). A re-sync is queued for when it ends{waiting}."
+        st.rerun()
     except (UsageError, IndexMismatchError, ValueError) as exc:
         st.error(plain_markdown(str(exc)))
         return
@@ -84,6 +88,15 @@ for refused in st.session_state.pop("collection_refused", []):
     st.error(plain_markdown(refused))
 if flash := st.session_state.pop("collection_flash", None):
     st.success(flash)
+if queued := st.session_state.pop("collection_queued", None):
+    st.info(plain_markdown(queued))
+waiting = resources.ingest_jobs(current).queued()
+if waiting is not None:
+    st.info(
+        plain_markdown(
+            "Queued: a re-sync starts when the ingest running now ends" + (f"; it will index {', '.join(waiting.waiting)}" if waiting.waiting else "")
+        )
+    )
 
 allowed = [e.lstrip(".") for e in current.ingest.extensions]
 uploads = st.file_uploader(
@@ -104,7 +117,7 @@ if uploads and st.button("Upload and ingest", type="primary"):
     st.session_state["collection_refused"] = refused  # shown after the rerun that follows
     st.session_state["collection_saved"] = saved
     if saved:
-        run_ingest(current, eng, source)
+        run_ingest(current, eng, source, saved)
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     st.rerun()
 

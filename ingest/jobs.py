@@ -1,5 +1,5 @@
-"""Ingest jobs for the API: one writer at a time (this process's lock, and the index's own
-write lock against other processes), run in a thread, progress readable while it runs.
+"""Ingest jobs for a server (the API, the app): one writer at a time (this process's lock, and the
+index's own write lock against other processes), run in a thread, progress readable while it runs.
 
 An upload or a delete while an ingest runs (here or in another process) is not left behind: it
 queues one re-sync, which starts when the writer's place is free and picks up every file saved
@@ -53,8 +53,8 @@ class Job:
 class IngestJobs:
     """Starts ingests in the background and keeps every job's state."""
 
-    def __init__(self, settings: Settings, index_dir: Path, embedder: Embedder, on_done: Callable[[], object]) -> None:
-        self.settings, self.index_dir, self.embedder, self.on_done = settings, index_dir, embedder, on_done
+    def __init__(self, settings: Settings, index_dir: Path, load_embedder: Callable[[], Embedder], on_done: Callable[[], object]) -> None:
+        self.settings, self.index_dir, self.load_embedder, self.on_done = settings, index_dir, load_embedder, on_done
         self._jobs: dict[str, Job] = {}
         self._running: Job | None = None
         self._queued: Job | None = None  # one re-sync waiting for the writer's place
@@ -125,7 +125,7 @@ class IngestJobs:
             job.files_done, job.files_total, job.chunks_embedded = done, total, chunks
 
         try:
-            ingestor = Ingestor(self.settings, lambda: self.embedder, interactive=False, on_progress=progress)
+            ingestor = Ingestor(self.settings, self.load_embedder, interactive=False, on_progress=progress)
             report = ingestor.run(source, self.index_dir)
             job.report, job.state = report.as_dict(), "done"
             self.on_done()
