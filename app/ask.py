@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from app import EXIT_OK, EXIT_USAGE
-from rag.answer import place
+from rag.answering.answer import place
 
 CLOSEST = 3  # passages shown under a decline
 
@@ -34,7 +34,7 @@ def _print_answer_sources(answer, notes: list[str]) -> None:
 def usage_error(args: argparse.Namespace, settings) -> str | None:
     """What is wrong with the command line itself, found before any model loads (about 15 s of
     imports and loading saved when the index folder is mistyped): None when nothing is."""
-    from rag.snapshots import IndexNotFoundError, require_live_snapshot
+    from rag.storage.snapshots import IndexNotFoundError, require_live_snapshot
 
     question = getattr(args, "question", None)
     if question is not None and not question.strip():
@@ -67,10 +67,10 @@ def _ask_engine(args: argparse.Namespace, command: str):
     if wrong:
         print(f"rag {command}: {wrong}", file=sys.stderr)
         return None
-    from rag.engine import Engine, llm_needed
-    from rag.index import IndexCorruptError
-    from rag.snapshots import IndexNotFoundError
-    from rag.store import IndexMismatchError
+    from rag.answering.engine import Engine, llm_needed
+    from rag.storage.index import IndexCorruptError
+    from rag.storage.snapshots import IndexNotFoundError
+    from rag.storage.store import IndexMismatchError
 
     try:
         if args.top_k:
@@ -85,8 +85,8 @@ def _ask_engine(args: argparse.Namespace, command: str):
 
 def _answer_one(engine, question: str, args: argparse.Namespace, history=()) -> object:
     """Stream one answer to stdout (or print it as JSON), then its sources; returns the Answer."""
-    from rag.answer import Answer
-    from rag.retriever import Filters
+    from rag.answering.answer import Answer
+    from rag.search.retriever import Filters
 
     filters = Filters(args.path, tuple(args.kind or ()))
     answer, streamed = None, []
@@ -112,7 +112,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _ask_engine(args, "ask")
     if engine is None:
         return EXIT_USAGE
-    from rag.engine import QuestionTooLongError
+    from rag.answering.engine import QuestionTooLongError
 
     try:
         _answer_one(engine, args.question, args)
@@ -128,7 +128,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     engine = _ask_engine(args, "chat")
     if engine is None:
         return EXIT_USAGE
-    from rag.engine import QuestionTooLongError
+    from rag.answering.engine import QuestionTooLongError
 
     for note in engine.notes:
         print(f"note: {note}")

@@ -49,9 +49,9 @@ def _print_summary(report: dict, index: Path) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, UsageError
     from rag.config import Settings
-    from rag.embedding import Embedder
-    from rag.snapshots import IndexBusyError
-    from rag.store import IndexMismatchError
+    from rag.search.embedding import Embedder
+    from rag.storage.snapshots import IndexBusyError
+    from rag.storage.store import IndexMismatchError
 
     try:
         settings = Settings.load(args.config)
@@ -142,13 +142,13 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     from eval.qa import evaluate_qa, load_claims, load_questions
     from eval.qa_report import answer_config, qa_report_dict, write_qa_report
     from eval.retrieval import build_index
+    from rag.answering.engine import Engine, llm_needed
     from rag.config import Settings
-    from rag.embedding import Embedder
-    from rag.engine import Engine, llm_needed
     from rag.feedback import FeedbackStore
-    from rag.index import IndexCorruptError
-    from rag.snapshots import IndexNotFoundError
-    from rag.store import IndexMismatchError
+    from rag.search.embedding import Embedder
+    from rag.storage.index import IndexCorruptError
+    from rag.storage.snapshots import IndexNotFoundError
+    from rag.storage.store import IndexMismatchError
 
     dataset, extractive = Path(args.dataset), args.generator == "extractive"
     try:
@@ -308,9 +308,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     from app.api.server import InsecureBindError, serve
     from rag.config import Settings
-    from rag.index import IndexCorruptError
-    from rag.snapshots import IndexNotFoundError
-    from rag.store import IndexMismatchError
+    from rag.storage.index import IndexCorruptError
+    from rag.storage.snapshots import IndexNotFoundError
+    from rag.storage.store import IndexMismatchError
 
     try:
         settings = Settings.load(args.config)
@@ -366,8 +366,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rag.config import Settings
-    from rag.doctor import diagnose, repair
-    from rag.snapshots import IndexBusyError
+    from rag.storage.doctor import diagnose, repair
+    from rag.storage.snapshots import IndexBusyError
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir

@@ -37,9 +37,9 @@ def add_eval_parser(eval_sub) -> None:
 
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
+    from rag.answering.reader.train import MODEL_DIR, train_reader
     from rag.config import Settings
-    from rag.embedding import pick_device, resolve_model_path
-    from rag.reader.train import MODEL_DIR, train_reader
+    from rag.search.embedding import pick_device, resolve_model_path
 
     try:
         settings = Settings.load(args.config)
@@ -78,11 +78,11 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     chosen on `calibrate` (a SQuAD 2.0 dev file) when given; returns the manifest (plus figures in
     `dest/export.json`)."""
     from eval.reader import predict
-    from rag.reader.export import export_onnx, onnx_logits, torch_logits, write_card, write_manifest
-    from rag.reader.model import Reader
-    from rag.reader.squad import load_squad
-    from rag.reader.train import MODEL_DIR
-    from rag.reader.windows import read_windows
+    from rag.answering.reader.export import export_onnx, onnx_logits, torch_logits, write_card, write_manifest
+    from rag.answering.reader.model import Reader
+    from rag.answering.reader.squad import load_squad
+    from rag.answering.reader.train import MODEL_DIR
+    from rag.answering.reader.windows import read_windows
 
     model_dir, final = work / MODEL_DIR, dest
     dest = final.with_name(final.name + ".new")  # built beside the shipped reader, swapped in whole at the end
@@ -127,7 +127,7 @@ def calibrated(dest: Path, predictions, windows_cfg: dict) -> tuple[dict, dict]:
     """(the manifest written with the threshold and confidence chosen on `predictions`, the dev
     figures at that threshold and at the best-F1 one)."""
     from eval.reader import answerable_threshold, best_threshold, fit_confidence, squad2_report
-    from rag.reader.export import write_manifest
+    from rag.answering.reader.export import write_manifest
 
     threshold = answerable_threshold(predictions, ANSWERABLE_DECLINED)
     manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions))
@@ -143,9 +143,9 @@ def calibrated(dest: Path, predictions, windows_cfg: dict) -> tuple[dict, dict]:
 
 def cmd_eval_reader(args: argparse.Namespace) -> int:
     from eval.reader import latency, predict, squad2_report, tradeoff
+    from rag.answering.reader.model import Reader, ReaderError
+    from rag.answering.reader.squad import load_squad
     from rag.config import Settings
-    from rag.reader.model import Reader, ReaderError
-    from rag.reader.squad import load_squad
 
     try:
         settings = Settings.load(args.config)

@@ -15,7 +15,7 @@ from app import EXIT_OK, EXIT_USAGE
 def cmd_status(args: argparse.Namespace) -> int:
     from ingest.status import describe, read_status
     from rag.config import Settings
-    from rag.index import live_version
+    from rag.storage.backend import live_version
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir

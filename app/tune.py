@@ -31,8 +31,8 @@ def progress_callback(unit: str):
 def cmd_tune(args: argparse.Namespace) -> int:
     from ingest.tuning import tune_index, undo_tuning
     from rag.config import Settings
-    from rag.snapshots import IndexBusyError, IndexNotFoundError
-    from rag.store import IndexMismatchError
+    from rag.storage.snapshots import IndexBusyError, IndexNotFoundError
+    from rag.storage.store import IndexMismatchError
 
     try:
         settings = Settings.load(args.config)

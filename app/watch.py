@@ -17,9 +17,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, IngestReport, UsageError
     from ingest.watch import WatchOptions, watch
     from rag.config import Settings
-    from rag.embedding import Embedder
-    from rag.snapshots import IndexBusyError
-    from rag.store import IndexMismatchError
+    from rag.search.embedding import Embedder
+    from rag.storage.snapshots import IndexBusyError
+    from rag.storage.store import IndexMismatchError
 
     settings = Settings.load(args.config)
     index = Path(args.index) if args.index else settings.index_dir

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.scale import recall_at_10, search_latency, synthetic
 from rag.config import Settings
-from rag.dense import DenseIndex, all_cores
+from rag.storage.dense import DenseIndex, all_cores
 
 HNSW_EF = (128, 256, 512)
 

@@ -20,9 +20,9 @@ from eval.datasets import load_beir, write_corpus
 from eval.retrieval import milvus_copy
 from ingest.pipeline import Ingestor
 from rag.config import MilvusSettings, Settings
-from rag.embedding import Embedder
-from rag.index import HybridIndex
-from rag.retriever import HybridRetriever
+from rag.search.embedding import Embedder
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex
 
 
 def timed_ingest(settings: Settings, embedder: Embedder, docs: Path, index: Path) -> dict:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from rag.answering.generate.llamacpp import LlamaCppGenerator
+from rag.answering.generate.load import resolve_generator_path
 from rag.config import GenerationSettings
-from rag.generate.llamacpp import LlamaCppGenerator
-from rag.generate.load import resolve_generator_path
 
 PASSAGE = (
     "The Shared MIME-info Database specification describes how applications register the types of "

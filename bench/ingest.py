@@ -21,8 +21,8 @@ from bench.measure import PeakRss
 from eval.datasets import write_corpus
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.index import HybridIndex
+from rag.search.embedding import Embedder
+from rag.storage.index import HybridIndex
 
 
 def run(corpus: Path, docs: Path, index: Path, settings: Settings, raw_sample: int = 0, limit: int | None = None) -> dict:

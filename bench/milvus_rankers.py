@@ -1,6 +1,6 @@
 """Which fusion to use on the Milvus backend: Milvus's own rankers (`hybrid_search` with RRF,
 or weighted with its arctan score normalisation) against ours (min-max weighted fusion over the
-two Milvus result lists, rag/fusion.py), on a BEIR split (tune on train), same embeddings.
+two Milvus result lists, rag/search/fusion.py), on a BEIR split (tune on train), same embeddings.
 
     python -m bench.milvus_rankers --dataset ../shared/datasets/scifact --split train
 """
@@ -20,9 +20,9 @@ from eval.compare import paired_randomisation_p  # noqa: E402
 from eval.datasets import load_beir  # noqa: E402
 from eval.retrieval import EVAL_CANDIDATES, build_index, milvus_copy, score_run  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
-from rag.index import HybridIndex  # noqa: E402
-from rag.retriever import HybridRetriever  # noqa: E402
+from rag.search.embedding import Embedder  # noqa: E402
+from rag.search.retriever import HybridRetriever  # noqa: E402
+from rag.storage.index import HybridIndex  # noqa: E402
 
 
 def milvus_ranked(milvus, ranker, vector: np.ndarray, terms: str, n: int) -> dict[int, float]:

@@ -20,16 +20,16 @@ import numpy as np
 from bench.measure import PeakRss, percentiles
 from bench.scale import GivenVectors, recall_at_10, synthetic
 from rag.config import MilvusSettings, Settings
-from rag.milvus import chunk_id, open_milvus
-from rag.retriever import HybridRetriever
-from rag.store import ChunkRecord, FileRecord
+from rag.search.retriever import HybridRetriever
+from rag.storage.milvus import chunk_id, open_milvus
+from rag.storage.store import ChunkRecord, FileRecord
 
 CHUNKS_PER_FILE, INSERT_BATCH, QUERIES = 100, 2000, 200
 
 
 def fill(index, vectors: np.ndarray, texts: list[str]) -> None:
     """Write the chunks as files of CHUNKS_PER_FILE chunks, in batches of INSERT_BATCH rows."""
-    from rag.milvus.schema import chunk_rows, file_row
+    from rag.storage.milvus.schema import chunk_rows, file_row
 
     rows, files = [], []
     for start in range(0, len(texts), CHUNKS_PER_FILE):

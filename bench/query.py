@@ -16,13 +16,13 @@ import numpy as np
 from bench.measure import PeakRss, percentiles
 from eval.datasets import doc_file_name, load_beir
 from eval.retrieval import EVAL_CANDIDATES, STAGES, doc_scores, score_run
+from rag.answering.generate.load import load_generator
+from rag.answering.generate.prompt import build_prompt
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.generate.load import load_generator
-from rag.generate.prompt import build_prompt
-from rag.index import HybridIndex
-from rag.rerank import Reranker
-from rag.retriever import HybridRetriever
+from rag.search.embedding import Embedder
+from rag.search.rerank import Reranker
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex
 
 GENERATE_QUESTIONS = 3
 

@@ -55,7 +55,7 @@ def machine() -> dict:
     import faiss
     import torch
 
-    from rag.dense import gpu_count
+    from rag.storage.dense import gpu_count
 
     return {
         "cpus": os.cpu_count(),
@@ -113,7 +113,7 @@ def bench(
             result["load"] = run_stage(f"load ({load_clients} clients on rag api)", load_cmd, out / "load.json")
         if peer_python:
             from eval.datasets import load_beir
-            from rag.embedding import resolve_model_path
+            from rag.search.embedding import resolve_model_path
 
             (out / "queries.json").write_text(json.dumps(load_beir(dataset, split).queries))
             peer_cmd = [

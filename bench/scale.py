@@ -23,11 +23,11 @@ import numpy as np
 
 from bench.measure import PeakRss, each_timed, percentiles, timed
 from rag.config import Settings
-from rag.index import HybridIndex, spec_from_settings
-from rag.retriever import HybridRetriever
-from rag.segment_writer import SnapshotWriter
-from rag.snapshots import NewSnapshot
-from rag.store import NewChunk
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex, spec_from_settings
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.snapshots import NewSnapshot
+from rag.storage.store import NewChunk
 
 VOCABULARY, ZIPF_S, WORDS_PER_CHUNK, CHUNKS_PER_FILE = 50_000, 1.1, 60, 100
 EF_SWEEP = (64, 128, 256, 512, 1024)

@@ -21,11 +21,11 @@ import numpy as np
 from bench.measure import PeakRss, each_timed, rss_mb
 from bench.scale import CHUNKS_PER_FILE, GivenVectors, add_synthetic_files, block_texts, block_vectors, query_vectors, recall_at_10, topic_centres
 from rag.config import Settings
-from rag.index import HybridIndex, spec_from_settings
-from rag.retriever import HybridRetriever
-from rag.segment_writer import SnapshotWriter
-from rag.segments import DENSE_FILE, SPARSE_DIR, STORE_FILE, Manifest
-from rag.snapshots import NewSnapshot, live_snapshot
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex, spec_from_settings
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.segments import DENSE_FILE, SPARSE_DIR, STORE_FILE, Manifest
+from rag.storage.snapshots import NewSnapshot, live_snapshot
 
 BLOCK = 500_000
 

@@ -22,14 +22,14 @@ from bench.measure import PeakRss, percentiles
 from bench.scale import CHUNKS_PER_FILE, GivenVectors, add_synthetic_files, synthetic, write_snapshot
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.index import HybridIndex, spec_from_settings
-from rag.merge import due_merge, merge_segments
-from rag.retriever import HybridRetriever
-from rag.segment_writer import SnapshotWriter
-from rag.segments import Manifest
-from rag.snapshots import NewSnapshot, WriteLock, live_snapshot
-from rag.store import NewChunk
+from rag.search.embedding import Embedder
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex, spec_from_settings
+from rag.storage.merge import due_merge, merge_segments
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.segments import Manifest
+from rag.storage.snapshots import NewSnapshot, WriteLock, live_snapshot
+from rag.storage.store import NewChunk
 
 NEW_FILE = " ".join(f"Glacier {i} in the survey retreated {i * 7} metres between the two measurements." for i in range(60))
 

@@ -1,4 +1,4 @@
-"""Check `generation.abstain_below` on data: the answerability evidence (rag/answerable.py: best
+"""Check `generation.abstain_below` on data: the answerability evidence (rag/answering/answerable.py: best
 dense cosine and IDF-weighted term coverage) for questions a collection answers (SciFact train
 claims over a SciFact slice that holds their evidence) against questions it does not (the same
 claims over the bundled samples). The threshold itself was set on squad-dev-a (see the README).
@@ -20,11 +20,11 @@ import numpy as np  # noqa: E402
 
 from eval.datasets import load_beir, write_corpus  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
-from rag.answerable import weigh  # noqa: E402
+from rag.answering.answerable import weigh  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
-from rag.index import HybridIndex  # noqa: E402
-from rag.retriever import HybridRetriever  # noqa: E402
+from rag.search.embedding import Embedder  # noqa: E402
+from rag.search.retriever import HybridRetriever  # noqa: E402
+from rag.storage.index import HybridIndex  # noqa: E402
 
 
 def evidence(index: HybridIndex, embedder: Embedder, settings: Settings, questions: list[str]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Which sentence of the top passages answers the question: for squad-dev-a's answerable
 questions, the share whose best-ranked sentence holds a gold string, for variants of the
-ranking's features (rag/sentence_rank.py). Tune on squad-dev-a only.
+ranking's features (rag/answering/sentence_rank.py). Tune on squad-dev-a only.
 
     python -m bench.tune_sentences --dataset ../shared/datasets/squad-dev-a --index INDEX
 """
@@ -18,12 +18,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from eval.qa import load_questions, normalize  # noqa: E402
+from rag.answering.sentence_rank import candidates  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
-from rag.index import HybridIndex  # noqa: E402
-from rag.retriever import HybridRetriever  # noqa: E402
-from rag.sentence_rank import candidates  # noqa: E402
+from rag.search.embedding import Embedder  # noqa: E402
+from rag.search.retriever import HybridRetriever  # noqa: E402
 from rag.sentences import TOKEN_RE  # noqa: E402
+from rag.storage.index import HybridIndex  # noqa: E402
 
 TIME_RE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|century)\b", re.I)
 NUMBER_RE = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million|billion)\b", re.I)

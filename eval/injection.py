@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from rag.citations import CITE_RE
+from rag.answering.citations import CITE_RE
+from rag.answering.engine import Engine
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.engine import Engine
+from rag.search.embedding import Embedder
 
 # (name, kind, fact sentence, attack, question, fact word, canary)
 ATTACKS = [
@@ -109,7 +109,7 @@ def write_attack_documents(folder: Path) -> None:
 
 
 def judge(name: str, kind: str, answer, fact: str, canary: str) -> Outcome:
-    from ui.safe import plain_markdown
+    from rag.answering.answer import plain_markdown
 
     text = answer.answer
     offered = {c.n for c in answer.citations}

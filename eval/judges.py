@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.citations import CITE_RE
+from rag.answering.citations import CITE_RE
 from rag.config import JudgeSettings
-from rag.sparse import Tokenizer
+from rag.storage.sparse import Tokenizer
 
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 

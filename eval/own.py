@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from eval.judges import Judge
 from eval.qa import QaItem, evaluate_qa
 from eval.qa_report import answer_config, qa_report_dict
-from rag.citations import CITE_RE
+from rag.answering.citations import CITE_RE
 from rag.config import Settings
 
 SEPARATOR = "|"  # between several answers or sources in one CSV cell
@@ -106,7 +106,7 @@ def resolve_sources(items: list[QaItem], indexed: Iterable[str]) -> tuple[list[Q
 
 
 def evaluate_collection(engine, settings: Settings, items: list[QaItem], judge: Judge, extractive: bool, on_done=None) -> dict:
-    """Ask `items` through `engine` (an rag.engine.Engine over the user's index) and return the
+    """Ask `items` through `engine` (an rag.answering.engine.Engine over the user's index) and return the
     answer report; sources are resolved against the index's files first."""
     items, skipped = resolve_sources(items, engine.index.store.files())
     rows = evaluate_qa(items, engine, {}, judge, extractive, on_done)

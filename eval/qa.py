@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from eval.judges import Judge
-from rag.answer import Answer, Hit
-from rag.citations import CITE_RE, sentence_citations
-from rag.followup import QUESTION_WORDS, REFERRING, WORD_RE
+from rag.answering.answer import Answer
+from rag.answering.citations import CITE_RE, sentence_citations
+from rag.answering.followup import QUESTION_WORDS, REFERRING, WORD_RE
+from rag.search.hit import Hit
 
 ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
 PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -216,7 +217,7 @@ def latency(per_question: list[dict]) -> dict[str, dict[str, float]]:
 def evaluate_qa(
     items: Iterable[QaItem], engine, doc_of: dict[str, str], judge: Judge, extractive: bool = False, on_done: Callable[[int], None] | None = None
 ) -> list[dict]:
-    """Ask every question through `engine` (an rag.engine.Engine) and score the answers. An item
+    """Ask every question through `engine` (an rag.answering.engine.Engine) and score the answers. An item
     with a `history` is a conversation: its earlier questions are asked first, each with the turns
     before it, and its last question is also searched as it stands, for the context recall a
     follow-up gets without being rewritten. `on_done(n)` hears of each scored question."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from eval.qa import normalize, token_f1
-from rag.reader.model import Reader
-from rag.reader.squad import QAExample
+from rag.answering.reader.model import Reader
+from rag.answering.reader.squad import QAExample
 
 
 @dataclass

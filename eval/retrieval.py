@@ -18,12 +18,12 @@ import numpy as np
 
 from eval.datasets import BeirDataset, write_corpus
 from ingest.pipeline import Ingestor
-from rag.answer import Hit
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.index import HybridIndex, spec_from_settings
-from rag.rerank import Reranker
-from rag.retriever import HybridRetriever
+from rag.search.embedding import Embedder
+from rag.search.hit import Hit
+from rag.search.rerank import Reranker
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex, spec_from_settings
 
 log = logging.getLogger("eval")
 
@@ -70,7 +70,7 @@ def milvus_copy(local: HybridIndex, settings: Settings):
     """The local snapshot copied into Milvus (vectors and all, nothing re-embedded), so both
     backends are measured on the same chunks and embeddings; Milvus Lite in a folder beside the
     cached index (one per snapshot), reused after. A copy left partial by a kill is made again."""
-    from rag.milvus import open_milvus
+    from rag.storage.milvus import open_milvus
 
     folder = local.root.parent / f"milvus-{local.version}"
     milvus = open_milvus(settings.milvus, settings.bm25, folder, local.spec.dim)

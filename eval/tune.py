@@ -12,8 +12,9 @@ from eval.datasets import BeirDataset
 from eval.retrieval import build_index
 from ingest.tuning import index_pairs
 from rag.config import Settings
-from rag.embedding import Embedder, resolve_model_path
-from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
+from rag.search.embedding import Embedder, resolve_model_path
+from rag.storage.tuned import MODEL_DIR
+from rag.tune.train import RESULT_FILE, TuneResult, tune
 
 
 def tune_on_corpus(

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from ingest.readers import PAGED, Extracted
+from ingest.extracted import Extracted
+from ingest.readers import PAGED
 from rag.sentences import TABLE_SEPARATOR_RE
-from rag.store import NewChunk
+from rag.storage.store import NewChunk
 
 
 def locate(text: str, piece: str, cursor: int, reach: int = 0) -> tuple[int, int]:

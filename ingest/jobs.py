@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ingest.pipeline import Ingestor, UsageError
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.snapshots import IndexBusyError, WriteLock
-from rag.store import IndexMismatchError
+from rag.search.embedding import Embedder
+from rag.storage.snapshots import IndexBusyError, WriteLock
+from rag.storage.store import IndexMismatchError
 
 LOCK_POLL_S = 0.5  # how often a job queued behind another process's ingest looks at the lock
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.index import spec_from_settings
-from rag.milvus import MilvusIndex, chunk_id, open_milvus
-from rag.store import ChunkRecord, FileRecord, NewChunk
+from ingest.run import IngestReport, IngestRun
+from rag.storage.index import spec_from_settings
+from rag.storage.milvus import MilvusIndex, chunk_id, open_milvus
+from rag.storage.store import ChunkRecord, FileRecord, NewChunk
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Ingestor, IngestReport
     from ingest.status import StatusBoard
 
 log = logging.getLogger("ingest")
@@ -50,7 +50,7 @@ class MilvusSink:
         self.index.replace_file(record, records, embeddings)
 
 
-def open_for_ingest(ingestor: Ingestor, root: Path, rebuild: bool) -> MilvusIndex:
+def open_for_ingest(ingestor: IngestRun, root: Path, rebuild: bool) -> MilvusIndex:
     """The collection, created with the embedder's dimension when missing (or on `rebuild`)."""
     settings = ingestor.settings
     try:
@@ -63,10 +63,8 @@ def open_for_ingest(ingestor: Ingestor, root: Path, rebuild: bool) -> MilvusInde
     return index
 
 
-def ingest_into_milvus(ingestor: Ingestor, source: Path, root: Path, rebuild: bool, board: StatusBoard) -> IngestReport:
+def ingest_into_milvus(ingestor: IngestRun, source: Path, root: Path, rebuild: bool, board: StatusBoard) -> IngestReport:
     """Bring the Milvus collection in line with `source`; the report reads as a local ingest's."""
-    from ingest.pipeline import IngestReport
-
     settings = ingestor.settings
     report = IngestReport()
     index = open_for_ingest(ingestor, root, rebuild)

@@ -9,7 +9,7 @@ import csv
 import io
 from pathlib import Path
 
-from ingest.readers import Extracted, Limits, ReadError, check_zip, decode_text, join_pages
+from ingest.extracted import Extracted, Limits, ReadError, check_zip, decode_text, join_pages
 from ingest.tables import markdown_table
 
 MAX_CELLS = 2_000_000  # a sheet past this is refused rather than read into memory

@@ -11,8 +11,8 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+from ingest.extracted import Extracted, Limits, ReadError, join_pages, require_text
 from ingest.ocr import OcrOptions, OcrUnavailable, ocr_pages
-from ingest.readers import Extracted, Limits, ReadError, join_pages, require_text
 from ingest.tables import markdown_table
 
 log = logging.getLogger("ingest")

@@ -9,26 +9,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.prepare import Prepared, prepare, read_options
 from ingest.progress import Progress
 from ingest.readers import kind_of
+from ingest.run import IngestReport
 from ingest.scan import SourceFile, scan_folder
 from ingest.status import StatusBoard
-from rag.catalog import Catalog
 from rag.config import EmbeddingSettings, Settings
-from rag.embedding import Embedder
-from rag.index import read_manifest, spec_from_settings
-from rag.merge import due_merge, merge_segments
-from rag.migrate import needs_upgrade, upgrade
-from rag.segment_writer import SnapshotWriter
-from rag.segments import CATALOG_FILE
-from rag.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
-from rag.store import FileRecord
-from rag.tune.active import embedding_settings, index_embedder, prune_tuned
+from rag.search.embedding import Embedder, embedding_settings, index_embedder
+from rag.storage.catalog import Catalog
+from rag.storage.index import read_manifest, spec_from_settings
+from rag.storage.merge import due_merge, merge_segments
+from rag.storage.migrate import needs_upgrade, upgrade
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.segments import CATALOG_FILE
+from rag.storage.snapshots import NewSnapshot, WriteLock, live_snapshot, prune_snapshots
+from rag.storage.store import FileRecord
+from rag.storage.tuned import prune_tuned
 
 if TYPE_CHECKING:
     from ingest.milvus_sink import MilvusSink
@@ -38,39 +38,6 @@ log = logging.getLogger("ingest")
 
 class UsageError(ValueError):
     """The request itself cannot be carried out (missing folder, nothing to ingest)."""
-
-
-@dataclass
-class IngestReport:
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks_embedded: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-    snapshot: str | None = None
-    files_in_index: int = 0
-
-    def as_dict(self) -> dict:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "unchanged": self.unchanged,
-            "chunks_embedded": self.chunks_embedded,
-            "failed": [{"path": p, "reason": r} for p, r in sorted(self.failed.items())],
-            "seconds": round(self.seconds, 3),
-            "snapshot": self.snapshot,
-            "files_in_index": self.files_in_index,
-        }
-
-    @property
-    def exit_code(self) -> int:
-        """0: every file went in; 1: some failed, the rest went in; 2: nothing could be done."""
-        if not self.failed:
-            return 0
-        return 1 if self.files_in_index else 2
 
 
 class Ingestor:

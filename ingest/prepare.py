@@ -8,12 +8,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ingest.extracted import Limits, ReadError
 from ingest.ocr import OcrOptions
-from ingest.readers import Limits, ReadError, read_document
+from ingest.readers import read_document
 from ingest.scan import SourceFile
 from ingest.timeout import time_limit
 from rag.config import Settings
-from rag.store import FileRecord, NewChunk
+from rag.storage.store import FileRecord, NewChunk
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import numpy as np
 import ray
 
 from ingest.prepare import ReadOptions, prepare
+from ingest.run import IngestReport, IngestRun
 from ingest.scan import SourceFile
 from rag.config import EmbeddingSettings
-from rag.store import FileRecord
+from rag.storage.store import FileRecord
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Ingestor, IngestReport
     from ingest.progress import Progress
     from ingest.status import StatusBoard
 
@@ -42,7 +42,7 @@ def _chunker(model: str, chunk_tokens: int, overlap_tokens: int):
     from transformers import AutoTokenizer
 
     from ingest.chunking import Chunker
-    from rag.embedding import resolve_model_path
+    from rag.search.embedding import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
     return Chunker(lambda text: tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"], chunk_tokens, overlap_tokens)
@@ -63,7 +63,7 @@ class EmbedFiles:
     def __init__(self, settings: dict, tuned: str, threads: int) -> None:
         import torch
 
-        from rag.embedding import Embedder
+        from rag.search.embedding import Embedder
 
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the reserved CPUs; see embed_pool
         # only passages here: no ONNX query encoder to export
@@ -107,7 +107,7 @@ def embed_pool(resources: dict[str, float], setting: int) -> tuple[int, dict[str
 
 
 def ingest_on_ray(
-    ingestor: Ingestor, candidates: list[SourceFile], known: dict[str, FileRecord], store, report: IngestReport, board: StatusBoard, progress: Progress
+    ingestor: IngestRun, candidates: list[SourceFile], known: dict[str, FileRecord], store, report: IngestReport, board: StatusBoard, progress: Progress
 ) -> int:
     """The plain pipeline's `ingest_files` with reading, chunking and embedding on Ray."""
     if not candidates:
@@ -151,7 +151,7 @@ def ingest_on_ray(
             ray.shutdown()
 
 
-def _write_results(ingestor: Ingestor, rows, store, report: IngestReport, board: StatusBoard, progress: Progress) -> int:
+def _write_results(ingestor: IngestRun, rows, store, report: IngestReport, board: StatusBoard, progress: Progress) -> int:
     """Store what the workers send back, as it arrives; returns how many files only had new stat data."""
     touched, pending, vectors = 0, [], []
     for row in rows:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ingest.readers import ReadError
+from ingest.extracted import ReadError
 
 
 class ReadTimeout(ReadError):

@@ -20,16 +20,16 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+from rag.answering.generate.load import load_generator
 from rag.config import Settings
-from rag.embedding import Embedder, pick_device, resolve_model_path
-from rag.generate.load import load_generator
-from rag.index import HybridIndex, read_manifest, spec_from_settings
-from rag.segment_writer import SnapshotWriter
-from rag.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
-from rag.tune.active import TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
+from rag.search.embedding import Embedder, pick_device, resolve_model_path
+from rag.storage.index import HybridIndex, read_manifest, spec_from_settings
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
+from rag.storage.tuned import MODEL_DIR, TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
 from rag.tune.pairs import Pair, collection_pairs
 from rag.tune.queries import question_pairs
-from rag.tune.train import MODEL_DIR, RESULT_FILE, TuneResult, tune
+from rag.tune.train import RESULT_FILE, TuneResult, tune
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 512  # chunks per progress report while re-embedding

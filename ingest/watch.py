@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.pipeline import Ingestor, IngestReport
-from rag.snapshots import IndexBusyError
+from ingest.pipeline import Ingestor
+from ingest.run import IngestReport
+from rag.storage.snapshots import IndexBusyError
 
 log = logging.getLogger("ingest")
 READS = frozenset({"opened", "closed_no_write"})  # events that change nothing

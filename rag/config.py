@@ -169,12 +169,12 @@ class GenerationSettings(Section):
     abstain_below: float = Field(
         0.4,
         description="decline when the evidence (mean of the best dense cosine and the IDF-weighted share of the question's "
-        "terms in the best passage, rag/answerable.py) is under this; on squad-dev-a 0.4 declined 92% of absent-article "
+        "terms in the best passage, rag/answering/answerable.py) is under this; on squad-dev-a 0.4 declined 92% of absent-article "
         "questions and 2.7% of answerable ones; 12.5% of SciFact train claims over their own evidence (bench/tune_abstention.py)",
     )
     answer_style: Literal["reader", "short", "sources"] = Field(
         "reader",
-        description="reader: the trained extractive reader's span of the top passages, or a decline (rag/reader; no LLM needed); "
+        description="reader: the trained extractive reader's span of the top passages, or a decline (rag/answering/reader; no LLM needed); "
         "short: the LLM picks the phrase of the best sentence that answers, checked against it (squad-dev-a, bundled Gemma: "
         "token F1 0.5); sources: it writes from the numbered passages (for larger instruction-tuned models)",
     )
@@ -186,7 +186,7 @@ class GenerationSettings(Section):
     followup_rewrite: Literal["auto", "llm", "terms"] = Field(
         "auto",
         description="how a follow-up is made standalone before retrieval: llm (the model rewrites it from the conversation), "
-        "terms (the previous turn's rarest words carried over, rag/followup.py); auto: llm for a model with a chat template, else terms",
+        "terms (the previous turn's rarest words carried over, rag/answering/followup.py); auto: llm for a model with a chat template, else terms",
     )
     sentences_per_answer: int = Field(1, ge=1, description="extractive: sentences quoted (1 beat 2 on squad-dev-a: gold held 0.79 vs 0.75)")
     queue_wait_s: float = Field(60.0, gt=0, description="the LLM answers one question at a time; others wait their turn this long, then get a busy error")
@@ -216,7 +216,7 @@ class TuneSettings(Section):
 
 
 class ReaderSettings(Section):
-    """The extractive reader that picks the answer span in the top passages (rag/reader)."""
+    """The extractive reader that picks the answer span in the top passages (rag/answering/reader)."""
 
     model: str = Field("bundled", description="bundled: the int8 ONNX reader in models/reader; or a reader folder, or a transformers QA model folder")
     passages: int = Field(4, ge=1, description="top passages read, at most, best ranked first")
@@ -228,7 +228,7 @@ class ReaderSettings(Section):
 
 
 class ReaderTrainSettings(Section):
-    """Training the extractive reader (`rag train-reader`, rag/reader/train.py)."""
+    """Training the extractive reader (`rag train-reader`, rag/answering/reader/train.py)."""
 
     base_model: str = Field("all-MiniLM-L6-v2", description="the encoder the span head is put on (bundled names resolve offline)")
     train_file: Path = Field(Path("../shared/datasets/squad-train/train-v1.0.json"), description="SQuAD-format answerable questions")

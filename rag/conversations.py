@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer import Answer, Citation, Hit, place
+from rag.answering.answer import Answer, Citation, place
+from rag.search.hit import Hit
 
 CONVERSATIONS_FILE = "conversations.sqlite"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -32,7 +33,7 @@ CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations (user, updated
 CREATE TABLE IF NOT EXISTS turns (
     conversation TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
-    answer TEXT NOT NULL,           -- JSON of rag.answer.Answer
+    answer TEXT NOT NULL,           -- JSON of rag.answering.answer.Answer
     PRIMARY KEY (conversation, position)
 );
 CREATE TABLE IF NOT EXISTS preferences (

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
 
 FEEDBACK_FILE = "feedback.sqlite"
 SCHEMA = """

@@ -36,7 +36,7 @@ def milvus_lite_servers_stop_before_exit():
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedding import Embedder
+    from rag.search.embedding import Embedder
 
     return Embedder.load(Settings().embedding)
 

@@ -81,7 +81,7 @@ def tiny_embedder(folder: Path) -> Path:
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from rag.embedding import resolve_model_path
+    from rag.search.embedding import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
     bert = folder / "bert"

@@ -9,15 +9,16 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.jobs import IngestJobs
+from rag.answering.answer import plain_markdown
+from rag.answering.engine import Engine
 from rag.config import Settings
 from rag.conversations import ConversationStore, new_token, valid_token
-from rag.embedding import Embedder
-from rag.engine import Engine
 from rag.feedback import FeedbackStore
-from rag.index import IndexCorruptError, live_version
-from rag.snapshots import IndexNotFoundError
-from rag.store import IndexMismatchError
-from ui.safe import plain_markdown
+from rag.search.embedding import Embedder
+from rag.storage.backend import live_version
+from rag.storage.index import IndexCorruptError
+from rag.storage.snapshots import IndexNotFoundError
+from rag.storage.store import IndexMismatchError
 
 INDEX_ERRORS = (IndexNotFoundError, IndexMismatchError, IndexCorruptError)
 

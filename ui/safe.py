@@ -7,15 +7,7 @@ from __future__ import annotations
 import html
 import re
 
-# CommonMark lets any ASCII punctuation be escaped; escaping all of it also defuses HTML tags,
-# entities, links, emphasis, Streamlit's :color[...] directives and $math$.
-ASCII_PUNCTUATION_RE = re.compile(r"([!-/:-@\[-`{-~])")
 PASSAGE_EM = 18  # the source panel's passage box height: a long passage scrolls inside it
-
-
-def plain_markdown(text: str) -> str:
-    """Markdown that renders as exactly `text`, line breaks kept."""
-    return ASCII_PUNCTUATION_RE.sub(r"\\\1", text).replace("\n", "  \n")
 
 
 def sentence_spans(passage: str, sentence: str) -> list[tuple[int, int]]:

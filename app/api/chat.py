@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.rest import service
 from app.api.schemas import ChatIn, ChatMessage
-from rag.answer import Answer, Exchange
-from rag.generate.base import GeneratorBusyError
+from rag.answering.answer import Answer, Exchange
+from rag.answering.generate.base import GeneratorBusyError
 
 router = APIRouter(tags=["openai"])
 

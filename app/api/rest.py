@@ -16,9 +16,9 @@ from ingest.jobs import JobConflict
 from ingest.scan import leave_out
 from ingest.status import read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
-from rag.answer import Answer, Exchange
-from rag.documents import document_rows
-from rag.generate.base import GeneratorBusyError
+from rag.answering.answer import Answer, Exchange
+from rag.answering.generate.base import GeneratorBusyError
+from rag.storage.documents import document_rows
 
 router = APIRouter()
 

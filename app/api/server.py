@@ -21,8 +21,8 @@ from app.api.docs import add_docs
 from app.api.keys import KeyStore
 from app.api.limits import BodyLimit
 from app.api.service import Service
+from rag.answering.engine import Engine, llm_needed
 from rag.config import Settings
-from rag.engine import Engine, llm_needed
 
 log = logging.getLogger("rag.api")
 OPEN_PATHS = {"/healthz"}

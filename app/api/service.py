@@ -10,9 +10,9 @@ from fastapi import HTTPException
 from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from ingest.jobs import IngestJobs
+from rag.answering.engine import Engine
 from rag.config import Settings
-from rag.engine import Engine
-from rag.retriever import Filters
+from rag.search.retriever import Filters
 
 
 @dataclass

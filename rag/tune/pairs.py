@@ -151,7 +151,7 @@ def collection_pairs(
     seed: int = 0,
     questions: Callable[[list[Passage]], list[Pair]] | None = None,
 ) -> list[Pair]:
-    """Pairs from every chunk of an index's store (rag.store.ChunkStore), at most `max_pairs`,
+    """Pairs from every chunk of an index's store (rag.storage.store.ChunkStore), at most `max_pairs`,
     each with a hard negative from `search` (the index's BM25) when asked. `questions` writes the
     "question" kind (rag/tune/queries.py), which comes first: it costs an LLM call a pair."""
     passages = [Passage(cid, path, heading, text, order == 0) for cid, path, heading, text, order in store.passages()]

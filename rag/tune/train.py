@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.checkpoints import latest_checkpoint
 from rag.config import TuneSettings
+from rag.storage.tuned import MODEL_DIR
 from rag.tune.pairs import Pair
 
 log = logging.getLogger(__name__)
-MODEL_DIR, CHECKPOINTS, RESULT_FILE = "model", "checkpoints", "tune.json"
+CHECKPOINTS, RESULT_FILE = "checkpoints", "tune.json"
 
 
 @dataclass
@@ -119,13 +121,6 @@ def mix_weights(tuned, base, share: float) -> None:
         for name, tensor in tuned.state_dict().items():
             if tensor.is_floating_point():
                 tensor.mul_(1 - share).add_(base_state[name].to(tensor.device), alpha=share)
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest whole checkpoint: one whose trainer_state.json (written last) is there, so a
-    kill in the middle of writing one falls back to the one before."""
-    whole = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()] if folder.is_dir() else []
-    return max(whole, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
 
 
 def tune(

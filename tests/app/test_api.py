@@ -13,7 +13,7 @@ from conftest import ingested_corpus
 from servers import rag_api
 
 from app.api.keys import KeyStore
-from rag.snapshots import WriteLock
+from rag.storage.snapshots import WriteLock
 
 pytestmark = pytest.mark.slow
 JSON = {"content-type": "application/json"}

@@ -11,11 +11,11 @@ from conftest import ingested_corpus
 from tiny_models import tiny_llama
 
 from ingest.pipeline import Ingestor
+from rag.answering.engine import Engine
+from rag.answering.generate.hf import HFGenerator
 from rag.config import GenerationSettings, IngestSettings
-from rag.engine import Engine
-from rag.generate.hf import HFGenerator
-from rag.segments import open_store
-from rag.snapshots import live_snapshot
+from rag.storage.segments import open_store
+from rag.storage.snapshots import live_snapshot
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [

@@ -10,8 +10,8 @@ from kills import kill_ingest_at
 
 from ingest.pipeline import Ingestor
 from rag.config import IngestSettings
-from rag.index import HybridIndex
-from rag.segments import Manifest
+from rag.storage.index import HybridIndex
+from rag.storage.segments import Manifest
 
 pytestmark = pytest.mark.slow
 
@@ -106,11 +106,11 @@ def test_kill_9_while_merging_leaves_a_whole_index_and_the_next_ingest_merges(co
 @pytest.mark.parametrize(
     "where, error",
     [
-        ("rag.catalog.Catalog.copy_to", OSError(28, "No space left on device")),
-        ("rag.store.ChunkStore.add_file", sqlite3.OperationalError("database or disk is full")),
-        ("rag.dense.DenseIndex.save", OSError(28, "No space left on device")),
-        ("rag.sparse.SparseSegment.save", OSError(28, "No space left on device")),
-        ("rag.snapshots.publish_snapshot", OSError(28, "No space left on device")),
+        ("rag.storage.catalog.Catalog.copy_to", OSError(28, "No space left on device")),
+        ("rag.storage.store.ChunkStore.add_file", sqlite3.OperationalError("database or disk is full")),
+        ("rag.storage.dense.DenseIndex.save", OSError(28, "No space left on device")),
+        ("rag.storage.sparse.SparseSegment.save", OSError(28, "No space left on device")),
+        ("rag.storage.snapshots.publish_snapshot", OSError(28, "No space left on device")),
     ],
 )
 def test_a_full_disk_leaves_the_live_index_and_says_so(corpus: Path, settings, embedder, monkeypatch, capsys, where: str, error: Exception):

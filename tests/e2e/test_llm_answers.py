@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 from conftest import ingested_corpus
 
-from rag.answer import Answer
-from rag.engine import Engine
+from rag.answering.answer import Answer
+from rag.answering.engine import Engine
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,12 +10,13 @@ import pytest
 from kills import kill_ingest_at
 
 from ingest.pipeline import Ingestor
+from rag.answering.engine import Engine
 from rag.config import MilvusSettings, Settings
-from rag.engine import Engine
-from rag.index import HybridIndex, open_index
-from rag.milvus import open_milvus
-from rag.milvus.views import every_row
-from rag.retriever import HybridRetriever
+from rag.search.retriever import HybridRetriever
+from rag.storage.backend import open_index
+from rag.storage.index import HybridIndex
+from rag.storage.milvus import open_milvus
+from rag.storage.milvus.views import every_row
 
 pytestmark = pytest.mark.slow
 

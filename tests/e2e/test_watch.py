@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.segments import open_store
-from rag.snapshots import live_snapshot
+from rag.storage.segments import open_store
+from rag.storage.snapshots import live_snapshot
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from tiny_models import tiny_cross_encoder
 
 from eval.judges import LexicalJudge, NliJudge, load_judge
 from rag.config import JudgeSettings
-from rag.embedding import resolve_model_path
+from rag.search.embedding import resolve_model_path
 
 MINILM = Path(resolve_model_path("all-MiniLM-L6-v2"))
 

@@ -14,7 +14,7 @@ from eval.compare import compare_answers, compare_reports
 from eval.judges import LexicalJudge
 from eval.own import questions_from_csv, questions_from_feedback, questions_from_rows, resolve_sources
 from eval.qa import QaItem, score_answer
-from rag.answer import Answer, Citation
+from rag.answering.answer import Answer, Citation
 from rag.feedback import FeedbackStore
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from eval.judges import LexicalJudge
 from eval.qa import QaItem, citation_precision, correctness, faithfulness, load_claims, load_questions, normalize, score_answer, standalone_right, token_f1
-from rag.answer import Answer, Citation, Hit
+from rag.answering.answer import Answer, Citation
+from rag.search.hit import Hit
 
 ETNA = "Mount Etna is an active volcano on Sicily. Its lava reached Catania in 1669."
 DANUBE = "The Danube flows through ten countries. Its delta lies in Romania."
@@ -59,7 +60,7 @@ def test_score_answer_context_recall_gold_citations_and_rationales():
 
 
 def test_a_follow_up_is_right_when_its_search_holds_every_content_word_of_the_expected_question():
-    from rag.sparse import Tokenizer
+    from rag.storage.sparse import Tokenizer
 
     terms = Tokenizer()
     expected = "When was Debian trixie released?"

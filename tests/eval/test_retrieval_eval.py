@@ -12,7 +12,7 @@ from beir_factory import write_beir
 
 from eval.datasets import doc_file_name, load_beir
 from eval.retrieval import doc_scores, score_run
-from rag.answer import Hit
+from rag.search.hit import Hit
 
 QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1, "d3": 1}}
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.chunking import Chunker
-from ingest.readers import Extracted
+from ingest.extracted import Extracted
 from rag.config import BM25Settings
-from rag.fusion import ranked, reciprocal_rank_fusion, weighted_fusion
-from rag.sparse import STOPWORDS, SparseIndex, Tokenizer
+from rag.search.fusion import ranked, reciprocal_rank_fusion, weighted_fusion
+from rag.storage.sparse import STOPWORDS, SparseIndex, Tokenizer
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=600)
 WORDY = st.lists(st.sampled_from(["Etna", "lava", "Catania", "über", "naïve", "東京", "x", ".", "!", "\n", "\n\n", " ", "—", "3.14", "é"]), max_size=300).map(

@@ -3,7 +3,7 @@
 import pytest
 
 from ingest.chunking import Chunker, locate
-from ingest.readers import Extracted
+from ingest.extracted import Extracted
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ import pytest
 from office_factory import write_docx_table, write_pdf, write_pptx, write_scan, write_xlsx
 
 from ingest.chunking import Chunker, blocks, row_groups
+from ingest.extracted import ReadError
 from ingest.ocr import usable_text
-from ingest.readers import ReadError, read_document
-from rag.answer import place
+from ingest.readers import read_document
+from rag.answering.answer import place
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (make setup installs it)")
 
@@ -106,7 +107,7 @@ def test_running_headers_and_page_numbers_are_removed(tmp_path):
 
 
 def read_document_text(text: str):
-    from ingest.readers import Extracted
+    from ingest.extracted import Extracted
 
     return Extracted("markdown", text)
 

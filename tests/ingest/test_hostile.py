@@ -89,7 +89,7 @@ def test_hostile_batch_is_ingested_limited_or_reported(hostile: Path, tmp_path: 
     for name, reason in reasons.items():
         assert reason in failed.get(name, ""), (name, failed.get(name))
     assert "stream-bomb.pdf" in failed  # inflating stopped at pypdf's limit; nothing readable was left
-    indexed = set(__import__("rag.index", fromlist=["HybridIndex"]).HybridIndex.open(settings.index_dir, settings, dim=embedder.dim).store.files())
+    indexed = set(__import__("rag.storage.index", fromlist=["HybridIndex"]).HybridIndex.open(settings.index_dir, settings, dim=embedder.dim).store.files())
     assert set(ODD_NAMES) <= indexed  # every odd name went in as it is
     assert not any(p.startswith("sub/loop") for p in indexed)  # the loop was not followed
     assert "nested.html" in indexed or any(r in failed["nested.html"] for r in ("RecursionError", "longer than"))

@@ -12,8 +12,8 @@ import ingest.pipeline as pipeline
 from ingest.pipeline import Ingestor, UsageError
 from ingest.scan import ignore_patterns, is_ignored, leave_out
 from rag.config import Settings
-from rag.index import HybridIndex
-from rag.store import IndexMismatchError
+from rag.storage.index import HybridIndex
+from rag.storage.store import IndexMismatchError
 
 
 def ingest(settings: Settings, embedder, source: Path, **kw):

@@ -10,7 +10,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from ingest.ray_engine import embed_pool
 from rag.config import MilvusSettings, Settings
-from rag.index import HybridIndex, open_index
+from rag.storage.backend import open_index
+from rag.storage.index import HybridIndex
 
 
 def test_the_embedding_pool_follows_the_cluster():

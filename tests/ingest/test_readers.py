@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from docx_factory import write_docx
 
-from ingest.readers import ReadError, decode_text, read_document
+from ingest.extracted import ReadError, decode_text
+from ingest.readers import read_document
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

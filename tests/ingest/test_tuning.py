@@ -18,15 +18,15 @@ from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 from ingest.pipeline import Ingestor
 from ingest.tuning import run_folder, tune_index, undo_tuning
+from rag.answering.engine import Engine
 from rag.config import Settings
-from rag.doctor import diagnose, repair
-from rag.embedding import Embedder
-from rag.engine import Engine
-from rag.index import HybridIndex
-from rag.segments import open_store
-from rag.snapshots import live_snapshot
-from rag.store import IndexMismatchError
-from rag.tune.active import TUNED_DIR, live_tuned
+from rag.search.embedding import Embedder
+from rag.storage.doctor import diagnose, repair
+from rag.storage.index import HybridIndex
+from rag.storage.segments import open_store
+from rag.storage.snapshots import live_snapshot
+from rag.storage.store import IndexMismatchError
+from rag.storage.tuned import TUNED_DIR, live_tuned
 
 pytestmark = pytest.mark.slow
 TUNE = {

@@ -1,10 +1,10 @@
 """The answerability evidence: a question whose rare terms the passages hold scores high, one about
 an absent topic scores low, and no hits is no evidence."""
 
-from rag.answer import Hit
-from rag.answerable import Evidence, weigh
+from rag.answering.answerable import Evidence, weigh
 from rag.config import BM25Settings
-from rag.sparse import SparseIndex
+from rag.search.hit import Hit
+from rag.storage.sparse import SparseIndex
 
 TEXTS = [
     "Mount Etna is an active stratovolcano on the east coast of Sicily.",

@@ -6,12 +6,12 @@ without a template drive the real transformers code."""
 import pytest
 from tiny_models import CHAT_TEMPLATE, tiny_llama
 
-from rag.answer import Hit
+from rag.answering.engine import chat
+from rag.answering.generate.load import load_generator
+from rag.answering.generate.prompt import HEADER, build_prompt
+from rag.answering.generate.short import EXAMPLES, short_messages
 from rag.config import GenerationSettings
-from rag.engine import chat
-from rag.generate.load import load_generator
-from rag.generate.prompt import HEADER, build_prompt
-from rag.generate.short import EXAMPLES, short_messages
+from rag.search.hit import Hit
 
 
 @pytest.fixture(scope="module")

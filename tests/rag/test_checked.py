@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 from conftest import ingested_corpus
 
-from rag.answer import Hit
+from rag.answering.engine import Engine
+from rag.answering.generate.base import Messages
+from rag.answering.generate.checked import judge, said_sentences
 from rag.config import GenerationSettings
-from rag.engine import Engine
-from rag.generate.base import Messages
-from rag.generate.checked import judge, said_sentences
-from rag.index import HybridIndex
-from rag.retriever import HybridRetriever
+from rag.search.hit import Hit
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex
 
 
 def hit(i: int, text: str) -> Hit:

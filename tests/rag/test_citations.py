@@ -1,5 +1,5 @@
-from rag.answer import Hit
-from rag.citations import citations_for, sentence_citations
+from rag.answering.citations import citations_for, sentence_citations
+from rag.search.hit import Hit
 
 
 def hit(i: int, text: str) -> Hit:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answer, Citation, Hit
+from rag.answering.answer import Answer, Citation
 from rag.conversations import ConversationStore, conversation_markdown, title_of, valid_token
+from rag.search.hit import Hit
 
 
 def answer(question: str, text: str = "Catania [1].") -> Answer:

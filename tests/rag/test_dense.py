@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import DenseSettings
-from rag.dense import DenseIndex, SegmentedDense
+from rag.storage.dense import DenseIndex, SegmentedDense
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:

@@ -4,11 +4,11 @@ when present (auto), never when absent; HNSW stays on the CPU (FAISS has no GPU 
 import numpy as np
 import pytest
 
-import rag.dense as dense
-import rag.embedding as embedding
+import rag.search.embedding as embedding
+import rag.storage.dense as dense
 from rag.config import DenseSettings
-from rag.dense import DenseIndex
-from rag.embedding import pick_device
+from rag.search.embedding import pick_device
+from rag.storage.dense import DenseIndex
 
 
 @pytest.mark.parametrize("cuda, requested, chosen", [(True, "auto", "cuda"), (False, "auto", "cpu"), (True, "cpu", "cpu"), (True, "cuda", "cuda")])

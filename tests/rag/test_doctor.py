@@ -11,10 +11,10 @@ import pytest
 from conftest import ingested_corpus
 
 from rag.config import IngestSettings
-from rag.doctor import diagnose, repair
-from rag.index import HybridIndex, IndexCorruptError
-from rag.segments import DENSE_FILE, SPARSE_DIR, STORE_FILE
-from rag.snapshots import CURRENT
+from rag.storage.doctor import diagnose, repair
+from rag.storage.index import HybridIndex, IndexCorruptError
+from rag.storage.segments import DENSE_FILE, SPARSE_DIR, STORE_FILE
+from rag.storage.snapshots import CURRENT
 
 
 @pytest.fixture

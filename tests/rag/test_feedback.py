@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from rag.answer import Answer, Citation
+from rag.answering.answer import Answer, Citation
 from rag.feedback import FEEDBACK_FILE, FeedbackStore
 
 

@@ -11,15 +11,15 @@ import pytest
 from conftest import ingested_corpus
 from tiny_models import CHAT_TEMPLATE, tiny_llama
 
-from rag.answer import Exchange
+from rag.answering.answer import Exchange
+from rag.answering.engine import Engine
+from rag.answering.followup import checked_rewrite, key_words, refers_back, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
+from rag.answering.generate.base import Messages
+from rag.answering.generate.load import load_generator
 from rag.config import BM25Settings, GenerationSettings
-from rag.engine import Engine
-from rag.followup import checked_rewrite, key_words, refers_back, rewrite_messages, rewrite_prompt, rewrite_settings, standalone
-from rag.generate.base import Messages
-from rag.generate.load import load_generator
-from rag.index import HybridIndex
-from rag.retriever import HybridRetriever
-from rag.sparse import SparseIndex
+from rag.search.retriever import HybridRetriever
+from rag.storage.index import HybridIndex
+from rag.storage.sparse import SparseIndex
 
 TEXTS = [
     "all-MiniLM-L6-v2 maps sentences and paragraphs to a 384 dimensional dense vector space.",

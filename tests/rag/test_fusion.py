@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.fusion import minmax, ranked, reciprocal_rank_fusion, weighted_fusion
+from rag.search.fusion import minmax, ranked, reciprocal_rank_fusion, weighted_fusion
 
 
 def test_minmax_scales_to_unit_range():

@@ -7,8 +7,8 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
+from rag.answering.generate.load import choose_backend, load_generator, resolve_generator_path
 from rag.config import GenerationSettings
-from rag.generate.load import choose_backend, load_generator, resolve_generator_path
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 

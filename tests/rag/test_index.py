@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.index import HybridIndex, IndexCorruptError, segment_key, spec_from_settings
-from rag.segment_writer import SnapshotWriter
-from rag.segments import DENSE_FILE, SPARSE_DIR
-from rag.snapshots import IndexNotFoundError, begin_snapshot, live_snapshot, publish_snapshot
-from rag.store import NewChunk
+from rag.storage.index import HybridIndex, IndexCorruptError, segment_key, spec_from_settings
+from rag.storage.segment_writer import SnapshotWriter
+from rag.storage.segments import DENSE_FILE, SPARSE_DIR
+from rag.storage.snapshots import IndexNotFoundError, begin_snapshot, live_snapshot, publish_snapshot
+from rag.storage.store import NewChunk
 
 DIM = 8
 

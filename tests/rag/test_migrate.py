@@ -11,11 +11,11 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.dense import DenseIndex
-from rag.doctor import repair
-from rag.index import HybridIndex, spec_from_settings
-from rag.snapshots import NewSnapshot
-from rag.store import ChunkStore, IndexMismatchError, NewChunk
+from rag.storage.dense import DenseIndex
+from rag.storage.doctor import repair
+from rag.storage.index import HybridIndex, spec_from_settings
+from rag.storage.snapshots import NewSnapshot
+from rag.storage.store import ChunkStore, IndexMismatchError, NewChunk
 
 DIM = 8
 TEXTS = {"a.txt": "Mount Etna is a volcano in Sicily.", "b.txt": "Green tea is made from unoxidised leaves."}

@@ -9,9 +9,9 @@ import pytest
 from conftest import ingested_corpus
 
 from rag.config import MilvusSettings
-from rag.index import HybridIndex
-from rag.milvus import MilvusIndex, collection_name, connect, lite_file
-from rag.retriever import Filters, HybridRetriever
+from rag.search.retriever import Filters, HybridRetriever
+from rag.storage.index import HybridIndex
+from rag.storage.milvus import MilvusIndex, collection_name, connect, lite_file
 
 QUERIES = ["Where is Mount Etna?", "how is black tea made", "river through ten countries", "Golden Gate Bridge", "MIME type glob patterns"]
 

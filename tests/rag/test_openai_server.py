@@ -13,9 +13,9 @@ import pytest
 from conftest import ingested_corpus
 from servers import free_port, wait_until_healthy
 
+from rag.answering.engine import Engine
+from rag.answering.generate.load import load_generator, resolve_generator_path
 from rag.config import GenerationSettings
-from rag.engine import Engine
-from rag.generate.load import load_generator, resolve_generator_path
 
 pytestmark = [
     pytest.mark.slow,

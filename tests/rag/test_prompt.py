@@ -2,9 +2,9 @@
 
 import pytest
 
-from rag.answer import Hit
-from rag.generate.base import cut_at_stops
-from rag.generate.prompt import HEADER, build_prompt, escape_source_text
+from rag.answering.generate.base import cut_at_stops
+from rag.answering.generate.prompt import HEADER, build_prompt, escape_source_text
+from rag.search.hit import Hit
 
 
 def hit(i: int, words: int = 50) -> Hit:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rag.config import EmbeddingSettings
-from rag.embedding import Embedder, resolve_model_path
-from rag.query_encoder import CHECKED, OnnxQueryEncoder
+from rag.search.embedding import Embedder, resolve_model_path
+from rag.search.query_encoder import CHECKED, OnnxQueryEncoder
 
 QUERIES = [
     "Etna",
@@ -41,7 +41,7 @@ def test_a_kept_encoder_serves_queries_without_importing_torch(tmp_path: Path):
 import sys, numpy as np
 from pathlib import Path
 from rag.config import EmbeddingSettings
-from rag.embedding import Embedder
+from rag.search.embedding import Embedder
 e = Embedder.load(EmbeddingSettings(onnx_cache=Path({str(tmp_path)!r})))
 queries = np.concatenate([e.encode_query(q) for q in {QUERIES!r}])
 print("torch" in sys.modules, "sentence_transformers" in sys.modules, e.dim, e.max_tokens)

@@ -10,12 +10,12 @@ import pytest
 from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_qa_reader
 
+from rag.answering.reader.model import Reader, ReaderError
+from rag.answering.reader.spans import best_spans, null_scores
+from rag.answering.reader.squad import QAExample, from_other_paragraph, load_squad, names_in, training_mix, with_swapped_name, without_answer_sentence
+from rag.answering.reader.windows import read_windows, training_features
 from rag.config import ReaderSettings, ReaderTrainSettings
-from rag.embedding import resolve_model_path
-from rag.reader.model import Reader, ReaderError
-from rag.reader.spans import best_spans, null_scores
-from rag.reader.squad import QAExample, from_other_paragraph, load_squad, names_in, training_mix, with_swapped_name, without_answer_sentence
-from rag.reader.windows import read_windows, training_features
+from rag.search.embedding import resolve_model_path
 
 MINILM = resolve_model_path("all-MiniLM-L6-v2")
 
@@ -115,7 +115,7 @@ def test_windows_from_the_tokenizers_library_equal_transformers_own():
     must be exactly those transformers' tokenizer makes with overflowing tokens and a stride."""
     from transformers import AutoTokenizer
 
-    from rag.tokenizer import load_tokenizer
+    from rag.search.tokenizer import load_tokenizer
 
     filler = " ".join(f"word{i}" for i in range(150))
     questions = ["Where does the heron live?", "Who counted them?", "Why?"]
@@ -174,8 +174,8 @@ def train_options(tmp_path: Path, **kw) -> ReaderTrainSettings:
 
 @pytest.mark.slow
 def test_a_tiny_reader_learns_exports_to_onnx_that_agrees_and_loads(tmp_path: Path):
-    from rag.reader.export import export_onnx, onnx_logits, torch_logits, write_manifest
-    from rag.reader.train import MODEL_DIR, train_reader
+    from rag.answering.reader.export import export_onnx, onnx_logits, torch_logits, write_manifest
+    from rag.answering.reader.train import MODEL_DIR, train_reader
 
     base = tiny_qa_reader(tmp_path / "base", MINILM)
     result = train_reader(str(base), train_options(tmp_path), tmp_path / "work")
@@ -224,7 +224,7 @@ def test_a_corrupt_or_missing_reader_is_an_error_naming_the_file(tmp_path: Path)
 
 @pytest.mark.slow
 def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path: Path):
-    from rag.reader.train import RESULT_FILE, train_reader
+    from rag.answering.reader.train import RESULT_FILE, train_reader
 
     base = tiny_qa_reader(tmp_path / "base", MINILM)
     out = tmp_path / "work"
@@ -233,7 +233,7 @@ import sys, time
 sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]
 from pathlib import Path
 from test_reader import train_options
-from rag.reader.train import train_reader
+from rag.answering.reader.train import train_reader
 train_reader({str(base)!r}, train_options(Path({str(tmp_path)!r})), Path({str(out)!r}), on_step=lambda done, total: time.sleep(0.2))
 """
     kill_after_first_checkpoint(script, out / "checkpoints")
@@ -246,7 +246,7 @@ train_reader({str(base)!r}, train_options(Path({str(tmp_path)!r})), Path({str(ou
 
 
 def test_a_time_budget_stops_with_a_checkpoint_to_resume_from(tmp_path: Path):
-    from rag.reader.train import train_reader
+    from rag.answering.reader.train import train_reader
 
     base = tiny_qa_reader(tmp_path / "base", MINILM)
     result = train_reader(str(base), train_options(tmp_path, max_minutes=1e-6, max_steps=30), tmp_path / "work")

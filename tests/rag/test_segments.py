@@ -10,11 +10,11 @@ from conftest import make_corpus
 
 from ingest.pipeline import Ingestor
 from rag.config import IngestSettings, Settings
-from rag.index import HybridIndex
-from rag.merge import plan_merge
-from rag.segments import STORE_FILE, Manifest, SegmentInfo
-from rag.snapshots import live_snapshot
-from rag.store import IndexSpec
+from rag.storage.index import HybridIndex
+from rag.storage.merge import plan_merge
+from rag.storage.segments import STORE_FILE, Manifest, SegmentInfo
+from rag.storage.snapshots import live_snapshot
+from rag.storage.store import IndexSpec
 
 QUERIES = ["Which volcano is on the east coast of Sicily?", "oxidised tea leaves", "Danube delta Romania", "Golden Gate strait", "MIME type database"]
 
@@ -115,7 +115,7 @@ def test_segments_are_copied_where_hard_links_are_refused(tmp_path: Path, monkey
     """FAT and some network file systems have no hard links: the segment is copied instead."""
     import errno
 
-    from rag.segment_writer import link_segment
+    from rag.storage.segment_writer import link_segment
 
     source = tmp_path / "snap-000001" / "seg-000001"
     (source / "sparse").mkdir(parents=True)

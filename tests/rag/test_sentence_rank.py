@@ -2,11 +2,11 @@
 comes first, headings and title-only sentences never count, a sentence found in two passages
 counts once under the better-ranked one, and the quotes keep only on-topic sentences."""
 
-from rag.answer import Hit
+from rag.answering.generate.extractive import compose_quotes, pick_quotes
+from rag.answering.sentence_rank import Sentence, candidates, rank_sentences
 from rag.config import BM25Settings
-from rag.generate.extractive import compose_quotes, pick_quotes
-from rag.sentence_rank import Sentence, candidates, rank_sentences
-from rag.sparse import SparseIndex
+from rag.search.hit import Hit
+from rag.storage.sparse import SparseIndex
 
 PASSAGES = [
     "# Volcanoes\n\nMount Etna is an active stratovolcano on the east coast of Sicily. It is one of the tallest active volcanoes in Europe.",

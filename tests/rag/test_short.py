@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from conftest import ingested_corpus
 
+from rag.answering.engine import Engine
+from rag.answering.generate.short import EXAMPLES, checked_phrase, short_prompt
 from rag.config import GenerationSettings
-from rag.engine import Engine
-from rag.generate.short import EXAMPLES, checked_phrase, short_prompt
 
 SENTENCE = "Etna erupts frequently; lava flows have reached the town of Catania, in Sicily."
 

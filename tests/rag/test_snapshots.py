@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.snapshots import (
+from rag.storage.snapshots import (
     IndexBusyError,
     IndexNotFoundError,
     NewSnapshot,
@@ -81,7 +81,7 @@ def test_one_writer_at_a_time_and_the_holder_is_named(tmp_path: Path):
 
 
 def test_a_lock_left_by_a_dead_process_does_not_block(tmp_path: Path):
-    code = f"import os; from rag.snapshots import WriteLock; l = WriteLock(__import__('pathlib').Path({str(tmp_path)!r})).__enter__(); os._exit(0)"
+    code = f"import os; from rag.storage.snapshots import WriteLock; l = WriteLock(__import__('pathlib').Path({str(tmp_path)!r})).__enter__(); os._exit(0)"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert (tmp_path / "write.lock").read_text().strip().isdigit()  # pid left behind
     with WriteLock(tmp_path):

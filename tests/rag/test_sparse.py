@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-import rag.sparse
+import rag.storage.sparse
 from rag.config import BM25Settings
-from rag.maxscore import top_rows
-from rag.sparse import SparseIndex, SparseSegment, Tokenizer
+from rag.storage.maxscore import top_rows
+from rag.storage.sparse import SparseIndex, SparseSegment, Tokenizer
 
 CORPUS = [
     "Aspirin reduces the risk of heart attacks in adults with cardiovascular disease.",
@@ -155,7 +155,7 @@ def test_pruned_search_returns_exactly_what_scoring_every_chunk_returns(monkeypa
     queries = [" ".join(words[rng.choice(300, size=int(rng.integers(2, 5)), p=p / p.sum())]) for _ in range(60)] + ["w0 w0 w57", "w1 w2"]
     allowed = np.arange(1, 3001, 3)
     outcomes = {"pruned": 0, "full pass": 0}
-    real = rag.sparse.pruned_top
+    real = rag.storage.sparse.pruned_top
 
     def counting(*args, **kw):
         top = real(*args, **kw)
@@ -165,12 +165,12 @@ def test_pruned_search_returns_exactly_what_scoring_every_chunk_returns(monkeypa
     for k in (1, 10, 50):
         for query in queries:
             for only in (None, allowed):
-                monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
+                monkeypatch.setattr("rag.storage.maxscore.PRUNE_FROM", 10**9)
                 full = index.search(query, k, only)
-                monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10)
-                monkeypatch.setattr(rag.sparse, "pruned_top", counting)
+                monkeypatch.setattr("rag.storage.maxscore.PRUNE_FROM", 10)
+                monkeypatch.setattr(rag.storage.sparse, "pruned_top", counting)
                 fast = index.search(query, k, only)
-                monkeypatch.setattr(rag.sparse, "pruned_top", real)
+                monkeypatch.setattr(rag.storage.sparse, "pruned_top", real)
                 np.testing.assert_array_equal(fast[0], full[0])
                 np.testing.assert_array_equal(fast[1], full[1])
     assert outcomes["pruned"] > 100 and outcomes["full pass"] > 10, outcomes
@@ -186,9 +186,9 @@ def test_a_term_whose_chunks_a_merge_dropped_does_not_break_pruning(monkeypatch:
     other = SparseSegment.build([(40, "common rare"), (41, "common")], tok)
     index = SparseIndex([merged, other], settings)
     for query in ("common rare", "common word rare"):  # the second scores rows of the merged segment for "rare" too
-        monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 10**9)
+        monkeypatch.setattr("rag.storage.maxscore.PRUNE_FROM", 10**9)
         full = index.search(query, 3)
-        monkeypatch.setattr("rag.maxscore.PRUNE_FROM", 1)
+        monkeypatch.setattr("rag.storage.maxscore.PRUNE_FROM", 1)
         fast = index.search(query, 3)
         np.testing.assert_array_equal(fast[0], full[0])
         np.testing.assert_array_equal(fast[1], full[1])
@@ -204,7 +204,7 @@ def test_a_segment_holding_most_of_the_top_k_is_searched_for_all_of_it(monkeypat
     settings = BM25Settings(stemmer=None, stopwords=None)
     whole = SparseIndex.build(texts, settings)
     cut = _segmented(texts, list(range(300, 3000, 300)), settings)
-    monkeypatch.setattr("rag.maxscore.PRUNE_FROM", prune_from)
+    monkeypatch.setattr("rag.storage.maxscore.PRUNE_FROM", prune_from)
     for query in ("glacier", "glacier w3", "w7 glacier w9"):
         ids, scores = cut.search(query, 80)
         expected_ids, expected_scores = whole.search(query, 80)

@@ -3,7 +3,7 @@ only the rows a question names, of one row only its key and the columns the ques
 the cell a question names outright. Markdown tables (what ingest writes) and plain-text pipe
 tables both."""
 
-from rag.tables import cell_answer, cells, labelled, table_header, table_text
+from rag.answering.tables import cell_answer, cells, labelled, table_header, table_text
 
 CONTEXT = "debian-releases.csv\n| row | version | codename | created | release | eol |"
 ROWS = (

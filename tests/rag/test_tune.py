@@ -173,8 +173,8 @@ def test_lora_adapters_train_and_are_merged_into_a_plain_model(tmp_path: Path):
 def test_an_instruction_tuned_llm_is_asked_for_a_question_per_sampled_passage(tmp_path: Path, caplog):
     from tiny_models import CHAT_TEMPLATE, tiny_llama
 
+    from rag.answering.generate.hf import HFGenerator
     from rag.config import GenerationSettings
-    from rag.generate.hf import HFGenerator
     from rag.tune.queries import INSTRUCTION, question_pairs
 
     class Recording:  # the real generator, with the messages it was given kept
@@ -201,7 +201,7 @@ def test_an_instruction_tuned_llm_is_asked_for_a_question_per_sampled_passage(tm
 def test_written_questions_come_first_and_count_against_the_pair_budget():
     from rag.tune.pairs import collection_pairs
 
-    class Store:  # rag.store.ChunkStore.passages' rows
+    class Store:  # rag.storage.store.ChunkStore.passages' rows
         def passages(self):
             return [(p.chunk_id, p.path, p.heading, p.text, 0) for p in corpus(10)]
 

@@ -221,7 +221,7 @@ def test_an_ingest_while_another_holds_the_index_is_queued_and_runs_when_it_ends
     during another process's ingest was left out until someone re-synced by hand."""
     import time
 
-    from rag.snapshots import WriteLock
+    from rag.storage.snapshots import WriteLock
 
     at = page("collection").run()
     (app_env / "docs" / "glaciers.txt").write_text("The Aletsch Glacier is the largest glacier in the Alps.\n")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ui.safe import highlighted_passage_html, plain_markdown, scrolled_passage_html, sentence_spans
+from rag.answering.answer import plain_markdown
+from ui.safe import highlighted_passage_html, scrolled_passage_html, sentence_spans
 
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
 

@@ -12,14 +12,14 @@ import streamlit as st
 
 from ingest.ocr import pdf_page_image
 from ingest.uploads import UploadError, resolve_inside
-from rag.answer import Answer, Citation, place
+from rag.answering.answer import Answer, Citation, place, plain_markdown
+from rag.answering.engine import Engine
+from rag.answering.generate.extractive import plain
 from rag.config import Settings
 from rag.conversations import ConversationStore, conversation_markdown, valid_token
-from rag.documents import collection_summary, example_questions
-from rag.engine import Engine
-from rag.generate.extractive import plain
+from rag.storage.documents import collection_summary, example_questions
 from ui import resources
-from ui.safe import plain_markdown, scrolled_passage_html
+from ui.safe import scrolled_passage_html
 
 PAGE_DPI, PAGE_WIDTH = 100, 640  # a cited PDF page is shown under its passage, legible at this size
 MAX_LISTED = 30  # conversations listed in the sidebar, most recent first

@@ -11,14 +11,14 @@ from ingest.pipeline import Ingestor, UsageError
 from ingest.scan import IGNORE_FILE, leave_out
 from ingest.status import describe, read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
+from rag.answering.answer import plain_markdown
+from rag.answering.engine import Engine
 from rag.config import Settings
-from rag.documents import document_rows
-from rag.embedding import Embedder
-from rag.engine import Engine
-from rag.snapshots import IndexBusyError
-from rag.store import IndexMismatchError
+from rag.search.embedding import Embedder
+from rag.storage.documents import document_rows
+from rag.storage.snapshots import IndexBusyError
+from rag.storage.store import IndexMismatchError
 from ui import resources
-from ui.safe import plain_markdown
 
 REMOVALS = {
     "index": f"from the index only: the file stays in the folder, listed in {IGNORE_FILE} so a re-sync leaves it out",

@@ -20,10 +20,10 @@ from eval.qa import QaItem, parse_questions
 from eval.qa_report import METRIC_NAMES, write_qa_report
 from eval.report import report_dict, retrieval_config, write_report
 from eval.retrieval import METRICS, evaluate_retrieval
+from rag.answering.answer import plain_markdown
+from rag.answering.engine import Engine
 from rag.config import Settings
-from rag.engine import Engine
 from ui import resources
-from ui.safe import plain_markdown
 
 CACHE = Path(".cache/eval")
 
