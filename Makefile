@@ -77,15 +77,16 @@ eval: setup
 	$(BIN)/rag eval retrieval $(SCIFACT) --split test --out runs/eval-scifact-test
 
 # Answer quality on the bundled samples (questions in eval/data/samples_qa.jsonl) with the
-# default generator, and SciFact claim checking: is an expert's rationale sentence cited?
+# default generator, its follow-up and table sets, and SciFact claim checking: is an expert's rationale sentence cited?
 eval-qa: setup
 	$(BIN)/rag ingest samples --index index/samples
 	$(BIN)/rag eval qa eval/data/samples_qa.jsonl --index index/samples --out runs/eval-qa-samples
-	$(BIN)/rag eval qa eval/data/followups_samples.jsonl --index index/samples --generator extractive --out runs/eval-followups-samples
+	$(BIN)/rag eval qa eval/data/followups_samples.jsonl --index index/samples --out runs/eval-followups-samples
+	$(BIN)/rag eval qa eval/data/tables_samples.jsonl --index index/samples --out runs/eval-tables-samples
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --out runs/eval-squad
 	@test -z "$(SQUAD)" || RAG_GENERATION__ANSWER_STYLE=short $(BIN)/rag eval qa $(SQUAD) --out runs/eval-squad-short
 	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --generator extractive --out runs/eval-squad-extractive
-	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --generator extractive --out runs/eval-followups-squad
+	@test -z "$(SQUAD)" || $(BIN)/rag eval qa $(SQUAD) --questions eval/data/followups_squad.jsonl --out runs/eval-followups-squad
 	@test -z "$(SCIFACT)" || $(BIN)/rag eval qa $(SCIFACT) --claims --generator extractive --out runs/eval-claims-scifact
 
 # The reader alone on SQuAD 2.0 gold paragraphs (official metric), and its decline trade-off on the
