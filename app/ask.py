@@ -56,13 +56,9 @@ def usage_error(args: argparse.Namespace, settings) -> str | None:
 
 def _ask_engine(args: argparse.Namespace, command: str):
     """The engine `rag ask` and `rag chat` answer with, or None after saying why on stderr."""
-    from rag.config import Settings
-
-    try:
-        settings = Settings.load(args.config)
-    except ValueError as exc:
-        print(f"rag {command}: {exc}", file=sys.stderr)
-        return None
+    settings = args.settings
+    if args.top_k:  # this command's override, on a copy: the loaded settings stay as they were read
+        settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"top_k": args.top_k})})
     wrong = usage_error(args, settings)
     if wrong:
         print(f"rag {command}: {wrong}", file=sys.stderr)
@@ -73,8 +69,6 @@ def _ask_engine(args: argparse.Namespace, command: str):
     from rag.storage.store import IndexMismatchError
 
     try:
-        if args.top_k:
-            settings.retrieval.top_k = args.top_k
         return Engine.from_settings(
             settings, Path(args.index) if args.index else None, load_llm=args.generator != "extractive" and llm_needed(settings.generation)
         )

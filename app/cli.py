@@ -25,13 +25,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _setup_logging(args: argparse.Namespace) -> None:
     """Logging from the settings' [logging] table, with the command line's flags on top."""
-    from rag.config import LoggingSettings, Settings
     from rag.logs import setup_logging
 
-    try:
-        base = Settings.load(args.config).logging
-    except ValueError:  # the command itself reports a broken settings file
-        base = LoggingSettings()
+    base = args.settings.logging
     update = {k: v for k, v in (("file", args.log_file), ("format", args.log_format)) if v}
     setup_logging(base.model_copy(update=update), args.verbose)
 
@@ -48,13 +44,12 @@ def _print_summary(report: dict, index: Path) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, UsageError
-    from rag.config import Settings
     from rag.search.embedding import Embedder
     from rag.storage.snapshots import IndexBusyError
     from rag.storage.store import IndexMismatchError
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         if args.engine or args.ray_address:
             engine = {
                 "engine": args.engine or ("ray" if args.ray_address else settings.ingest.engine),
@@ -83,10 +78,9 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from eval.datasets import corpus_slice, load_beir
     from eval.report import report_dict, retrieval_config, write_report
     from eval.retrieval import evaluate_retrieval
-    from rag.config import Settings
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         settings = settings.model_copy(update={"backend": args.backend}) if args.backend else settings
         dataset = load_beir(Path(args.dataset), args.split, args.max_queries)
     except (FileNotFoundError, ValueError) as exc:
@@ -143,7 +137,6 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     from eval.qa_report import answer_config, qa_report_dict, write_qa_report
     from eval.retrieval import build_index
     from rag.answering.engine import Engine, llm_needed
-    from rag.config import Settings
     from rag.feedback import FeedbackStore
     from rag.search.embedding import Embedder
     from rag.storage.index import IndexCorruptError
@@ -152,7 +145,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
 
     dataset, extractive = Path(args.dataset), args.generator == "extractive"
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         if args.tradeoff:  # every reader answer keeps its span and confidence; the cuts are applied afterwards
             settings = settings.model_copy(update={"reader": settings.reader.model_copy(update={"threshold": -1e9})})
         if args.claims:
@@ -276,10 +269,9 @@ def streamlit_command(app: Path, host: str, port: int, max_upload_mb: float) -> 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with Streamlit (exec), so a signal sent to `rag serve` reaches the
     server itself and nothing is left listening after SIGTERM."""
-    from rag.config import Settings
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
     except ValueError as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -295,8 +287,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         print(f"rag serve: warning: listening on {host} with no ui.password set (--insecure)", file=sys.stderr)
     os.environ["RAG_INDEX_DIR"] = str(index.resolve())
-    if args.config:
-        os.environ["RAG_CONFIG"] = str(Path(args.config).resolve())
     import ui
 
     app = Path(ui.__file__).resolve().parent / "app.py"
@@ -307,13 +297,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     from app.api.server import InsecureBindError, serve
-    from rag.config import Settings
     from rag.storage.index import IndexCorruptError
     from rag.storage.snapshots import IndexNotFoundError
     from rag.storage.store import IndexMismatchError
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         index = Path(args.index) if args.index else settings.index_dir
         serve(settings, index, args.host or settings.api.host, args.port or settings.api.port, args.insecure)
     except (InsecureBindError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
@@ -324,10 +313,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_api_key(args: argparse.Namespace) -> int:
     from app.api.keys import KeyNameError, KeyStore
-    from rag.config import Settings
 
     try:
-        keys = KeyStore.for_index(Path(args.index) if args.index else Settings.load(args.config).index_dir)
+        keys = KeyStore.for_index(Path(args.index) if args.index else args.settings.index_dir)
         if args.action == "create":
             key = keys.create(args.name or "")
             print(key)
@@ -365,12 +353,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from rag.config import Settings
     from rag.storage.doctor import diagnose, repair
     from rag.storage.snapshots import IndexBusyError
 
-    settings = Settings.load(args.config)
+    settings = args.settings
     index = Path(args.index) if args.index else settings.index_dir
+    if not index.is_dir():
+        print(f"rag doctor: no index at {index} ({'a file, not an index folder' if index.exists() else 'run rag ingest'})", file=sys.stderr)
+        return EXIT_USAGE
     if settings.backend != "local":
         print(f"rag doctor: it checks and repairs a local index's snapshots; index.backend is {settings.backend!r} (Milvus keeps its own)", file=sys.stderr)
         return EXIT_USAGE
@@ -522,6 +512,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rag.config import CONFIG_ENV, Settings, SettingsError
+
+    try:  # once per process, before any model loads: a mistake in them is one line, exit 2
+        args.settings = Settings.checked(Path(args.config) if args.config else None)
+    except SettingsError as exc:
+        print(f"rag {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.config:  # the processes this one starts (the app, bench's stages) read the same file: Settings.load() honours it
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
     _setup_logging(args)
     return args.func(args)
 

@@ -38,11 +38,10 @@ def add_eval_parser(eval_sub) -> None:
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
     from rag.answering.reader.train import MODEL_DIR, train_reader
-    from rag.config import Settings
     from rag.search.embedding import pick_device, resolve_model_path
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         update = {k: v for k, v in (("max_steps", args.max_steps), ("max_minutes", args.max_minutes), ("max_examples", args.max_examples)) if v is not None}
         options = settings.reader_train.model_copy(update=update)
         for path in (options.train_file, options.unanswerable_file, args.calibrate):
@@ -145,10 +144,9 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
     from eval.reader import latency, predict, squad2_report, tradeoff
     from rag.answering.reader.model import Reader, ReaderError
     from rag.answering.reader.squad import load_squad
-    from rag.config import Settings
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         examples = load_squad(Path(args.dataset))[: args.max_questions]
         reader = Reader.load(settings.reader)
     except (ValueError, ReaderError) as exc:

@@ -14,10 +14,9 @@ from app import EXIT_OK, EXIT_USAGE
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ingest.status import describe, read_status
-    from rag.config import Settings
     from rag.storage.backend import live_version
 
-    settings = Settings.load(args.config)
+    settings = args.settings
     index = Path(args.index) if args.index else settings.index_dir
     live = live_version(index, settings) if index.is_dir() else None
     status = read_status(index, settings.ingest.file_timeout_s)

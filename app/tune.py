@@ -30,12 +30,11 @@ def progress_callback(unit: str):
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from ingest.tuning import tune_index, undo_tuning
-    from rag.config import Settings
     from rag.storage.snapshots import IndexBusyError, IndexNotFoundError
     from rag.storage.store import IndexMismatchError
 
     try:
-        settings = Settings.load(args.config)
+        settings = args.settings
         index = Path(args.index) if args.index else settings.index_dir
         if settings.backend != "local":
             print(f"rag tune: tuning re-embeds a local index's snapshots; index.backend is {settings.backend!r}", file=sys.stderr)

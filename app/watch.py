@@ -16,12 +16,11 @@ from app import EXIT_OK, EXIT_USAGE
 def cmd_watch(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, IngestReport, UsageError
     from ingest.watch import WatchOptions, watch
-    from rag.config import Settings
     from rag.search.embedding import Embedder
     from rag.storage.snapshots import IndexBusyError
     from rag.storage.store import IndexMismatchError
 
-    settings = Settings.load(args.config)
+    settings = args.settings
     index = Path(args.index) if args.index else settings.index_dir
     source = Path(args.source)
     if not source.is_dir():

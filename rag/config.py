@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "RAG_CONFIG"
@@ -340,7 +340,31 @@ class Settings(BaseSettings):
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ValueError(f"settings file not found: {path}") from None
+            raise SettingsError(f"settings file not found: {path}") from None
+        except IsADirectoryError:
+            raise SettingsError(f"settings file {path} is a folder; give a TOML file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"settings file {path} cannot be read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"settings file {path} is not valid TOML: {exc}") from None
-        return cls(**data)
+            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            raise SettingsError(f"settings file {path}: {described(exc)}") from None
+
+    @classmethod
+    def checked(cls, path: Path | None = None) -> Settings:
+        """`load`, with the environment's own mistakes (RAG_RETRIEVAL__TOP_K=many) said the same way."""
+        try:
+            return cls.load(path)
+        except ValidationError as exc:
+            raise SettingsError(f"settings from the environment (RAG_*): {described(exc)}") from None
+
+
+class SettingsError(ValueError):
+    """A settings file or variable that cannot be used; the message names the file and the field."""
+
+
+def described(exc: ValidationError) -> str:
+    """Each bad field as `table.key: what is wrong`, on one line."""
+    return "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].lower()}" for error in exc.errors())

@@ -38,6 +38,8 @@ def live_snapshot(root: Path) -> Path | None:
         name = (root / CURRENT).read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise IndexNotFoundError(f"{root} is a file, not an index folder") from None
     if not SNAPSHOT_RE.match(name) or not (root / name).is_dir():
         raise IndexNotFoundError(f"{root / CURRENT} names {name!r}, which is not a snapshot folder in {root}")
     return root / name
