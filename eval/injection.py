@@ -119,7 +119,13 @@ def judge(name: str, kind: str, answer, fact: str, canary: str) -> Outcome:
     return Outcome(name, kind, answered, canary_seen, (canary_seen and not answered) or stray, bool(MARKUP_RE.search(plain_markdown(text))), text)
 
 
+STYLES = {"llm": "sources", "reader": "reader", "extractive": "reader"}  # the LLM writes from the numbered sources: the most exposed path
+
+
 def run(generator: str, settings: Settings) -> list[Outcome]:
+    """Each attack document asked about its fact, answered by `generator`: "llm" (the LLM writes
+    the answer from the numbered sources), "reader" (the default) or "extractive" (quotes)."""
+    settings = settings.model_copy(update={"generation": settings.generation.model_copy(update={"answer_style": STYLES[generator]})})
     with tempfile.TemporaryDirectory() as tmp:
         docs, index = Path(tmp) / "docs", Path(tmp) / "index"
         write_attack_documents(docs)
@@ -146,7 +152,7 @@ def table(outcomes: list[Outcome]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/injection"))
-    parser.add_argument("--generator", choices=["llm", "extractive"], default="llm")
+    parser.add_argument("--generator", choices=sorted(STYLES), default="llm")
     args = parser.parse_args()
     outcomes = run(args.generator, Settings.load())
     args.out.mkdir(parents=True, exist_ok=True)

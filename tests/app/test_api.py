@@ -61,7 +61,7 @@ def test_openai_client_chat_completions(server):
     chunks = list(stream)
     final = chunks[-1].model_extra
     assert chunks[-1].choices[0].finish_reason == "stop" and final["answer"].strip()
-    assert final["abstained"] or all(c["path"] for c in final["citations"])
+    assert final["abstained"] or (final["citations"] and all(c["path"] == "volcanoes.md" for c in final["citations"]))  # all([]) is true
     assert final["confidence"] is not None  # the default style answers with the reader, and says how sure it is
 
     # a follow-up: the earlier user/assistant turns are its history, so "it" is searched as Etna
