@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
+
+from eval.latency import percentiles
 
 ROUTES = {"retrieve": ("/v1/retrieve", {}), "ask_extractive": ("/v1/ask", {"extractive": True})}
 
@@ -52,15 +53,12 @@ async def drive(url: str, route: str, extra: dict, questions: list[str], clients
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         await asyncio.gather(*(client(n, http) for n in range(clients)))
     elapsed = time.perf_counter() - started
-    ms = np.asarray(latencies or [float("nan")])
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
         "requests": len(latencies),
         "requests_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "p99_ms": round(float(np.percentile(ms, 99)), 1),
+        **{k: v for k, v in percentiles(latencies, (50, 95, 99), "_ms").items() if k != "n"},
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
     }

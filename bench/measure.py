@@ -1,4 +1,4 @@
-"""Small measuring tools the benchmark stages share: latency percentiles and peak memory."""
+"""Small measuring tools the benchmark stages share: peak memory (latency percentiles: eval/latency.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from eval.latency import percentiles
 
 STATUS = Path("/proc/self/status")
-
-
-def percentiles(ms: list[float]) -> dict[str, float]:
-    values = np.asarray(ms, dtype=np.float64)
-    return {"p50_ms": round(float(np.percentile(values, 50)), 2), "p95_ms": round(float(np.percentile(values, 95)), 2), "n": len(values)}
 
 
 def rss_mb() -> float:
@@ -59,7 +54,7 @@ def each_timed(fn, items) -> tuple[list, dict[str, float]]:
         started = time.perf_counter()
         results.append(fn(item))
         ms.append((time.perf_counter() - started) * 1000)
-    return results, percentiles(ms)
+    return results, percentiles(ms, suffix="_ms")
 
 
 def timed(fn, *args, **kw) -> tuple[object, float]:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.measure import PeakRss, percentiles
+from bench.measure import PeakRss
 from bench.scale import GivenVectors, recall_at_10, synthetic
+from eval.latency import percentiles
 from rag.config import MilvusSettings, Settings
 from rag.search.retriever import HybridRetriever
 from rag.storage.milvus import chunk_id, open_milvus
@@ -73,7 +74,7 @@ def one_size(n: int, work: Path, settings: Settings) -> dict:
         "chunks": n,
         "insert_chunks_per_s": round(n / (inserted - started), 1),
         "seal_seconds": round(sealed - inserted, 1),
-        "hybrid": percentiles(ms),
+        "hybrid": percentiles(ms, suffix="_ms"),
         "dense_recall@10": round(recall_at_10(np.asarray(found), exact), 4),
         "peak_rss_mb": mem.peak_mb,
         "disk_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1),

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.measure import PeakRss, percentiles
+from bench.measure import PeakRss
 from eval.datasets import doc_file_name, load_beir
+from eval.latency import percentiles
 from eval.retrieval import EVAL_CANDIDATES, STAGES, doc_scores, score_run
 from rag.answering.generate.load import load_generator
 from rag.answering.generate.prompt import build_prompt
@@ -48,7 +49,7 @@ def latency(retriever: HybridRetriever, queries: list[str], has_reranker: bool) 
             ms.append((time.perf_counter() - started) * 1000)
             for part, value in timings.items():
                 parts.setdefault(part, []).append(value)
-        result[stage] = {**percentiles(ms), "parts_p50_ms": {k: round(float(np.median(v)), 2) for k, v in parts.items()}}
+        result[stage] = {**percentiles(ms, suffix="_ms"), "parts_p50_ms": {k: round(float(np.median(v)), 2) for k, v in parts.items()}}
     return result
 
 

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.measure import percentiles
 from bench.table import format_table
+from eval.latency import percentiles
 
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 
@@ -41,7 +41,7 @@ def peer_figures(raw: dict, dataset: Path, split: str) -> dict:
     data = load_beir(dataset, split)
     run = {q: {names[f]: s for f, s in files.items() if f in names} for q, files in raw["run"].items()}
     means, _ = score_run(data.qrels, run)
-    latency = percentiles(raw["latency_ms"])
+    latency = percentiles(raw["latency_ms"], suffix="_ms")
     return {
         "ingest_seconds": round(raw["ingest_s"], 1),
         "nodes": raw["nodes"],

@@ -21,7 +21,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.measure import PeakRss, each_timed, percentiles, timed
+from bench.measure import PeakRss, each_timed, timed
+from eval.latency import percentiles
 from rag.config import Settings
 from rag.search.retriever import HybridRetriever
 from rag.storage.index import HybridIndex, spec_from_settings
@@ -188,7 +189,7 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
         started = time.perf_counter()
         index.sparse.search(q, settings.retrieval.candidates)
         bm25_ms.append((time.perf_counter() - started) * 1000)
-    result["bm25"] = {"build_s": figures["bm25_build_s"], **percentiles(bm25_ms)}
+    result["bm25"] = {"build_s": figures["bm25_build_s"], **percentiles(bm25_ms, suffix="_ms")}
     retriever = HybridRetriever(index, GivenVectors(qt, qv), settings.retrieval)
     with PeakRss() as mem:
         hybrid_ms = []
@@ -196,7 +197,7 @@ def run(n: int, queries: int, root: Path, settings: Settings, dim: int = 384) ->
             started = time.perf_counter()
             retriever.retrieve(q)
             hybrid_ms.append((time.perf_counter() - started) * 1000)
-    result["hybrid"] = {**percentiles(hybrid_ms), "peak_rss_mb": mem.peak_mb, "snapshot": snapshot.name}
+    result["hybrid"] = {**percentiles(hybrid_ms, suffix="_ms"), "peak_rss_mb": mem.peak_mb, "snapshot": snapshot.name}
     index.close()
     return result
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.measure import PeakRss, percentiles
+from bench.measure import PeakRss
 from bench.scale import CHUNKS_PER_FILE, GivenVectors, add_synthetic_files, synthetic, write_snapshot
+from eval.latency import percentiles
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.search.embedding import Embedder
@@ -56,7 +57,7 @@ def one_pass(retriever: HybridRetriever, texts: list[str]) -> list[float]:
 
 def hybrid_p50(root: Path, settings: Settings, texts: list[str], vectors: np.ndarray) -> dict:
     index, retriever = open_retriever(root, settings, texts, vectors)
-    figures = {**percentiles(one_pass(retriever, texts)), "segments": len(index.sparse.segments)}
+    figures = {**percentiles(one_pass(retriever, texts), suffix="_ms"), "segments": len(index.sparse.segments)}
     index.close()
     return figures
 
@@ -114,7 +115,7 @@ def ten_segments(work: Path, texts: list[str], vectors: np.ndarray, qt: list[str
         ms["ten"] += one_pass(ten_retriever, qt)
         ms["merged"] += one_pass(merged_retriever, qt)
     for name, index in (("ten", ten), ("merged", merged)):
-        result[name] = {**percentiles(ms[name]), "segments": len(index.sparse.segments)}
+        result[name] = {**percentiles(ms[name], suffix="_ms"), "segments": len(index.sparse.segments)}
         index.close()
     result["ratio"] = round(result["ten"]["p50_ms"] / result["merged"]["p50_ms"], 2)
     return result

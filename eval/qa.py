@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.judges import Judge
+from eval.latency import percentiles
 from rag.answering.answer import Answer
 from rag.answering.citations import CITE_RE, sentence_citations
 from rag.answering.followup import QUESTION_WORDS, REFERRING, WORD_RE
@@ -209,8 +210,7 @@ def latency(per_question: list[dict]) -> dict[str, dict[str, float]]:
     stages = sorted({k for row in per_question for k in row["timings"]})
     result = {}
     for stage in stages:
-        values = np.asarray([row["timings"][stage] for row in per_question if stage in row["timings"]])
-        result[stage] = {"p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1), "n": len(values)}
+        result[stage] = percentiles(row["timings"][stage] for row in per_question if stage in row["timings"])
     return result
 
 

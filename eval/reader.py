@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eval.latency import percentiles
 from eval.qa import normalize, token_f1
 from rag.answering.reader.model import Reader
 from rag.answering.reader.squad import QAExample
@@ -125,5 +126,5 @@ def tradeoff(predictions: Sequence[ReaderPrediction], thresholds: Sequence[float
 
 
 def latency(predictions: Sequence[ReaderPrediction]) -> dict[str, float]:
-    ms = np.array([p.seconds * 1000 for p in predictions]) if predictions else np.zeros(1)
-    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "mean_ms": float(ms.mean())}
+    ms = [p.seconds * 1000 for p in predictions] or [0.0]
+    return {**percentiles(ms, suffix="_ms"), "mean_ms": round(float(np.mean(ms)), 2)}

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from eval.datasets import BeirDataset, write_corpus
+from eval.latency import percentiles
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.search.embedding import Embedder
@@ -147,6 +146,5 @@ def evaluate_retrieval(
     results = {}
     for stage in stages:
         metrics, per_query = score_run(dataset.qrels, runs[stage])
-        lat = np.asarray(latencies[stage])
-        results[stage] = StageResult(metrics, {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))}, per_query)
+        results[stage] = StageResult(metrics, percentiles(latencies[stage]), per_query)
     return results
