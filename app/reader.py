@@ -38,7 +38,8 @@ def add_eval_parser(eval_sub) -> None:
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
     from rag.answering.reader.train import MODEL_DIR, train_reader
-    from rag.search.embedding import pick_device, resolve_model_path
+    from rag.models import model_path
+    from rag.search.embedding import pick_device
 
     try:
         settings = args.settings
@@ -54,7 +55,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
             manifest = export_reader(out, Path(args.export), settings, Path(args.calibrate) if args.calibrate else None)
             print(f"exported to {args.export}: {json.dumps(manifest)}")
             return EXIT_OK
-        result = train_reader(resolve_model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step"))
+        result = train_reader(model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step"))
     except (ValueError, RuntimeError) as exc:
         print(f"rag train-reader: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -113,7 +113,7 @@ def bench(
             result["load"] = run_stage(f"load ({load_clients} clients on rag api)", load_cmd, out / "load.json")
         if peer_python:
             from eval.datasets import load_beir
-            from rag.search.embedding import resolve_model_path
+            from rag.models import model_path
 
             (out / "queries.json").write_text(json.dumps(load_beir(dataset, split).queries))
             peer_cmd = [
@@ -124,7 +124,7 @@ def bench(
                 "--queries",
                 str(out / "queries.json"),
                 "--model",
-                resolve_model_path("all-MiniLM-L6-v2"),
+                model_path("all-MiniLM-L6-v2"),
                 "--out",
                 str(out / "peer-run.json"),
             ]

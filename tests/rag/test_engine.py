@@ -10,7 +10,7 @@ from tiny_models import tiny_cross_encoder
 from rag.answering.answer import Answer
 from rag.answering.engine import Engine, QuestionTooLongError
 from rag.config import RerankSettings
-from rag.search.embedding import resolve_model_path
+from rag.models import model_path
 from rag.search.rerank import Reranker
 from rag.search.retriever import Filters, HybridRetriever
 from rag.storage.backend import open_index
@@ -59,7 +59,7 @@ def test_filters_by_kind_and_path(engine: Engine):
 
 
 def test_cross_encoder_reranks_the_fused_list(engine: Engine, tmp_path: Path):
-    folder = tiny_cross_encoder(tmp_path / "ce", Path(resolve_model_path("all-MiniLM-L6-v2")))
+    folder = tiny_cross_encoder(tmp_path / "ce", Path(model_path("all-MiniLM-L6-v2")))
     reranker, why = Reranker.load(RerankSettings(model=str(folder)))
     assert why is None
     retriever = HybridRetriever(engine.index, engine.embedder, engine.settings.retrieval, reranker, rerank_top_n=6)

