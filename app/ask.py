@@ -39,9 +39,10 @@ def usage_error(args: argparse.Namespace, settings) -> str | None:
     question = getattr(args, "question", None)
     if question is not None and not question.strip():
         return 'the question is empty: ask something, e.g. rag ask "What does libffi do?"'
-    limit = settings.retrieval.max_question_chars
-    if question is not None and len(question) > limit:
-        return f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter"
+    from rag.answering.engine import length_problem
+
+    if question is not None and (why := length_problem(question, settings.retrieval.max_question_chars)):
+        return why
     if settings.backend != "local":
         return None
     root = Path(args.index) if args.index else settings.index_dir

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from app.api.rest import service
 from app.api.schemas import ChatIn, ChatMessage
 from rag.answering.answer import Answer, Exchange
+from rag.answering.engine import length_problem
 from rag.answering.generate.base import GeneratorBusyError
 
 router = APIRouter(tags=["openai"])
@@ -116,9 +117,8 @@ def chat_completions(body: ChatIn, request: Request):
     question = question_of(body)
     if not question or not question.strip():
         return error(400, "no user message with text to answer", "invalid_request_error", "messages")
-    limit = svc.settings.retrieval.max_question_chars
-    if len(question) > limit:
-        return error(400, f"the question is {len(question)} characters; at most {limit}", "invalid_request_error", "messages", "string_too_long")
+    if why := length_problem(question, svc.settings.retrieval.max_question_chars):
+        return error(400, why, "invalid_request_error", "messages", "string_too_long")
     generation = svc.settings.generation
     update = {}
     if body.max_completion_tokens or body.max_tokens:

@@ -10,7 +10,7 @@ from fastapi import HTTPException
 from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from ingest.jobs import IngestJobs
-from rag.answering.engine import Engine
+from rag.answering.engine import Engine, length_problem
 from rag.config import Settings
 from rag.search.retriever import Filters
 
@@ -41,18 +41,8 @@ class Service:
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> None:
         """422 naming the field when the question is over `retrieval.max_question_chars`."""
-        limit = self.settings.retrieval.max_question_chars
-        if len(question) > limit:
-            raise HTTPException(
-                422,
-                [
-                    {
-                        "loc": list(field),
-                        "msg": f"the question is {len(question)} characters; at most {limit} (retrieval.max_question_chars)",
-                        "type": "string_too_long",
-                    }
-                ],
-            )
+        if why := length_problem(question, self.settings.retrieval.max_question_chars):
+            raise HTTPException(422, [{"loc": list(field), "msg": why, "type": "string_too_long"}])
 
 
 def to_filters(filters) -> Filters | None:

@@ -53,9 +53,17 @@ class QuestionTooLongError(ValueError):
     """A question over `retrieval.max_question_chars`; the message says by how much."""
 
 
-def check_length(question: str, limit: int) -> None:
+def length_problem(question: str, limit: int) -> str | None:
+    """What is wrong with a question's length, said the same way by the engine, the CLI and the
+    API; None when it fits `retrieval.max_question_chars`."""
     if len(question) > limit:
-        raise QuestionTooLongError(f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter")
+        return f"the question is {len(question):,} characters; the limit is {limit:,} (retrieval.max_question_chars): ask it shorter"
+    return None
+
+
+def check_length(question: str, limit: int) -> None:
+    if why := length_problem(question, limit):
+        raise QuestionTooLongError(why)
 
 
 @dataclass
