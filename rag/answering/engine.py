@@ -253,17 +253,17 @@ class Engine:
         """The question as retrieval sees it: a follow-up rewritten by the LLM when
         `generation.followup_rewrite` says so (auto: a model with a chat template), else with the
         previous turn's key words carried over (rag/answering/followup.py), which is also the fallback."""
-        gen, mode = self.generator, generation.followup_rewrite
-        by_llm = gen is not None and not extractive and (mode == "llm" or (mode == "auto" and chat(gen, generation)))
+        llm, mode = self.generator, generation.followup_rewrite
+        by_llm = llm is not None and not extractive and (mode == "llm" or (mode == "auto" and chat(llm, generation)))
         if not history or not by_llm:
             return standalone(question, history, self.index.sparse)
         settings = rewrite_settings(generation)
-        prompt = rewrite_messages(question, history) if chat(gen, generation) else rewrite_prompt(question, history)
+        prompt = rewrite_messages(question, history) if chat(llm, generation) else rewrite_prompt(question, history)
         reply, why = "", "the model's rewrite of the follow-up dropped its own words"
         with self._llm_slot(generation, timings):
             t0 = time.perf_counter()
             try:
-                reply = "".join(gen.stream(prompt, settings))
+                reply = "".join(llm.stream(prompt, settings))
             except GeneratorUnavailableError as exc:
                 why = str(exc)
         timings["rewrite"] = (time.perf_counter() - t0) * 1000.0
@@ -298,16 +298,16 @@ class Engine:
         if not ranked:
             yield from turn.decline("extractive")
             return
-        best, gen = ranked[0], self.generator
+        best, llm = ranked[0], self.generator
         settings = turn.generation.model_copy(update={"stop": STOP, "max_new_tokens": MAX_TOKENS, "repetition_penalty": REPETITION_PENALTY})
         hit = turn.hits[best.n - 1]
         given = labelled(best.text, table_header(hit.text, hit.context))  # a table row with its column names
-        prompt = short_messages(turn.searched, given) if chat(gen, settings) else short_prompt(turn.searched, given)
+        prompt = short_messages(turn.searched, given) if chat(llm, settings) else short_prompt(turn.searched, given)
         phrase, unavailable = "", None
         with self._llm_slot(turn.generation, turn.timings):  # held for the generation only, never while the reader reads
             t0 = time.perf_counter()
             try:
-                phrase = "".join(gen.stream(prompt, settings)).strip()
+                phrase = "".join(llm.stream(prompt, settings)).strip()
             except GeneratorUnavailableError as exc:  # a server that is down: answer without it
                 unavailable = str(exc)
         turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
@@ -320,22 +320,22 @@ class Engine:
         turn.timings["first_token"] = turn.timings["generate"]  # shown whole, once checked
         text = f"{checked} [{best.n}]"
         yield text
-        yield turn.answer(text, citations_for(text, turn.hits, {best.n: [best.text]}), gen.name)
+        yield turn.answer(text, citations_for(text, turn.hits, {best.n: [best.text]}), llm.name)
 
     def _from_sources(self, turn: Turn) -> Iterator[str | Answer]:
         """The LLM writes from numbered sources (answer_style "sources"). Its answer is shown a
         sentence at a time, each once it is complete and rests on an offered source; the first
         that rests on none ends the answer (nothing shown is ever withdrawn), and an answer with
         no such sentence is quotes instead."""
-        gen, s = self.generator, turn.generation
+        llm, s = self.generator, turn.generation
         shown: list[Said] = []
         with self._llm_slot(turn.generation, turn.timings):
-            prompt = build_prompt(turn.searched, turn.hits[: s.max_sources], gen.count_tokens, gen.context_tokens, s.max_new_tokens)
+            prompt = build_prompt(turn.searched, turn.hits[: s.max_sources], llm.count_tokens, llm.context_tokens, s.max_new_tokens)
             if prompt.left_out:
                 turn.notes.append(f"{len(prompt.left_out)} retrieved passage(s) left out: the context window is full")
             t0, unavailable, declined = time.perf_counter(), None, False
             try:
-                for said in said_sentences(gen.stream(prompt.messages() if chat(gen, s) else prompt.text, s), prompt.sources):
+                for said in said_sentences(llm.stream(prompt.messages() if chat(llm, s) else prompt.text, s), prompt.sources):
                     if said.stray:
                         turn.notes.append(f"removed citation(s) to sources that were not offered: {', '.join(f'[{n}]' for n in said.stray)}")
                     if said.declined or not said.cites:
@@ -352,9 +352,9 @@ class Engine:
         turn.timings["generate"] = (time.perf_counter() - t0) * 1000.0
         if shown:
             text = " ".join(said.text for said in shown)
-            yield turn.answer(text, citations_for(text, prompt.sources), gen.name)
+            yield turn.answer(text, citations_for(text, prompt.sources), llm.name)
         elif declined:
-            yield from turn.decline(gen.name)
+            yield from turn.decline(llm.name)
         else:
             turn.notes.append(f"{unavailable}; quoting the sources instead" if unavailable else "Quoted from the sources: the model wrote nothing they support")
             yield from self._quote(turn, self._rank(turn))

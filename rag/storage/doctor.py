@@ -62,9 +62,9 @@ def check_sqlite(part: str, path: Path, read: Callable[[sqlite3.Connection], str
         return Check(part, False, f"{path} cannot be read: {exc}")
 
 
-def check_segment(gen: Path, info: SegmentInfo, settings: Settings) -> list[Check]:
+def check_segment(snapshot: Path, info: SegmentInfo, settings: Settings) -> list[Check]:
     """A segment's store, dense and sparse index, each holding the chunks the manifest says."""
-    folder = gen / info.name
+    folder = snapshot / info.name
 
     def count(conn: sqlite3.Connection) -> str:
         rows = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -86,21 +86,21 @@ def check_segment(gen: Path, info: SegmentInfo, settings: Settings) -> list[Chec
     return checks
 
 
-def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
+def check_snapshot(snapshot: Path, settings: Settings) -> list[Check]:
     """Each part of one snapshot: manifest, catalog, deleted ids, and every segment's parts."""
     try:
-        manifest = read_manifest(gen, gen.parent)
+        manifest = read_manifest(snapshot, snapshot.parent)
     except (IndexCorruptError, IndexMismatchError) as exc:
         return [Check("manifest", False, str(exc))]
     checks = [Check("manifest", True, f"{manifest.chunks} chunks in {len(manifest.segments)} segment(s)")]
     spec = manifest.spec
     if spec.tuned:  # embedded by a copy tuned on the collection: queries need it
-        model = tuned_folder(gen.parent, spec.tuned) / MODEL_DIR
+        model = tuned_folder(snapshot.parent, spec.tuned) / MODEL_DIR
         present = (model / "modules.json").is_file()
         checks.append(Check("tuned model", present, f"{model}" + ("" if present else " is missing")))
-    checks.append(check_sqlite("catalog", gen / CATALOG_FILE, lambda conn: f"{conn.execute('SELECT COUNT(*) FROM files').fetchone()[0]} files"))
+    checks.append(check_sqlite("catalog", snapshot / CATALOG_FILE, lambda conn: f"{conn.execute('SELECT COUNT(*) FROM files').fetchone()[0]} files"))
     try:
-        deleted = len(read_deleted(gen))
+        deleted = len(read_deleted(snapshot))
         checks.append(
             Check(
                 "deleted ids",
@@ -111,18 +111,18 @@ def check_snapshot(gen: Path, settings: Settings) -> list[Check]:
     except (OSError, ValueError) as exc:
         checks.append(Check("deleted ids", False, f"cannot be read: {exc}"))
     for info in manifest.segments:
-        checks += check_segment(gen, info, settings)
+        checks += check_segment(snapshot, info, settings)
     return checks
 
 
 def diagnose(root: Path, settings: Settings) -> Diagnosis:
     try:
-        gen = live_snapshot(root)
+        snapshot = live_snapshot(root)
     except IndexNotFoundError as exc:  # CURRENT names a folder that is not there
         return Diagnosis(None, [Check("CURRENT", False, str(exc))])
-    if gen is None:
+    if snapshot is None:
         return Diagnosis(None, [Check("index", False, f"no live snapshot in {root}")])
-    return Diagnosis(gen, check_snapshot(gen, settings))
+    return Diagnosis(snapshot, check_snapshot(snapshot, settings))
 
 
 def repair(root: Path, settings: Settings) -> Diagnosis:

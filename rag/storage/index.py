@@ -62,19 +62,19 @@ def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSp
     )
 
 
-def read_manifest(gen: Path, root: Path) -> Manifest:
-    """The manifest of snapshot `gen`, checked to be one this program reads."""
+def read_manifest(snapshot: Path, root: Path) -> Manifest:
+    """The manifest of `snapshot`, checked to be one this program reads."""
     try:
-        version = json.loads((gen / MANIFEST_FILE).read_text())["spec"]["schema_version"]
+        version = json.loads((snapshot / MANIFEST_FILE).read_text())["spec"]["schema_version"]
         if version == 2:
             raise IndexMismatchError(
                 f"index {root} was written before segments (schema 2); `rag ingest` or `rag doctor --index {root}` upgrades it without embedding again"
             )
         if version != SCHEMA_VERSION:
             raise IndexMismatchError(f"index {root} has schema version {version}, this program reads {SCHEMA_VERSION}; re-ingest with --rebuild")
-        return Manifest.read(gen)
+        return Manifest.read(snapshot)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"{gen / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
+        raise IndexCorruptError(f"{snapshot / MANIFEST_FILE} cannot be read: {exc}; {DOCTOR.format(root=root)}") from None
 
 
 SegmentKey = tuple[str, int, int, int, int]
@@ -106,32 +106,35 @@ class HybridIndex:
         (the snapshot before, opened with the same settings) holds are taken from it, not read
         again: a publish beside a 10M-chunk segment loads only the new one, and memory holds one
         copy of what both snapshots share."""
-        gen = require_live_snapshot(root)
-        manifest = read_manifest(gen, root)
+        snapshot = require_live_snapshot(root)
+        manifest = read_manifest(snapshot, root)
         spec = manifest.spec
         spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned if tuned is None else tuned), root)
         held = reuse.loaded if reuse is not None else {}
         try:
-            store = SegmentedStore(gen, manifest)
+            store = SegmentedStore(snapshot, manifest)
             loaded: Loaded = {}
             for s in manifest.segments:
-                key = segment_key(gen / s.name)
-                loaded[key] = held.get(key) or (DenseIndex.load(gen / s.name / DENSE_FILE, settings.dense), SparseSegment.load(gen / s.name / SPARSE_DIR))
+                key = segment_key(snapshot / s.name)
+                loaded[key] = held.get(key) or (
+                    DenseIndex.load(snapshot / s.name / DENSE_FILE, settings.dense),
+                    SparseSegment.load(snapshot / s.name / SPARSE_DIR),
+                )
             dense, sparse = [d for d, _ in loaded.values()], [b for _, b in loaded.values()]
             rows = [(s, store.stores[s.name].chunk_count(), len(d), len(b)) for s, d, b in zip(manifest.segments, dense, sparse)]
         except Exception as exc:  # any unreadable part means the snapshot is damaged
-            raise IndexCorruptError(f"snapshot {gen} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
+            raise IndexCorruptError(f"snapshot {snapshot} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
         for info, *counted in rows:
             if set(counted) != {info.chunks}:
                 raise IndexCorruptError(
-                    f"segment {gen / info.name} parts disagree on the chunk count: manifest {info.chunks}, store, dense, sparse {counted}; "
+                    f"segment {snapshot / info.name} parts disagree on the chunk count: manifest {info.chunks}, store, dense, sparse {counted}; "
                     + DOCTOR.format(root=root)
                 )
         dense, sparse = SegmentedDense(dense, store.deleted), SparseIndex(sparse, settings.bm25, store.deleted)
         counts = {"manifest": manifest.chunks, "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
         if len(set(counts.values())) != 1:
-            raise IndexCorruptError(f"snapshot {gen} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
-        return cls(gen, spec, store, dense, sparse, loaded)
+            raise IndexCorruptError(f"snapshot {snapshot} parts disagree on the chunk count: {counts}; {DOCTOR.format(root=root)}")
+        return cls(snapshot, spec, store, dense, sparse, loaded)
 
     @property
     def root(self) -> Path:

@@ -39,17 +39,17 @@ def search(settings, embedder) -> list[int]:
     return ids
 
 
-def newest_segment(gen: Path) -> Path:
+def newest_segment(snapshot: Path) -> Path:
     """The segment the last ingest wrote: only the live snapshot holds it."""
-    return max(gen.glob("seg-*"))
+    return max(snapshot.glob("seg-*"))
 
 
-def corrupt_dense(gen: Path) -> None:
-    (newest_segment(gen) / DENSE_FILE).write_bytes(b"not a faiss index")
+def corrupt_dense(snapshot: Path) -> None:
+    (newest_segment(snapshot) / DENSE_FILE).write_bytes(b"not a faiss index")
 
 
-def corrupt_sparse(gen: Path) -> None:
-    next((newest_segment(gen) / SPARSE_DIR).glob("*.npy")).unlink()
+def corrupt_sparse(snapshot: Path) -> None:
+    next((newest_segment(snapshot) / SPARSE_DIR).glob("*.npy")).unlink()
 
 
 @pytest.mark.parametrize("damage", [corrupt_dense, corrupt_sparse])

@@ -46,13 +46,13 @@ def test_no_index_yet_says_how_to_make_one(tmp_path: Path):
 @pytest.mark.parametrize("damage", ["dense", "sparse", "manifest"])
 def test_damaged_parts_are_detected_at_open(tmp_path: Path, damage: str):
     settings = Settings()
-    gen = build(tmp_path, settings, ["alpha beta", "gamma delta"])
+    snapshot = build(tmp_path, settings, ["alpha beta", "gamma delta"])
     if damage == "dense":
-        (gen / "seg-000001" / DENSE_FILE).write_bytes(b"not a faiss index")
+        (snapshot / "seg-000001" / DENSE_FILE).write_bytes(b"not a faiss index")
     elif damage == "sparse":
-        np.save(gen / "seg-000001" / SPARSE_DIR / "ids.npy", np.array([1], dtype=np.int64))
+        np.save(snapshot / "seg-000001" / SPARSE_DIR / "ids.npy", np.array([1], dtype=np.int64))
     else:
-        (gen / "manifest.json").write_text("{")
+        (snapshot / "manifest.json").write_text("{")
     with pytest.raises(IndexCorruptError):
         HybridIndex.open(tmp_path, settings, dim=DIM)
 
