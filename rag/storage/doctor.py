@@ -68,8 +68,8 @@ def check_segment(snapshot: Path, info: SegmentInfo, settings: Settings) -> list
 
     def count(conn: sqlite3.Connection) -> str:
         rows = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        if rows != info.chunks:
-            raise sqlite3.DatabaseError(f"{rows} chunks, the manifest says {info.chunks}")
+        if why := info.count_problem("store", rows):
+            raise sqlite3.DatabaseError(why)
         return f"{rows} chunks"
 
     checks = [check_sqlite(f"{info.name} store", folder / STORE_FILE, count)]
@@ -79,8 +79,8 @@ def check_segment(snapshot: Path, info: SegmentInfo, settings: Settings) -> list
     ):
         try:
             size = len(load())
-            ok = size == info.chunks
-            checks.append(Check(f"{info.name} {part}", ok, f"{size} chunks" + ("" if ok else f", the manifest says {info.chunks}")))
+            why = info.count_problem(part, size)
+            checks.append(Check(f"{info.name} {part}", why is None, why or f"{size} chunks"))
         except Exception as exc:  # any unreadable file is damage to report
             checks.append(Check(f"{info.name} {part}", False, f"cannot be loaded: {type(exc).__name__}: {exc}"))
     return checks

@@ -124,12 +124,14 @@ class HybridIndex:
             rows = [(s, store.stores[s.name].chunk_count(), len(d), len(b)) for s, d, b in zip(manifest.segments, dense, sparse)]
         except Exception as exc:  # any unreadable part means the snapshot is damaged
             raise IndexCorruptError(f"snapshot {snapshot} cannot be loaded: {exc}; {DOCTOR.format(root=root)}") from exc
-        for info, *counted in rows:
-            if set(counted) != {info.chunks}:
-                raise IndexCorruptError(
-                    f"segment {snapshot / info.name} parts disagree on the chunk count: manifest {info.chunks}, store, dense, sparse {counted}; "
-                    + DOCTOR.format(root=root)
-                )
+        problems = [
+            f"{info.name} {part}: {why}"
+            for info, *counted in rows
+            for part, size in zip(("store", "dense", "sparse"), counted, strict=True)
+            if (why := info.count_problem(part, size))
+        ]
+        if problems:
+            raise IndexCorruptError(f"snapshot {snapshot}: {'; '.join(problems)}; {DOCTOR.format(root=root)}")
         dense, sparse = SegmentedDense(dense, store.deleted), SparseIndex(sparse, settings.bm25, store.deleted)
         counts = {"manifest": manifest.chunks, "store": store.chunk_count(), "dense": len(dense), "sparse": len(sparse)}
         if len(set(counts.values())) != 1:

@@ -39,6 +39,11 @@ class SegmentInfo:
     chunks: int  # rows written, deleted ones included
     files: int
 
+    def count_problem(self, part: str, size: int) -> str | None:
+        """The segment invariant, checked by opening an index and by `rag doctor` alike: each part
+        (store, dense, sparse) holds the chunks the manifest says. What is wrong, or None."""
+        return None if size == self.chunks else f"{size} chunks, the manifest says {self.chunks}"
+
 
 @dataclass
 class Manifest:
