@@ -143,6 +143,7 @@ def calibrated(dest: Path, predictions, windows_cfg: dict) -> tuple[dict, dict]:
 
 def cmd_eval_reader(args: argparse.Namespace) -> int:
     from eval.reader import latency, predict, squad2_report, tradeoff
+    from eval.report import write_report_files
     from rag.answering.reader.model import Reader, ReaderError
     from rag.answering.reader.squad import load_squad
 
@@ -169,7 +170,9 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
         margins = sorted(p.margin for p in predictions if p.margin > -1e9)
         points = [margins[int(q * (len(margins) - 1))] for q in (i / 20 for i in range(21))] if margins else []
         report["tradeoff"] = tradeoff(predictions, points)
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        keys = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "total")
+        table = "| key | value |\n| --- | --- |\n" + "\n".join(f"| {k} | {report[k]} |" for k in keys if k in report)
+        write_report_files(out, report, f"Reader on gold paragraphs (SQuAD 2.0 metric): {args.dataset}", table)
         with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
             for p in predictions:
                 fh.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")

@@ -3,11 +3,10 @@ scores), report.md (the tables and a sample of answers a person can check by eye
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from eval.qa import latency, summarize
-from eval.report import save_figure
+from eval.report import save_figure, write_report_files
 from rag.config import Settings
 
 METRIC_NAMES = {
@@ -96,19 +95,13 @@ def write_qa_plots(report: dict, out: Path) -> list[Path]:
 
 
 def write_qa_report(report: dict, out: Path) -> str:
-    """Write report.json, report.md and the plots into `out`; returns the markdown tables."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    """The answer evaluation's files (write_report_files), with a sample of answers to check by
+    eye; returns the markdown tables."""
     tables = qa_markdown(report)
-    plots = write_qa_plots(report, out)
-    images = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
-    config = "\n".join(f"- `{k}`: {v}" for k, v in report["config"].items())
     examples = []
     for row in report["per_question"][:EXAMPLES]:
         gold = f"\n  - gold: {'; '.join(row['gold'])}" if row["gold"] else ""
         examples.append(f"- **{row['question']}**\n  - answer ({row['generator']}): {row['answer']}{gold}\n  - scores: {row['scores']}")
-    (out / "report.md").write_text(
-        f"# Answer evaluation: {report['dataset']} ({report['mode']})\n\n{tables}\n\n{images}\n\n"
-        f"Judge: {report['judge']}\n\n{config}\n\n## First {len(examples)} answers\n\n" + "\n".join(examples) + "\n"
-    )
+    body = f"{tables}\n\nJudge: {report['judge']}\n\n## First {len(examples)} answers\n\n" + "\n".join(examples)
+    write_report_files(out, report, f"Answer evaluation: {report['dataset']} ({report['mode']})", body, write_qa_plots)
     return tables

@@ -4,6 +4,7 @@ PNG plots (each metric per stage; per-query nDCG@10 of hybrid against BM25)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from eval.retrieval import METRICS, StageResult
@@ -92,13 +93,18 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     return paths
 
 
-def write_report(report: dict, out: Path) -> str:
-    """Write report.json, report.md and the plots into `out`; returns the markdown table."""
+def write_report_files(out: Path, report: dict, title: str, body: str, plots: Callable[[dict, Path], list[Path]] | None = None) -> None:
+    """What every evaluation leaves in `out`: report.json (the numbers), its plots, and report.md
+    (the title, `body`, the plots and the settings it ran with)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    images = "\n".join(f"![{p.stem}]({p.name})" for p in (plots(report, out) if plots else []))
+    config = "\n".join(f"- `{k}`: {v}" for k, v in report.get("config", {}).items())
+    (out / "report.md").write_text("\n\n".join(part for part in (f"# {title}", body, images, config) if part) + "\n")
+
+
+def write_report(report: dict, out: Path) -> str:
+    """The retrieval evaluation's files (write_report_files); returns the markdown table."""
     table = markdown_table(report)
-    plots = write_plots(report, out)
-    config = "\n".join(f"- `{k}`: {v}" for k, v in report["config"].items())
-    images = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
-    (out / "report.md").write_text(f"# Retrieval evaluation: {report['dataset']} ({report['split']})\n\n{table}\n\n{config}\n\n{images}\n")
+    write_report_files(out, report, f"Retrieval evaluation: {report['dataset']} ({report['split']})", table, write_plots)
     return table

@@ -251,3 +251,15 @@ def test_a_time_budget_stops_with_a_checkpoint_to_resume_from(tmp_path: Path):
     base = tiny_qa_reader(tmp_path / "base", MINILM)
     result = train_reader(str(base), train_options(tmp_path, max_minutes=1e-6, max_steps=30), tmp_path / "work")
     assert result.steps == 1 and list((tmp_path / "work" / "checkpoints").glob("checkpoint-1/trainer_state.json"))
+
+
+def test_rag_eval_reader_writes_the_official_keys_a_readable_report_and_each_prediction(tmp_path: Path):
+    from app.cli import main
+
+    dataset = squad_file(tmp_path / "dev.json", articles=1, impossible=True)
+    assert main(["eval", "reader", str(dataset), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {"exact", "f1", "total", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1"} <= set(report) and report["total"] == 12
+    assert report["latency"]["n"] == 12 and report["tradeoff"]
+    assert "| HasAns_f1 |" in (tmp_path / "out" / "report.md").read_text()
+    assert len((tmp_path / "out" / "predictions.jsonl").read_text().splitlines()) == 12
