@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from app.ask import cmd_ask, cmd_chat
+from app.mcp_server import add_parser as add_mcp
 from app.reader import add_eval_parser as add_eval_reader
 from app.reader import add_train_parser as add_train_reader
 from app.status import cmd_status
@@ -461,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--undo", action="store_true", help="re-embed with the settings' base model instead")
     tuning.set_defaults(func=cmd_tune)
     add_train_reader(sub)
+    add_mcp(sub)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")
     doctor.add_argument("--index", help="index folder (default: settings index_dir)")

@@ -1,0 +1,129 @@
+"""`rag mcp`: the collection as Model Context Protocol tools, so the assistants people work in
+(desktop chat apps, IDE agents) can search it and ask it with no glue. Built with the official
+`mcp` SDK; served over stdio, which is what a desktop assistant launches:
+
+    {"mcpServers": {"my-docs": {"command": "/path/to/.venv/bin/rag", "args": ["mcp", "--index", "/path/to/index"]}}}
+
+Every tool reads the live snapshot through the same engine the CLI, the API and the app use.
+stdout carries the protocol, so nothing else may print there (logs go to stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from app import EXIT_USAGE
+
+INSTRUCTIONS = (
+    "Search and ask a local document collection. `ask` answers with a short phrase quoted from the documents and the "
+    "citations it rests on, or declines when they do not hold the answer; `search` returns passages; "
+    "`list_documents` names what the collection holds; `get_passage` gives one passage whole."
+)
+
+
+class Passage(BaseModel):
+    chunk_id: int
+    file: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+    scores: dict[str, float] = {}
+
+
+class Cited(BaseModel):
+    n: int
+    file: str
+    page: int | None
+    quote: str  # the sentence or table row the answer rests on
+
+
+class Answered(BaseModel):
+    answer: str
+    declined: bool
+    citations: list[Cited]
+    confidence: float | None
+    closest: list[Passage] = []  # when declined: the nearest passages
+
+
+class Document(BaseModel):
+    document: str
+    kind: str
+    KB: float | None
+    chunks: int
+    status: str
+
+
+def passage(hit) -> Passage:
+    return Passage(chunk_id=hit.chunk_id, file=hit.path, page=hit.page, start=hit.start, end=hit.end, text=hit.text, scores=hit.scores)
+
+
+def build_server(engine):
+    """An MCPServer whose four tools answer from `engine` (an rag.answering.engine.Engine)."""
+    from mcp.server import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from rag.search.retriever import Filters
+    from rag.storage.documents import document_rows
+
+    server = MCPServer("rag-local", instructions=INSTRUCTIONS)
+
+    @server.tool()
+    def search(question: str, top_k: int = 5, path_glob: str | None = None, kinds: list[str] | None = None) -> list[Passage]:
+        """Passages of the collection that match `question`, best first: file, page, character span,
+        text and the retrieval scores. Filter by a path glob ("specs/*") or file kinds ("pdf", "docx").
+        It never declines: it returns the closest passages even when none holds the answer."""
+        filters = Filters(path_glob, tuple(kinds or ())) if path_glob or kinds else None
+        return [passage(h) for h in engine.retrieve(question, top_k=max(1, min(top_k, 50)), filters=filters)]
+
+    @server.tool()
+    def ask(question: str) -> Answered:
+        """A short answer to `question` quoted from the documents, with its citations (file, page and
+        the sentence or table row it rests on) and a confidence from 0 to 1. When the documents do
+        not hold the answer it declines: `declined` is true and `closest` lists the nearest passages."""
+        answer = engine.ask(question)
+        citations = [Cited(n=c.n, file=c.path, page=c.page, quote=" ".join(c.sentences) or c.text) for c in answer.citations]
+        closest = [passage(h) for h in answer.hits[:3]] if answer.abstained else []
+        return Answered(answer=answer.answer, declined=answer.abstained, citations=citations, confidence=answer.confidence, closest=closest)
+
+    @server.tool()
+    def list_documents() -> list[Document]:
+        """Every document of the collection: its path, kind, size in KB, number of passages, and
+        whether it is indexed or failed to read (with the reason)."""
+        return [Document(**row) for row in document_rows(engine.index.store)]
+
+    @server.tool()
+    def get_passage(chunk_id: int) -> Passage:
+        """One passage whole, by the `chunk_id` that `search` returned: its file, page, span and text.
+        An id the live collection does not hold is an error saying so."""
+        record = engine.index.store.chunks([chunk_id]).get(chunk_id)
+        if record is None:
+            raise ToolError(f"no passage {chunk_id} in the collection (ids come from `search`; an ingest may have replaced it)")
+        return Passage(chunk_id=record.id, file=record.path, page=record.page, start=record.start, end=record.end, text=record.text)
+
+    return server
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("mcp", help="serve the index as Model Context Protocol tools over stdio (for desktop assistants and agents)")
+    parser.add_argument("--index", help="index folder (default: index_dir from settings)")
+    parser.set_defaults(func=cmd_mcp)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from rag.answering.engine import Engine, llm_needed
+    from rag.storage.index import IndexCorruptError
+    from rag.storage.snapshots import IndexNotFoundError
+    from rag.storage.store import IndexMismatchError
+
+    settings = args.settings
+    try:
+        engine = Engine.from_settings(settings, Path(args.index) if args.index else None, load_llm=llm_needed(settings.generation))
+    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
+        print(f"rag mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    build_server(engine).run("stdio")
+    return 0

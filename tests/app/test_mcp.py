@@ -1,0 +1,61 @@
+"""`rag mcp` end to end with the official SDK's own client over stdio, on a real ingested
+folder: the four tools are listed with their descriptions, `ask` answers with a citation or
+declines with the closest passages, `search` filters, `get_passage` returns a passage whole and
+says plainly when an id is not there."""
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def session(index: Path, script):
+    """Run `script(client)` against `rag mcp --index INDEX`, launched by the SDK as a stdio subprocess."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    async def run():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "app.cli", "mcp", "--index", str(index)])
+        async with Client(params) as client:
+            return await script(client)
+
+    return asyncio.run(asyncio.wait_for(run(), timeout=300))
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Path:
+    import subprocess
+
+    root = tmp_path_factory.mktemp("mcp")
+    docs = make_corpus(root / "docs")
+    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
+    return root / "index"
+
+
+def test_an_assistant_asks_searches_and_reads_through_the_sdk(index: Path):
+    async def script(client):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        asked = await client.call_tool("ask", {"question": "Mount Etna is on which island?"})
+        declined = await client.call_tool("ask", {"question": "Who won the 1998 football world cup?"})
+        found = await client.call_tool("search", {"question": "tea leaves oxidised", "top_k": 3, "kinds": ["text"]})
+        documents = await client.call_tool("list_documents", {})
+        first = found.structured_content["result"][0]
+        whole = await client.call_tool("get_passage", {"chunk_id": first["chunk_id"]})
+        missing = await client.call_tool("get_passage", {"chunk_id": 10**9})
+        return tools, asked, declined, found, documents, first, whole, missing
+
+    tools, asked, declined, found, documents, first, whole, missing = session(index, script)
+    assert set(tools) == {"search", "ask", "list_documents", "get_passage"}
+    assert all(len(t.description) > 80 for t in tools.values()) and "declines" in tools["ask"].description
+    answer = asked.structured_content
+    assert not asked.is_error and not answer["declined"] and "Sicily" in answer["answer"]
+    assert answer["citations"][0]["file"] == "volcanoes.md" and "Sicily" in answer["citations"][0]["quote"] and 0 < answer["confidence"] <= 1
+    assert declined.structured_content["declined"] and declined.structured_content["closest"] and not declined.structured_content["citations"]
+    assert first["file"] == "notes/tea.txt" and all(p["file"].endswith(".txt") for p in found.structured_content["result"])  # the kind filter held
+    assert "volcanoes.md" in {d["document"] for d in documents.structured_content["result"]}
+    assert whole.structured_content["text"] == first["text"] and whole.structured_content["file"] == first["file"]
+    assert missing.is_error and "no passage 1000000000 in the collection" in missing.content[0].text
