@@ -21,6 +21,7 @@ from app.api.docs import add_docs
 from app.api.keys import KeyStore
 from app.api.limits import BodyLimit
 from app.api.service import Service
+from app.mcp_server import build_server
 from rag.answering.engine import Engine, llm_needed
 from rag.config import Settings
 
@@ -34,12 +35,16 @@ class InsecureBindError(RuntimeError):
 
 
 def create_app(svc: Service) -> FastAPI:
+    mcp = build_server(svc.engine)  # the same tools as `rag mcp`, over streamable HTTP at /mcp, behind the same keys
+    mcp_routes = mcp.streamable_http_app(streamable_http_path="/mcp").routes
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.settings.api.threads
-        yield
+        async with mcp.session_manager.run():
+            yield
 
     app = FastAPI(
         title="rag-local",
@@ -50,6 +55,7 @@ def create_app(svc: Service) -> FastAPI:
         redoc_url=None,
     )
     add_docs(app)
+    app.router.routes.extend(mcp_routes)
     app.state.service = svc
     app.include_router(rest.router)
     app.include_router(chat.router)

@@ -59,3 +59,32 @@ def test_an_assistant_asks_searches_and_reads_through_the_sdk(index: Path):
     assert "volcanoes.md" in {d["document"] for d in documents.structured_content["result"]}
     assert whole.structured_content["text"] == first["text"] and whole.structured_content["file"] == first["file"]
     assert missing.is_error and "no passage 1000000000 in the collection" in missing.content[0].text
+
+
+def test_the_api_serves_the_same_tools_at_mcp_behind_its_keys(index: Path, tmp_path: Path):
+    """`rag api` mounts the tools at /mcp (streamable HTTP): with a key the SDK's client asks;
+    without one, or with a wrong one, it is refused (401) like every other route."""
+    import subprocess
+
+    import httpx
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from servers import rag_api
+
+    created = subprocess.run([sys.executable, "-m", "app.cli", "api-key", "create", "agent", "--index", str(index)], check=True, capture_output=True, text=True)
+    key = created.stdout.strip()
+    with rag_api(index, index.parent / "docs", tmp_path / "api.log", {}) as server:
+        url = f"{server['url']}/mcp"
+
+        async def ask() -> dict:
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+                async with Client(streamable_http_client(url, http_client=http)) as client:
+                    return (await client.call_tool("ask", {"question": "Mount Etna is on which island?"})).structured_content
+
+        answer = asyncio.run(asyncio.wait_for(ask(), timeout=300))
+        assert "Sicily" in answer["answer"] and answer["citations"][0]["file"] == "volcanoes.md"
+        probe = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        for headers in ({}, {"Authorization": "Bearer wrong-key"}):
+            refused = httpx.post(url, json=probe, headers={**headers, "Accept": "application/json, text/event-stream"}, timeout=30)
+            assert refused.status_code == 401 and "API key" in refused.json()["detail"]
