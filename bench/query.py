@@ -17,6 +17,7 @@ from bench.measure import PeakRss
 from eval.datasets import doc_file_name, load_beir
 from eval.latency import percentiles
 from eval.retrieval import EVAL_CANDIDATES, STAGES, doc_scores, score_run
+from rag.answering.engine import Engine, llm_needed
 from rag.answering.generate.load import load_generator
 from rag.answering.generate.prompt import build_prompt
 from rag.config import Settings
@@ -26,6 +27,7 @@ from rag.search.retriever import HybridRetriever
 from rag.storage.index import HybridIndex
 
 GENERATE_QUESTIONS = 3
+ANSWER_QUESTIONS = 100  # asked whole through the engine, in the default answer style
 
 
 def file_names(corpus: Path) -> dict[str, str]:
@@ -85,6 +87,19 @@ def generation(retriever: HybridRetriever, queries: list[str], settings: Setting
     }
 
 
+def answers(index_dir: Path, embedder: Embedder, queries: list[str], settings: Settings) -> dict:
+    """The whole answer path as served, in the default answer style (the reader unless the settings
+    say otherwise): total time per question, p50/p95, and the share declined."""
+    engine = Engine.from_settings(settings, index_dir, load_llm=llm_needed(settings.generation), embedder=embedder)
+    totals, declined = [], 0
+    for q in queries[:ANSWER_QUESTIONS]:
+        answer = engine.ask(q)
+        totals.append(answer.timings["total"])
+        declined += answer.abstained
+    engine.index.close()
+    return {"style": settings.generation.answer_style, **percentiles(totals, suffix="_ms"), "declined": round(declined / max(len(totals), 1), 3)}
+
+
 def run(dataset_dir: Path, split: str, index_dir: Path, settings: Settings) -> dict:
     dataset = load_beir(dataset_dir, split)
     embedder = Embedder.load(settings.embedding)
@@ -96,6 +111,7 @@ def run(dataset_dir: Path, split: str, index_dir: Path, settings: Settings) -> d
         result = {"queries": len(queries), "stages": latency(retriever, queries, reranker is not None)}
     result["peak_rss_mb"] = mem.peak_mb
     result["hybrid_ndcg@10"] = hybrid_ndcg(retriever, dataset, file_names(dataset.corpus_file), settings)
+    result["answer"] = answers(index_dir, embedder, queries, settings)
     with PeakRss() as mem:
         result["generate"] = generation(retriever, queries, settings)
     result["generate"]["peak_rss_mb"] = mem.peak_mb

@@ -67,6 +67,7 @@ def test_ingest_and_query_stages_on_a_tiny_dataset(tmp_path: Path):
     assert set(result["stages"]) == {"bm25", "dense", "hybrid"} and result["hybrid_ndcg@10"] == pytest.approx(1.0)
     assert "embed_query" in result["stages"]["hybrid"]["parts_p50_ms"]
     assert "skipped" in result["generate"]
+    assert result["answer"]["style"] == "reader" and result["answer"]["n"] > 0 and result["answer"]["p50_ms"] > 0  # the default answer, timed whole
 
 
 def test_the_table_shows_targets_and_failures():
