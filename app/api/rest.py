@@ -80,7 +80,7 @@ def ask(body: AskIn, request: Request):
     written, then one `answer` event with the whole Answer (its final text, citations, hits)."""
     svc = service(request)
     svc.check_question(body.question)
-    history = [Exchange(e.question, e.answer) for e in body.history]
+    history = [Exchange(e.question, e.answer, e.searched) for e in body.history]
     parts = svc.engine.ask_stream(body.question, body.top_k, to_filters(body.filters), extractive=body.extractive, history=history)
     try:
         first = next(parts)  # retrieval, and the LLM's turn, happen before any byte is sent

@@ -65,6 +65,9 @@ class RetrieveIn(Body):
 class ExchangeIn(Body):
     question: str = Field(..., min_length=1)
     answer: str = Field("", description="what was answered (empty when it was declined)")
+    searched: str = Field(
+        "", max_length=4000, description="the `searched` the answer returned: the turn's standalone question, so a later follow-up builds on it"
+    )
 
 
 class AskIn(Body):

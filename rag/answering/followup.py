@@ -167,7 +167,8 @@ def standalone(question: str, history: Sequence[Exchange], sparse: SparseIndex) 
     if not history or not refers_back(question, sparse):
         return question
     previous = history[-1]
-    frame = CARRIED_RE.sub("", previous.searched or previous.question).strip()
+    asked = previous.searched or standalone(previous.question, history[:-1], sparse)  # a history sent without them (the OpenAI route) is resolved turn by turn
+    frame = CARRIED_RE.sub("", asked).strip()
     shifted = shift_focus(question, frame, sparse)
     if shifted:
         return shifted  # a new focus: the old one's words would pull the search back to it
