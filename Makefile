@@ -50,9 +50,10 @@ ingest: setup
 # The main job: bring the samples' index up to date (only what changed is redone) and serve
 # the app on http://127.0.0.1:8501 (PORT=... for another port).
 PORT ?= 8501
+SAMPLE_QUESTIONS := ["What is the dimension of the vectors all-MiniLM-L6-v2 maps sentences to?", "When was Debian bookworm released?", "Which uid is reserved for the mysql user?", "What is the codename of Ubuntu 22.04?"]
 run: setup
 	$(BIN)/rag ingest samples --index index/samples
-	$(BIN)/rag serve --index index/samples --port $(PORT)
+	RAG_UI__EXAMPLES='$(SAMPLE_QUESTIONS)' $(BIN)/rag serve --index index/samples --port $(PORT)
 
 # The HTTP API over the samples' index at http://127.0.0.1:8000 (docs at /docs; API_PORT=... for another).
 API_PORT ?= 8000

@@ -266,6 +266,9 @@ class UiSettings(Section):
     password: SecretStr | None = Field(None, description="asked for before anything shows: set it for a shared deployment")
     source_dir: Path | None = Field(None, description="folder uploads go into and re-sync reads; default: the one the index was built from")
     runs_dir: Path = Field(Path("runs"), description="where the Evaluation page writes its reports")
+    examples: list[str] = Field(
+        default_factory=list, description="example questions on the first screen (those the collection answers are shown); empty: made from its headings"
+    )
 
     @field_validator("password", mode="before")
     @classmethod

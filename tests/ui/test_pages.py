@@ -73,6 +73,15 @@ def test_the_first_screen_says_what_the_collection_holds_and_what_to_ask(app_env
     assert not any(b.label.startswith("What about") for b in at.main.button)  # the first screen gives way to the conversation
 
 
+def test_the_first_screen_offers_the_example_questions_the_settings_give_when_answered(app_env: Path, monkeypatch):
+    monkeypatch.setenv("RAG_UI__EXAMPLES", '["Which town have the lava flows of Mount Etna reached?", "Who won the 1998 football world cup?"]')
+    at = page("ask").run()
+    assert not at.exception
+    labels = [b.label for b in at.main.button]
+    assert "Which town have the lava flows of Mount Etna reached?" in labels  # answered: offered
+    assert "Who won the 1998 football world cup?" not in labels and not any(label.startswith("What about") for label in labels)
+
+
 def test_ask_answers_with_citations_that_open_their_source(app_env: Path):
     at = ask("Which town have Etna's lava flows reached?")
     answer = history(at, app_env)[0]

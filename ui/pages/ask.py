@@ -205,13 +205,13 @@ def show_answer(i: str, answer: Answer, source: Path | None, current: Settings) 
         feedback(i, answer, current)
 
 
-def answered_examples(eng: Engine, count: int = 4) -> list[str]:
+def answered_examples(eng: Engine, current: Settings, count: int = 4) -> list[str]:
     """Example questions from the collection's headings that it really answers (asked once per
     snapshot and session, with quotes: about 0.1 s each): an example that is declined helps no one."""
     cache = st.session_state.setdefault("examples", {})
     snapshot = eng.index.version
     if snapshot not in cache:
-        candidates = example_questions(eng.index.store, 2 * count)
+        candidates = current.ui.examples or example_questions(eng.index.store, 2 * count)  # real questions when the settings give them
         cache[snapshot] = [q for q in candidates if not eng.ask(q, extractive=True).abstained][:count]
     return cache[snapshot]
 
@@ -231,7 +231,7 @@ def first_screen(eng: Engine, current: Settings) -> str | None:
         'answer gets "not in your documents" and the closest passages. Short answers come from a reader trained to pick '
         "the phrase of a passage that answers, or to say none does; nothing leaves this machine. Follow-up questions are understood."
     )
-    examples = answered_examples(eng)
+    examples = answered_examples(eng, current)
     clicked = None
     for col, example in zip(st.columns(len(examples)) if examples else [], examples):
         if col.button(example, key=f"example-{example}", width="stretch"):
