@@ -73,7 +73,7 @@ class Embedder:
         """The model `settings` name; `tuned` is its weights' digest when it is an index's tuned copy."""
         device = pick_device(settings.device)
         if device == "cpu":
-            log.info("embedding on the CPU (no CUDA device present)", extra={"event": "fallback", "reason": "no CUDA device"})
+            log.debug("embedding on the CPU (no CUDA device present)", extra={"event": "fallback", "reason": "no CUDA device"})
         folder = Path(model_path(settings.model))
         use_onnx = device == "cpu" and settings.query_backend != "torch"
         if use_onnx and folder.is_dir():

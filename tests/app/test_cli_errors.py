@@ -71,7 +71,7 @@ def test_a_bad_variable_is_named_too(tmp_path: Path, capsys, monkeypatch):
     assert err.count("\n") == 1 and "environment (RAG_*)" in err and "retrieval.top_k" in err, err
 
 
-@pytest.mark.parametrize("command", [["status"], ["ask", "Where is Etna?"], ["chat"], ["doctor"], ["tune"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["status"], ["ask", "Where is Etna?"], ["chat"], ["doctor"], ["tune"], ["api"], ["mcp"]], ids=" ".join)
 def test_a_missing_index_is_one_line_and_exit_2(command: list[str], tmp_path: Path, capsys, monkeypatch):
     monkeypatch.delenv("RAG_CONFIG", raising=False)
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # chat reads questions from stdin
