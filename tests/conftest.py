@@ -46,6 +46,15 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(index_dir=tmp_path / "index")
 
 
+def cli_ingest(docs: Path, index: Path) -> Path:
+    """`rag ingest DOCS --index INDEX` as a user runs it (a subprocess); returns the index folder."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(index)], check=True, capture_output=True)
+    return index
+
+
 def make_corpus(folder: Path) -> Path:
     """A small mixed-format collection with distinctive facts to search for."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_corpus
+from conftest import cli_ingest, make_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +28,9 @@ def session(index: Path, script):
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory) -> Path:
-    import subprocess
-
     root = tmp_path_factory.mktemp("mcp")
     docs = make_corpus(root / "docs")
-    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
-    return root / "index"
+    return cli_ingest(docs, root / "index")
 
 
 def test_an_assistant_asks_searches_and_reads_through_the_sdk(index: Path):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_corpus
+from conftest import cli_ingest, make_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.slow
 def index(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ask")
     docs = make_corpus(root / "docs")
-    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
-    return root / "index"
+    return cli_ingest(docs, root / "index")
 
 
 def ask(index: Path, question: str, *args: str) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import cli_ingest
 from servers import rag_api
 
 pytestmark = pytest.mark.slow
@@ -31,8 +32,7 @@ def index(tmp_path_factory) -> Path:
     for name in ("debian-releases.csv", "ubuntu-releases.xlsx"):
         shutil.copy(SAMPLES / name, docs / name)
     (docs / "observatory.txt").write_text("The Zephyrine Observatory was founded in 1987 by Dr. Mira Okonkwo near Tromso. It studies auroras.\n")
-    subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--index", str(root / "index")], check=True, capture_output=True)
-    return root / "index"
+    return cli_ingest(docs, root / "index")
 
 
 @pytest.mark.parametrize(("turns", "expected"), CONVERSATIONS)
