@@ -20,6 +20,7 @@ def retrieval_config(settings: Settings, queries: int, sliced: bool) -> dict:
         "overlap_tokens": settings.chunking.overlap_tokens,
         "fusion": settings.retrieval.fusion,
         "dense_weight": settings.retrieval.dense_weight,
+        "candidates": f"{settings.retrieval.candidates} chunks from each of dense and BM25, as served (retrieval.candidates)",
         "bm25": settings.bm25.model_dump(),
         "reranker": settings.rerank.model or None,
         "queries": queries,

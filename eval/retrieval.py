@@ -121,7 +121,7 @@ def evaluate_retrieval(
     reranker, why = Reranker.load(settings.rerank, embedder.device)
     if why:
         log.warning(why)
-    retrieval = settings.retrieval.model_copy(update={"candidates": max(EVAL_CANDIDATES, settings.retrieval.candidates)})
+    retrieval = settings.retrieval  # as served: the candidates the product searches with (the report records them)
     retriever = HybridRetriever(index, embedder, retrieval, reranker, settings.rerank.top_n)
     stages = [s for s in STAGES if reranker is not None or not STAGES[s][1]]
     runs = {s: {} for s in stages}
