@@ -34,6 +34,20 @@ def milvus_lite_servers_stop_before_exit():
     server_manager_instance.release_all()
 
 
+@pytest.fixture(autouse=True)
+def root_logging_put_back():
+    """A test that runs `app.cli.main` in this process gets the CLI's logging: a root handler on the
+    stderr pytest captured for that test, closed after it. Put back, later tests do not log into a
+    closed stream ("--- Logging error --- ... I/O operation on closed file")."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def embedder():
     from rag.search.embedding import Embedder
