@@ -35,17 +35,23 @@ def milvus_lite_servers_stop_before_exit():
 
 
 @pytest.fixture(autouse=True)
-def root_logging_put_back():
-    """A test that runs `app.cli.main` in this process gets the CLI's logging: a root handler on the
-    stderr pytest captured for that test, closed after it. Put back, later tests do not log into a
-    closed stream ("--- Logging error --- ... I/O operation on closed file")."""
+def cli_in_process_put_back():
+    """A test that runs `app.cli.main` in this process gets what the CLI sets up for a whole
+    process: a root log handler on the stderr pytest captured for that test (closed after it:
+    "--- Logging error --- ... I/O operation on closed file" in later tests), and `--config`
+    exported as RAG_CONFIG (read by every later Settings.load(): a later test's `rag serve` ran with
+    another test's top_k). Both are put back after each test."""
     import logging
 
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers, level, config = list(root.handlers), root.level, os.environ.get("RAG_CONFIG")
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    if config is None:
+        os.environ.pop("RAG_CONFIG", None)
+    else:
+        os.environ["RAG_CONFIG"] = config
 
 
 @pytest.fixture(scope="session")

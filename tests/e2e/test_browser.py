@@ -30,7 +30,7 @@ def leaves_the_machine(url: str) -> bool:
     return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in ("127.0.0.1", "localhost", "::1")
 
 
-def wait_for_saved_choice(index_dir: Path, key: str, value, seconds: float = 120) -> None:
+def wait_for_saved_choice(index_dir: Path, key: str, value, seconds: float = 30) -> None:
     """Poll the conversations store until some user's saved sidebar choice `key` is `value`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
