@@ -88,6 +88,12 @@ def bench(
             [py, "-m", "bench.ingest", "--dataset", str(dataset), "--work", str(scifact), "--raw-sample", str(raw_sample), "--out", str(out / "ingest.json")],
             out / "ingest.json",
         )
+        result["precision"] = run_stage(
+            "precision (PyTorch fp32, ONNX fp32, ONNX int8: three full ingests)",
+            [py, "-m", "bench.precision", "--dataset", str(dataset), "--split", split, "--work", str(work / "precision"), "--raw-sample", str(raw_sample)]
+            + ["--out", str(out / "precision.json")],
+            out / "precision.json",
+        )
         query_cmd = [py, "-m", "bench.query", "--dataset", str(dataset), "--split", split, "--index", str(scifact / "index"), "--out", str(out / "query.json")]
         result["query"] = run_stage("query", query_cmd, out / "query.json")
         if result["machine"]["cuda"] or result["machine"]["faiss_gpus"]:  # the same on the CPU, to compare

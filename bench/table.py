@@ -20,6 +20,7 @@ def format_table(r: dict) -> str:
             _row("ingest: throughput_ratio", ing["throughput_ratio"], ">= 0.9"),
             _row("re-ingest, unchanged", f"{ing['reingest_seconds']} s, {ing['reingest_chunks_embedded']} embedded", "< 5 s, 0"),
         ]
+    lines += _precision_rows(r.get("precision", {}))
     for key, device in (("query", ""), ("query_cpu", " (CPU)")):
         q = r.get(key, {})
         if "error" in q:
@@ -87,6 +88,28 @@ def format_table(r: dict) -> str:
     for stage, mb in r.get("memory", {}).items():
         lines.append(_row(f"peak RSS: {stage}", f"{mb} MB"))
     return "\n".join(lines)
+
+
+def _precision_rows(p: dict) -> list[str]:
+    if "error" in p:
+        return [_row("precision", f"failed: {p['error']}")]
+    rows = []
+    for name, v in p.get("variants", {}).items():
+        rows += [
+            _row(
+                f"precision {name}: pipeline / raw encode",
+                f"{v['pipeline_chunks_per_s']} / {v['raw_encode_chunks_per_s']} chunks/s = {v['pipeline_to_raw']}",
+                ">= 0.95" if name == "onnx-int8" else "",
+            ),
+            _row(f"precision {name}: query embedding p50 / p95", f"{v['query_embedding']['p50_ms']} / {v['query_embedding']['p95_ms']} ms"),
+            _row(f"precision {name}: hybrid p50 / p95", f"{v['hybrid']['p50_ms']} / {v['hybrid']['p95_ms']} ms", "p50 <= 6 ms" if name == "onnx-int8" else ""),
+            _row(f"precision {name}: hybrid nDCG@10", v["hybrid_ndcg@10"]),
+        ]
+    if "int8_over_torch_fp32_pipeline" in p:
+        rows.append(_row("precision: int8 pipeline over PyTorch fp32", f"{p['int8_over_torch_fp32_pipeline']}x", ">= 2.5x"))
+    if "int8_ndcg_minus_fp32" in p:
+        rows.append(_row("precision: int8 nDCG@10 minus fp32", p["int8_ndcg_minus_fp32"], ">= -0.005"))
+    return rows
 
 
 def _segment_rows(label: str, s: dict) -> list[str]:

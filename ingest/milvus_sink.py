@@ -81,7 +81,7 @@ def ingest_into_milvus(ingestor: IngestRun, source: Path, root: Path, rebuild: b
         report.removed = len(removed)
         ingestor.ingest_files(candidates, known, MilvusSink(index, known), report, board)
         if ingestor.loaded or spec is None:
-            index.write_spec(spec_from_settings(settings, ingestor.embedder().dim))
+            index.write_spec(spec_from_settings(settings, ingestor.embedder().dim, precision=ingestor.embedder().precision))
         index.set_failures(report.failed)
         index.set_meta("source", str(source.resolve()))
         index.mark_updated()

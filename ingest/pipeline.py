@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from ingest.run import IngestReport
 from ingest.scan import SourceFile, scan_folder
 from ingest.status import StatusBoard
 from rag.config import EmbeddingSettings, Settings
+from rag.models import model_path
 from rag.search.embedding import Embedder, embedding_settings, index_embedder
 from rag.storage.catalog import Catalog
 from rag.storage.index import read_manifest, spec_from_settings
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from ingest.milvus_sink import MilvusSink
 
 log = logging.getLogger("ingest")
+READ_AHEAD_FROM = 8  # files: below this, starting a reading process (about 2 s here) costs more than it overlaps
 
 
 class UsageError(ValueError):
@@ -57,15 +60,16 @@ class Ingestor:
         self.read_options = read_options(settings)
         self._load_embedder = load_embedder
         self._embedder: Embedder | None = None
-        self._tuned: tuple[Path, str] | None = None  # (index, digest of the tuned copy its live snapshot was embedded by, or "")
+        self._tuned: tuple[Path, str, str | None] | None = None  # (index, digest of the tuned copy its live snapshot was embedded by or "", its precision)
         self._chunker = None
 
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use: an unchanged folder never loads it."""
         if self._embedder is None:
             embedder = self._load_embedder()
-            if self._tuned:  # new chunks are embedded as the old ones were
-                embedder = index_embedder(self._tuned[0], self.settings.embedding, embedder, self._tuned[1])
+            if self._tuned:  # new chunks are embedded as the old ones were: same weights, same precision
+                root, digest, precision = self._tuned
+                embedder = index_embedder(root, self.settings.embedding, embedder, digest, precision)
             limit = embedder.max_tokens - 2  # [CLS] and [SEP]
             chunk_tokens = self.settings.chunking.chunk_tokens
             if chunk_tokens > limit:
@@ -81,8 +85,8 @@ class Ingestor:
 
     def worker_embedding(self) -> tuple[EmbeddingSettings, str]:
         """(settings, tuned digest) that load, in another process, the weights this ingest embeds with."""
-        root, digest = self._tuned or (Path(), "")
-        return embedding_settings(root, self.settings.embedding, digest), digest
+        root, digest, precision = self._tuned or (Path(), "", None)
+        return embedding_settings(root, self.settings.embedding, digest, precision), digest
 
     @property
     def loaded(self) -> bool:
@@ -132,9 +136,12 @@ class Ingestor:
         tuned = prev_spec.tuned if prev_spec else ""
         if prev_spec:  # the model's dimension is checked once the model loads
             prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim, tuned), root)
-        self._tuned = (root, tuned)
-        if self._embedder is not None and self._embedder.tuned != tuned:  # `rag tune` or `--undo` ran since
-            self._embedder = None
+        precision = prev_spec.precision if prev_spec else None
+        if precision and precision != self.settings.embedding.precision:
+            log.info("index %s was embedded in %s: new chunks are too (--rebuild for %s)", root, precision, self.settings.embedding.precision)
+        self._tuned = (root, tuned, precision)
+        if self._embedder is not None and (self._embedder.tuned != tuned or precision not in (None, self._embedder.precision)):
+            self._embedder = None  # `rag tune` or `--undo` ran since, or another index
         candidates, removed = self.diff(source, known, report, board)
         if live and not candidates and not removed and report.failed == prev_failures:
             report.snapshot, report.files_in_index = live.name, len(known)
@@ -156,7 +163,7 @@ class Ingestor:
                     report.snapshot, report.files_in_index = live.name, len(known)
                     return report  # nothing to publish: leaving the block removes the new folder
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
-                spec = spec_from_settings(self.settings, dim, tuned)
+                spec = spec_from_settings(self.settings, dim, tuned, self._embedder.precision if self._embedder else precision)
                 if prev_spec:
                     prev_spec.check_matches(spec, root)
                 writer.write_spec(spec)
@@ -221,19 +228,36 @@ class Ingestor:
             return touched
         pending: list[Prepared] = []
         touched = 0
-        for f in candidates:
-            board.file(f.rel, "ocr" if kind_of(f.path) == "image" else "reading")
-            p = prepare(f, known.get(f.rel), self.read_options, self.chunker, lambda pages, rel=f.rel: board.file(rel, "chunking", ocr_pages=pages))
-            if self.settle(p, store, report, board, progress):
-                touched += p.unchanged
-                continue
-            pending.append(p)
-            if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
-                self._flush(pending, store, report, progress, board)
-                pending = []
-        self._flush(pending, store, report, progress, board)
+        with ExitStack() as stack:
+            for p in self._prepared(candidates, known, board, stack):
+                if self.settle(p, store, report, board, progress):
+                    touched += p.unchanged
+                    continue
+                pending.append(p)
+                if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
+                    self._flush(pending, store, report, progress, board)
+                    pending = []
+            self._flush(pending, store, report, progress, board)
         progress.close()
         return touched
+
+    def _prepared(self, candidates: list[SourceFile], known: dict[str, FileRecord], board: StatusBoard, stack: ExitStack) -> Iterator[Prepared]:
+        """The candidates read and chunked, in order: by `ingest.read_workers` processes beside the
+        embedding when there are enough files to repay starting them, else in this process."""
+
+        def in_process(f: SourceFile) -> Prepared:
+            board.file(f.rel, "ocr" if kind_of(f.path) == "image" else "reading")
+            return prepare(f, known.get(f.rel), self.read_options, self.chunker, lambda pages: board.file(f.rel, "chunking", ocr_pages=pages))
+
+        workers = self.settings.ingest.read_workers
+        if workers < 1 or len(candidates) < READ_AHEAD_FROM:
+            return map(in_process, candidates)
+        from ingest.read_ahead import ReadAhead
+
+        embedding, _ = self.worker_embedding()
+        chunking = self.settings.chunking
+        pool = stack.enter_context(ReadAhead(workers, self.read_options, model_path(embedding.model), chunking.chunk_tokens, chunking.overlap_tokens))
+        return pool.prepared(candidates, known, in_process, lambda f: board.file(f.rel, "reading"))
 
     def settle(self, p: Prepared, store: SnapshotWriter | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
         """Account for a file that needs no embedding (failed, or unchanged content); True if it was one."""

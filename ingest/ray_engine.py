@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +20,11 @@ import numpy as np
 import ray
 
 from ingest.prepare import ReadOptions, prepare
+from ingest.read_ahead import chunker_for
 from ingest.run import IngestReport, IngestRun
 from ingest.scan import SourceFile
 from rag.config import EmbeddingSettings
+from rag.models import model_path
 from rag.storage.store import FileRecord
 
 if TYPE_CHECKING:
@@ -36,24 +37,12 @@ WRITE_FILES = 64  # files written to the store per transaction
 READ_CPUS = 0.5  # per read task; with the actors' whole CPUs Ray Data fuses the reading into the embedding actors
 
 
-@lru_cache(maxsize=4)
-def _chunker(model: str, chunk_tokens: int, overlap_tokens: int):
-    """One Chunker per worker process and model (loading a tokenizer per file would dominate)."""
-    from transformers import AutoTokenizer
-
-    from ingest.chunking import Chunker
-    from rag.models import model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path(model))
-    return Chunker(lambda text: tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"], chunk_tokens, overlap_tokens)
-
-
 def read_files(batch: dict[str, np.ndarray], options: ReadOptions, model: str, chunk_tokens: int, overlap_tokens: int) -> dict[str, list[bytes]]:
     """Ray task: each row's file (pickled (SourceFile, old FileRecord or None)) read and chunked."""
     out = []
     for row in batch["file"]:
         f, old = pickle.loads(row)
-        out.append(pickle.dumps(prepare(f, old, options, lambda: _chunker(model, chunk_tokens, overlap_tokens))))
+        out.append(pickle.dumps(prepare(f, old, options, lambda: chunker_for(model_path(model), chunk_tokens, overlap_tokens))))
     return {"prepared": out}
 
 
@@ -66,8 +55,7 @@ class EmbedFiles:
         from rag.search.embedding import Embedder
 
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the reserved CPUs; see embed_pool
-        # only passages here: no ONNX query encoder to export
-        self.embedder = Embedder.load(EmbeddingSettings(**settings).model_copy(update={"query_backend": "torch"}), tuned)
+        self.embedder = Embedder.load(EmbeddingSettings(**settings).model_copy(update={"threads": threads}), tuned)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes]]:
         prepared = [pickle.loads(row) for row in batch["prepared"]]

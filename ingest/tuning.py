@@ -116,7 +116,7 @@ def tune_index(root: Path, settings: Settings, on_step=None, on_embed=None) -> T
         return TuneReport(result, run / "README.md", live_tuned(root), None)
     digest = weights_digest(run / MODEL_DIR)
     target = tuned_folder(root, digest)
-    # Loaded as engines load it, so the ONNX query encoder is exported now (27 s here; its cache key
+    # Loaded as engines load it, so the ONNX graphs (fp32, then int8: quantized after tuning) are made now (27 s here; its cache key
     # survives the move below) and the first question after the switch does not wait for it.
     embedder = Embedder.load(settings.embedding.model_copy(update={"model": str(run / MODEL_DIR)}), digest)
 

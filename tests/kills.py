@@ -23,9 +23,32 @@ def is_point(line: str, event: str, at: str | int, seen: dict[str, int]) -> bool
     return entry.get("stage") == at if event == "stage" else seen[event] == at
 
 
-def kill_ingest_at(source: Path, index: Path, event: str, at: str | int, env: dict[str, str] | None = None) -> bool:
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc), e.g. its reading processes."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def exits_within(pid: int, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":  # ended, not yet reaped by its new parent
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def kill_ingest_at(source: Path, index: Path, event: str, at: str | int, env: dict[str, str] | None = None, children: list[int] | None = None) -> bool:
     """Run `rag ingest` (with `env` added to the environment) and SIGKILL it the moment it
-    reports `event` (`at`); True if it was killed."""
+    reports `event` (`at`); True if it was killed. `children` gets the processes it had started."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "-v", "--log-format", "json", "ingest", str(source), "--index", str(index)],
         stdout=subprocess.DEVNULL,
@@ -37,6 +60,8 @@ def kill_ingest_at(source: Path, index: Path, event: str, at: str | int, env: di
     try:
         for line in proc.stderr:
             if is_point(line, event, at, seen):
+                if children is not None:
+                    children += children_of(proc.pid)
                 os.kill(proc.pid, signal.SIGKILL)
                 break
         else:

@@ -1,13 +1,16 @@
 """The bi-encoder shared by ingest (chunks) and retrieval (queries): sentence-transformers,
 normalised, batched, on CUDA when present. Bundled model names resolve to their package.
 
-Thread-safe: a Hugging Face fast tokenizer raised "Unable to create tensor ..." when four threads
-used it at once, so every use of the model's tokenizer goes through one lock (the ONNX query
-encoder has its own tokenizer and lock, so queries never wait behind a batch).
+On the CPU, queries and batches go through ONNX Runtime (rag/search/onnx_encoder.py), in int8 or
+fp32 (`embedding.precision`); PyTorch serves CUDA, models ONNX cannot, and `backend = "torch"`.
 
-The PyTorch model loads on first use: a process that only asks questions on the CPU embeds them
-with the ONNX query encoder kept from an earlier load and never imports PyTorch or
-sentence-transformers (10-11 s of a 15 s `rag ask`, measured here)."""
+Thread-safe: a Hugging Face fast tokenizer raised "Unable to create tensor ..." when four threads
+used it at once, so every use of the model's tokenizer goes through one lock (the ONNX encoder
+has its own tokenizers and lock).
+
+The PyTorch model loads on first use: a process on the CPU whose ONNX graph was exported and
+checked earlier never imports PyTorch or sentence-transformers (10-11 s of a 15 s `rag ask`,
+measured here)."""
 
 from __future__ import annotations
 
@@ -63,9 +66,10 @@ class Embedder:
     device: str
     batch_size: int
     normalize: bool
-    _model: object | None  # the sentence-transformers model; None until a batch or the tokenizer needs it
-    _query_encoder: object | None = None  # OnnxQueryEncoder when it serves this model
+    _model: object | None  # the sentence-transformers model; None until PyTorch is needed
+    _onnx: object | None = None  # OnnxEncoder when it serves this model
     tuned: str = ""  # digest of the weights when this is a copy tuned on an index (rag/storage/tuned.py)
+    precision: str = "fp32"  # of the weights that embed: "int8" only through ONNX
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the tokenizer and model
 
     @classmethod
@@ -75,23 +79,26 @@ class Embedder:
         if device == "cpu":
             log.debug("embedding on the CPU (no CUDA device present)", extra={"event": "fallback", "reason": "no CUDA device"})
         folder = Path(model_path(settings.model))
-        use_onnx = device == "cpu" and settings.query_backend != "torch"
-        if use_onnx and folder.is_dir():
-            from rag.search.query_encoder import OnnxQueryEncoder
+        use_onnx = device == "cpu" and settings.backend != "torch" and folder.is_dir()
+        if use_onnx:
+            from rag.search.onnx_encoder import OnnxEncoder
 
-            kept = OnnxQueryEncoder.open_cached(folder, settings.normalize, settings.query_threads, settings.onnx_cache)
-            if kept is not None:  # PyTorch waits until a batch needs it
-                return cls(settings.model, kept.dim, kept.max_tokens, device, settings.batch_size, settings.normalize, None, kept, tuned)
+            kept = OnnxEncoder.open_cached(folder, settings.normalize, settings.precision, settings.threads, settings.batch_tokens, settings.onnx_cache)
+            if kept is not None:  # PyTorch is not needed at all
+                return cls(settings.model, kept.dim, kept.max_tokens, device, settings.batch_size, settings.normalize, None, kept, tuned, kept.precision)
         model = _sentence_transformer(settings.model, device)
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
-        query_encoder = None
+        onnx, why = None, None
         if use_onnx:
-            from rag.search.query_encoder import OnnxQueryEncoder
+            from rag.search.onnx_encoder import OnnxEncoder
 
-            query_encoder, why = OnnxQueryEncoder.load(model, folder, settings.normalize, settings.query_threads, settings.onnx_cache)
-            if why:
-                (log.warning if settings.query_backend == "onnx" else log.info)(why)
-        return cls(settings.model, int(dim), int(model.max_seq_length), device, settings.batch_size, settings.normalize, model, query_encoder, tuned)
+            onnx, why = OnnxEncoder.load(model, folder, settings.normalize, settings.precision, settings.threads, settings.batch_tokens, settings.onnx_cache)
+        elif settings.precision == "int8":
+            why = f"embedding in fp32: int8 needs ONNX Runtime on the CPU (device {device}, backend {settings.backend})"
+        if why:
+            (log.warning if settings.backend == "onnx" or (settings.precision == "int8" and use_onnx) else log.info)(why)
+        precision = onnx.precision if onnx is not None else "fp32"
+        return cls(settings.model, int(dim), int(model.max_seq_length), device, settings.batch_size, settings.normalize, model, onnx, tuned, precision)
 
     @property
     def model(self):
@@ -101,12 +108,10 @@ class Embedder:
                 self._model = _sentence_transformer(self.model_name, self.device)
             return self._model
 
-    @property
-    def tokenizer(self):
-        return self.model.tokenizer
-
     def count_tokens_fn(self) -> Callable[[str], list]:
         """A function giving the word pieces of a text, without special tokens (for chunk sizing)."""
+        if self._onnx is not None:
+            return self._onnx.word_pieces
         tok, lock = self.model.tokenizer, self._lock
 
         def count(text: str) -> list:
@@ -116,19 +121,19 @@ class Embedder:
         return count
 
     @property
-    def query_backend(self) -> str:
-        return "onnx" if self._query_encoder is not None else "torch"
+    def backend(self) -> str:
+        return "onnx" if self._onnx is not None else "torch"
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One text, shape (1, dim): ONNX Runtime when it serves this model, else PyTorch."""
-        if self._query_encoder is not None:
-            return self._query_encoder.encode(text)
+        """One text, shape (1, dim)."""
         return self.encode([text])
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """float32 array (len(texts), dim); rows are unit length when `normalize` is on."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         model = self.model
         with self._lock:
             vectors = model.encode(
@@ -141,18 +146,20 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def embedding_settings(root: Path, base: EmbeddingSettings, digest: str) -> EmbeddingSettings:
-    """`base` with its model replaced by the index's tuned copy `digest` ("" keeps `base`)."""
-    if not digest:
-        return base
-    return base.model_copy(update={"model": str(tuned_model(root, digest, base.model))})
+def embedding_settings(root: Path, base: EmbeddingSettings, digest: str, precision: str | None = None) -> EmbeddingSettings:
+    """`base` with its model replaced by the index's tuned copy `digest` ("" keeps the model) and
+    its precision by `precision` (None keeps it)."""
+    update = {"model": str(tuned_model(root, digest, base.model))} if digest else {}
+    if precision and precision != base.precision:
+        update["precision"] = precision
+    return base.model_copy(update=update) if update else base
 
 
-def index_embedder(root: Path, base: EmbeddingSettings, embedder: Embedder | None = None, digest: str | None = None) -> Embedder:
+def index_embedder(root: Path, base: EmbeddingSettings, embedder: Embedder | None = None, digest: str | None = None, precision: str | None = None) -> Embedder:
     """The embedder with the weights `digest` names (default: those the index's live snapshot was
-    embedded with, `rag tune`): `embedder` when it carries them already, else the base model or
-    the index's tuned copy, loaded."""
+    embedded with, `rag tune`) at `precision` (None: any): `embedder` when it carries them
+    already, else the base model or the index's tuned copy, loaded."""
     digest = live_tuned(root) if digest is None else digest
-    if embedder is not None and embedder.tuned == digest:
+    if embedder is not None and embedder.tuned == digest and precision in (None, embedder.precision):
         return embedder
-    return Embedder.load(embedding_settings(root, base, digest), digest)
+    return Embedder.load(embedding_settings(root, base, digest, precision), digest)

@@ -48,9 +48,10 @@ class Index(Protocol):
     def close(self) -> None: ...
 
 
-def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSpec:
+def spec_from_settings(settings: Settings, dim: int, tuned: str = "", precision: str | None = None) -> IndexSpec:
     """What an index built now with `settings` records; `tuned` is the digest of the tuned
-    embedder's weights when one embeds it (rag/storage/tuned.py)."""
+    embedder's weights when one embeds it (rag/storage/tuned.py), `precision` that of the weights
+    that embed it (default: the settings')."""
     return IndexSpec(
         schema_version=SCHEMA_VERSION,
         embedding_model=settings.embedding.model,
@@ -59,6 +60,7 @@ def spec_from_settings(settings: Settings, dim: int, tuned: str = "") -> IndexSp
         overlap_tokens=settings.chunking.overlap_tokens,
         bm25=json.dumps(settings.bm25.model_dump(), sort_keys=True),
         tuned=tuned,
+        precision=precision or settings.embedding.precision,
     )
 
 

@@ -59,12 +59,14 @@ class IndexSpec:
     overlap_tokens: int
     bm25: str  # JSON of the BM25 settings
     tuned: str = ""  # digest of the weights of the embedder tuned on this collection (`rag tune`); "" for the model as published
+    precision: str = "fp32"  # of the weights that embedded its chunks; recorded, not checked: int8 and fp32 vectors agree (cosine >= 0.98)
 
     def differences(self, other: IndexSpec) -> list[str]:
+        """What makes the index unreadable with `other`: queries at either precision search either index."""
         return [
             f"{f.name}: index has {getattr(self, f.name)!r}, settings say {getattr(other, f.name)!r}"
             for f in fields(self)
-            if getattr(self, f.name) != getattr(other, f.name)
+            if f.name != "precision" and getattr(self, f.name) != getattr(other, f.name)
         ]
 
     def check_matches(self, wanted: IndexSpec, where: Path) -> None:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from beir_factory import write_beir
 
-from bench import ingest, query, scale, scale_large
+from bench import ingest, precision, query, scale, scale_large
 from bench.table import format_table
 from rag.config import DenseSettings, GenerationSettings, Settings
+from rag.storage.index import HybridIndex
 
 
 def test_synthetic_queries_lie_near_their_chunk():
@@ -70,6 +71,17 @@ def test_ingest_and_query_stages_on_a_tiny_dataset(tmp_path: Path):
     assert result["answer"]["style"] == "reader" and result["answer"]["n"] > 0 and result["answer"]["p50_ms"] > 0  # the default answer, timed whole
 
 
+def test_precision_stage_builds_the_same_documents_three_ways(tmp_path: Path):
+    dataset = write_beir(tmp_path / "tiny")
+    result = precision.run(dataset, "test", tmp_path / "work", Settings(), raw_sample=0)
+    found = result["variants"]
+    assert [(v["backend"], v["precision"]) for v in found.values()] == [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8")]
+    assert {v["chunks"] for v in found.values()} == {5} and all(v["hybrid_ndcg@10"] == pytest.approx(1.0) for v in found.values())
+    assert result["int8_ndcg_minus_fp32"] == 0 and result["int8_over_torch_fp32_pipeline"] > 0
+    assert all(v["query_embedding"]["p50_ms"] > 0 and v["hybrid"]["p95_ms"] > 0 for v in found.values())
+    assert HybridIndex.open(tmp_path / "work" / "index-onnx-int8", Settings(), dim=384).spec.precision == "int8"
+
+
 def test_the_table_shows_targets_and_failures():
     result = {
         "ingest": {"error": "exit 1: boom"},
@@ -124,6 +136,7 @@ def test_rag_bench_smoke(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "bench.json").read_text())
     assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
+    assert result["precision"]["variants"]["onnx-int8"]["chunks"] == 5 and "| precision: int8 pipeline over PyTorch fp32 |" in done.stdout
     assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
     segments = result["segments"]["2k"]
     assert segments["updates"]["add one file"]["chunks_embedded"] > 0 and segments["updates"]["delete one file"]["chunks_embedded"] == 0

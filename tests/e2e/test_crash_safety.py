@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from kills import kill_ingest_at
+from kills import exits_within, kill_ingest_at
 
 from ingest.pipeline import Ingestor
 from rag.config import IngestSettings
@@ -50,8 +50,11 @@ def test_kill_9_at_any_point_leaves_a_whole_index(corpus: Path, tmp_path: Path, 
     (corpus / "volcanoes.md").unlink()
     after = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
     for event, at, before_publish in KILL_POINTS:
-        killed = kill_ingest_at(corpus, index, event, at)
+        readers: list[int] = []
+        killed = kill_ingest_at(corpus, index, event, at, children=readers)
         live = assert_whole(index, settings, embedder, [before, after])
+        if event == "file_read":  # mid-reading: the reading process was running, and ends with the ingest
+            assert readers and all(exits_within(pid, 10) for pid in readers)
         if before_publish:
             assert killed and live == "snap-000001", f"killed ({killed}) at {event} {at!r}, yet {live} went live"
         elif live != "snap-000001":  # the kill landed after the switch: the new snapshot is whole

@@ -73,7 +73,9 @@ def hostile(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_hostile_batch_is_ingested_limited_or_reported(hostile: Path, tmp_path: Path, embedder):
-    settings = Settings(index_dir=tmp_path / "index", ingest=IngestSettings(max_expanded_mb=32, max_pdf_pages=50, file_timeout_s=2))
+    # read in this process: the monkeypatched hanging reader and pypdf's scaled guard do not reach a spawned reading process
+    limits = IngestSettings(max_expanded_mb=32, max_pdf_pages=50, file_timeout_s=2, read_workers=0)
+    settings = Settings(index_dir=tmp_path / "index", ingest=limits)
     import pypdf
 
     with pypdf.apply_configuration(zlib_maximum_output_length=8 << 20):  # pypdf's 75 MB guard, scaled to the test

@@ -11,7 +11,9 @@ import pytest
 import ingest.pipeline as pipeline
 from ingest.pipeline import Ingestor, UsageError
 from ingest.scan import ignore_patterns, is_ignored, leave_out
+from ingest.status import read_status
 from rag.config import Settings
+from rag.search.embedding import Embedder
 from rag.storage.index import HybridIndex
 from rag.storage.store import IndexMismatchError
 
@@ -98,6 +100,7 @@ def test_bad_files_are_reported_and_the_rest_goes_in(settings, embedder, corpus,
     os.symlink("/etc/hostname", corpus / "outside.txt")
     os.symlink(corpus / "no-such-file.txt", corpus / "broken.txt")
     settings.ingest.max_file_mb = 1.0
+    settings.ingest.read_workers = 0  # the injected failures are monkeypatched: they do not reach a spawned reading process
 
     real_scan, real_read = pipeline.scan_folder, Path.read_bytes
 
@@ -165,6 +168,26 @@ def test_other_settings_are_a_clear_error_until_rebuilt(settings, embedder, corp
     assert HybridIndex.open(settings.index_dir, other, dim=embedder.dim).spec.chunk_tokens == 100
 
 
+def test_the_index_records_the_precision_that_embedded_it(settings, embedder, corpus):
+    """Queries at either precision search either index; new chunks are embedded as the old ones
+    were until --rebuild applies the settings' precision."""
+    assert embedder.precision == settings.embedding.precision == "int8"
+    ingest(settings, embedder, corpus)
+    assert open_index(settings, embedder).spec.precision == "int8"
+    other = settings.model_copy(deep=True)
+    other.embedding.precision = "fp32"
+    fp32 = Embedder.load(other.embedding)
+    index = HybridIndex.open(other.index_dir, other, dim=fp32.dim)  # no mismatch error
+    ids, _ = index.dense.search(fp32.encode(["Which bridge crosses the strait at San Francisco?"]), k=1)
+    assert index.store.chunks([int(ids[0, 0])])[int(ids[0, 0])].path == "bridges.docx"
+    (corpus / "notes" / "coffee.txt").write_text("Coffee is roasted, ground and brewed with hot water.\n")
+    ingestor = Ingestor(other, lambda: fp32, interactive=False)
+    assert ingestor.run(corpus, other.index_dir).added == 1
+    assert ingestor.embedder().precision == "int8" and open_index(other, fp32).spec.precision == "int8"
+    report = Ingestor(other, lambda: fp32, interactive=False).run(corpus, other.index_dir, rebuild=True)
+    assert report.added == 6 and open_index(other, fp32).spec.precision == "fp32"
+
+
 def test_chunk_size_over_the_model_window_is_refused(settings, embedder, corpus):
     settings.chunking.chunk_tokens = 400
     with pytest.raises(UsageError, match="overflows the 256-token window"):
@@ -194,3 +217,24 @@ def test_leave_out_names_exactly_one_file(tmp_path: Path):
     assert is_ignored("readme [draft]*.md", patterns)
     assert not is_ignored("sub/readme [draft]*.md", patterns)  # anchored at the folder's root
     assert not is_ignored("readme d*.md", patterns) and not is_ignored("readme [draft]x.md", patterns)
+
+
+def test_reading_beside_embedding_gives_the_same_index(settings, embedder, corpus, tmp_path):
+    """A folder large enough for the reading process: the same files, chunks, spans and failures
+    as reading in the ingest's own process, and every file's status ends done or failed."""
+    for i in range(pipeline.READ_AHEAD_FROM + 4):
+        (corpus / f"extra-{i:02d}.txt").write_text(" ".join(f"Note {i} line {j} measures sample {i * j}." for j in range(60)))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    chunks = {}
+    for workers in (1, 0):
+        other = settings.model_copy(deep=True)
+        other.ingest.read_workers = workers
+        other.index_dir = tmp_path / f"index-{workers}"
+        report = ingest(other, embedder, corpus)
+        assert report.added == 5 + pipeline.READ_AHEAD_FROM + 4 and set(report.failed) == {"broken.pdf"}
+        index = open_index(other, embedder)
+        stored = index.store.chunks(list(range(1, index.store.chunk_count() + 1)))
+        chunks[workers] = sorted((c.path, c.ord, c.start, c.end, c.page, c.text) for c in stored.values())
+        states = {path: entry["stage"] for path, entry in read_status(other.index_dir, 120)["files"].items()}
+        assert set(states.values()) == {"done", "failed"} and states["broken.pdf"] == "failed"
+    assert chunks[1] == chunks[0]

@@ -54,7 +54,7 @@ def tiny_settings(root: Path, **tune) -> Settings:
     base = tiny_embedder(root / "model")
     return Settings(
         index_dir=root / "index",
-        embedding={"model": str(base), "query_backend": "torch"},
+        embedding={"model": str(base), "backend": "torch"},
         chunking={"chunk_tokens": 48, "overlap_tokens": 8},
         ingest={"keep_snapshots": 1},
         tune=TUNE | tune,
@@ -136,7 +136,7 @@ def test_rag_tune_killed_mid_training_resumes_and_finishes(tmp_path: Path):
     Ingestor(settings, lambda: Embedder.load(settings.embedding), interactive=False).run(write_folder(tmp_path / "docs"), root)
     config = tmp_path / "rag.toml"
     config.write_text(
-        f'index_dir = "{root}"\n[embedding]\nmodel = "{settings.embedding.model}"\nquery_backend = "torch"\n'
+        f'index_dir = "{root}"\n[embedding]\nmodel = "{settings.embedding.model}"\nbackend = "torch"\n'
         "[chunking]\nchunk_tokens = 48\noverlap_tokens = 8\n[ingest]\nkeep_snapshots = 1\n[tune]\n"
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.tune.model_dump().items() if k in TUNE or k in ("epochs", "save_steps", "lora_rank"))
     )

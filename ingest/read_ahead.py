@@ -1,0 +1,109 @@
+"""Reading beside embedding: the next files are read, OCR'd and chunked in a separate process
+(`ingest.read_workers`) while the ingest's own process embeds and stores, so a folder is bound by
+the slower of the two instead of their sum. Results come back in the folder's order; everything
+else (failures, status, the store, crash safety) stays with the pipeline in the main process.
+
+A worker is a spawned process (never forked: the parent holds ONNX Runtime and PyTorch thread
+pools) that exits on its own when the ingest that started it dies, even by SIGKILL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import lru_cache
+from multiprocessing import get_context
+from pathlib import Path
+
+from ingest.prepare import Prepared, ReadOptions, prepare
+from ingest.scan import SourceFile
+from rag.storage.store import FileRecord
+
+log = logging.getLogger("ingest")
+AHEAD = 16  # files in flight: enough to keep the worker busy across a batch, few enough to bound memory
+PARENT_CHECK_S = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker once the process that started it is gone (reparented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+@lru_cache(maxsize=4)
+def chunker_for(model_folder: str, chunk_tokens: int, overlap_tokens: int):
+    """One Chunker per process and model, counting word pieces with the model's own tokenizer
+    (the `tokenizers` library: no PyTorch or transformers in a reading process)."""
+    from ingest.chunking import Chunker
+    from rag.search.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(Path(model_folder))
+    return Chunker(lambda text: tokenizer.encode(text, add_special_tokens=False).ids, chunk_tokens, overlap_tokens)
+
+
+def _prepare(f: SourceFile, old: FileRecord | None, options: ReadOptions, model_folder: str, chunk_tokens: int, overlap_tokens: int) -> Prepared:
+    return prepare(f, old, options, lambda: chunker_for(model_folder, chunk_tokens, overlap_tokens))
+
+
+class ReadAhead:
+    """A pool of reading processes for one ingest run; use as a context manager."""
+
+    def __init__(self, workers: int, options: ReadOptions, model_folder: str, chunk_tokens: int, overlap_tokens: int) -> None:
+        self._args = (options, model_folder, chunk_tokens, overlap_tokens)
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),))
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def prepared(
+        self, files: list[SourceFile], known: dict[str, FileRecord], in_process: Callable[[SourceFile], Prepared], on_wait: Callable[[SourceFile], None]
+    ) -> Iterator[Prepared]:
+        """Each file prepared, in order, with up to AHEAD in flight; `on_wait(f)` as the pipeline
+        starts waiting for `f` (the others stay queued in the status, so a long queue never looks
+        stalled). Should the pool break (a reader crashed the process), the rest is prepared by
+        `in_process`, as without a pool."""
+        queue: deque[tuple[SourceFile, Future | None]] = deque()
+        pending = iter(files)
+        broken = False
+
+        def submit() -> None:
+            nonlocal broken
+            f = next(pending, None)
+            if f is None:
+                return
+            future = None
+            if not broken:
+                try:
+                    future = self._pool.submit(_prepare, f, known.get(f.rel), *self._args)
+                except (BrokenProcessPool, RuntimeError):
+                    broken = True
+            queue.append((f, future))
+
+        for _ in range(AHEAD):
+            submit()
+        while queue:
+            f, future = queue.popleft()
+            result = None
+            if future is not None:
+                on_wait(f)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    if not broken:
+                        log.warning("the reading process died (%s); reading the rest in this process", exc)
+                    broken = True
+            yield result if result is not None else in_process(f)
+            submit()
