@@ -64,7 +64,7 @@ def reembed(root: Path, settings: Settings, embedder: Embedder, before_publish: 
                         store.set_embeddings(ids[at : at + EMBED_BATCH], embedder.encode(texts[at : at + EMBED_BATCH]))
                     if on_embed:
                         on_embed(min(at + EMBED_BATCH, len(ids)), len(ids))
-                spec = replace(prev.spec, dim=embedder.dim, tuned=embedder.tuned)
+                spec = replace(prev.spec, dim=embedder.dim, tuned=embedder.tuned, precision=embedder.precision)
                 writer.write_spec(spec)
                 writer.finish(settings, spec)
             finally:

@@ -91,6 +91,7 @@ def test_tune_reembeds_with_the_tuned_copy_and_undo_restores_the_base(tmp_path: 
     after, texts = stored_vectors(root)
     tuned = Embedder.load(settings.embedding.model_copy(update={"model": str(folder / "model")}), report.tuned)
     assert not np.allclose(after, before) and np.allclose(after, tuned.encode(texts), atol=1e-5)
+    assert HybridIndex.open(root, settings, dim=base.dim, tuned=report.tuned).spec.precision == tuned.precision  # what re-embedded it
     with pytest.raises(IndexMismatchError, match="tuned"):
         HybridIndex.open(root, settings, dim=base.dim, tuned="")  # base-model queries never meet tuned vectors
 
