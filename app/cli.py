@@ -40,7 +40,7 @@ def _print_summary(report: dict, index: Path) -> None:
     print(f"failed: {len(report['failed'])}")
     for failure in report["failed"]:
         print(f"  {failure['path']}: {failure['reason']}")
-    print(f"seconds: {report['seconds']:.1f}")
+    print(f"seconds: {report['seconds']:.1f} (reading and chunking {report['read_seconds']:.1f}, embedding {report['embed_seconds']:.1f})")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

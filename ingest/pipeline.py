@@ -262,6 +262,7 @@ class Ingestor:
     def settle(self, p: Prepared, store: SnapshotWriter | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
         """Account for a file that needs no embedding (failed, or unchanged content); True if it was one."""
         rel = p.file.rel
+        report.read_seconds += p.seconds
         if p.failed:
             report.failed[rel] = p.failed
             log.warning("skipped %s: %s", rel, p.failed, extra={"event": "skipped", "path": rel, "reason": p.failed})
@@ -283,7 +284,10 @@ class Ingestor:
         if pending:
             for p in pending:
                 board.file(p.file.rel, "embedding")
-            vectors = self.embedder().encode([c.indexed_text for p in pending for c in p.chunks])
+            embedder = self.embedder()
+            started = time.perf_counter()
+            vectors = embedder.encode([c.indexed_text for p in pending for c in p.chunks])
+            report.embed_seconds += time.perf_counter() - started
             self.write(pending, vectors, store, report, progress, board)
 
     def write(self, pending: list[Prepared], vectors, store: SnapshotWriter | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:

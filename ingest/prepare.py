@@ -5,6 +5,7 @@ Ray engine in tasks (ingest/ray_engine.py). A bad file becomes a reason, never a
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ class Prepared:
     page_starts: list[int] = field(default_factory=list)
     chunks: list[NewChunk] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # spent reading and chunking it
 
 
 def read_options(settings: Settings) -> ReadOptions:
@@ -68,6 +70,15 @@ def prepare(
 ) -> Prepared:
     """Read and chunk `f`; `old` is the index's record of it. `chunker()` gives the Chunker
     (loaded only when some file needs chunking); `on_chunking(ocr_pages)` reports the stage."""
+    started = time.perf_counter()
+    done = _read_and_chunk(f, old, options, chunker, on_chunking)
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+def _read_and_chunk(
+    f: SourceFile, old: FileRecord | None, options: ReadOptions, chunker: Callable[[], object], on_chunking: Callable[[list[int]], None] | None
+) -> Prepared:
     done = Prepared(f, old is not None)
     if f.size > options.max_bytes:
         done.failed = f"too large: {f.size / 2**20:.1f} MB is over the {options.max_file_mb:g} MB limit (ingest.max_file_mb)"

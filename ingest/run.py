@@ -19,6 +19,8 @@ class IngestReport:
     chunks_embedded: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    read_seconds: float = 0.0  # reading, OCR and chunking, summed over files (beside the embedding when a reading process ran)
+    embed_seconds: float = 0.0  # embedding, summed over batches
     snapshot: str | None = None
     files_in_index: int = 0
 
@@ -31,6 +33,8 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "failed": [{"path": p, "reason": r} for p, r in sorted(self.failed.items())],
             "seconds": round(self.seconds, 3),
+            "read_seconds": round(self.read_seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
             "snapshot": self.snapshot,
             "files_in_index": self.files_in_index,
         }

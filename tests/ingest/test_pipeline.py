@@ -232,6 +232,7 @@ def test_reading_beside_embedding_gives_the_same_index(settings, embedder, corpu
         other.index_dir = tmp_path / f"index-{workers}"
         report = ingest(other, embedder, corpus)
         assert report.added == 5 + pipeline.READ_AHEAD_FROM + 4 and set(report.failed) == {"broken.pdf"}
+        assert 0 < report.read_seconds and 0 < report.embed_seconds < report.seconds  # both stages timed
         index = open_index(other, embedder)
         stored = index.store.chunks(list(range(1, index.store.chunk_count() + 1)))
         chunks[workers] = sorted((c.path, c.ord, c.start, c.end, c.page, c.text) for c in stored.values())
