@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ingest")
 READ_AHEAD_FROM = 8  # files: below this, starting a reading process (about 2 s here) costs more than it overlaps
+FLUSH_BESIDE = 64  # chunks embedded at once while a process reads ahead: at 512 a small folder's embedding waited for all its reading
 
 
 class UsageError(ValueError):
@@ -229,21 +230,23 @@ class Ingestor:
         pending: list[Prepared] = []
         touched = 0
         with ExitStack() as stack:
-            for p in self._prepared(candidates, known, board, stack):
+            prepared, beside = self._prepared(candidates, known, board, stack)
+            for p in prepared:
                 if self.settle(p, store, report, board, progress):
                     touched += p.unchanged
                     continue
                 pending.append(p)
-                if sum(len(p.chunks) for p in pending) >= max(8 * self.embedder().batch_size, 512):
+                if sum(len(p.chunks) for p in pending) >= (FLUSH_BESIDE if beside else max(8 * self.embedder().batch_size, 512)):
                     self._flush(pending, store, report, progress, board)
                     pending = []
             self._flush(pending, store, report, progress, board)
         progress.close()
         return touched
 
-    def _prepared(self, candidates: list[SourceFile], known: dict[str, FileRecord], board: StatusBoard, stack: ExitStack) -> Iterator[Prepared]:
-        """The candidates read and chunked, in order: by `ingest.read_workers` processes beside the
-        embedding when there are enough files to repay starting them, else in this process."""
+    def _prepared(self, candidates: list[SourceFile], known: dict[str, FileRecord], board: StatusBoard, stack: ExitStack) -> tuple[Iterator[Prepared], bool]:
+        """(the candidates read and chunked, in order; whether beside the embedding): by
+        `ingest.read_workers` processes when there are enough files to repay starting them, else
+        in this process."""
 
         def in_process(f: SourceFile) -> Prepared:
             board.file(f.rel, "ocr" if kind_of(f.path) == "image" else "reading")
@@ -251,13 +254,13 @@ class Ingestor:
 
         workers = self.settings.ingest.read_workers
         if workers < 1 or len(candidates) < READ_AHEAD_FROM:
-            return map(in_process, candidates)
+            return map(in_process, candidates), False
         from ingest.read_ahead import ReadAhead
 
         embedding, _ = self.worker_embedding()
         chunking = self.settings.chunking
         pool = stack.enter_context(ReadAhead(workers, self.read_options, model_path(embedding.model), chunking.chunk_tokens, chunking.overlap_tokens))
-        return pool.prepared(candidates, known, in_process, lambda f: board.file(f.rel, "reading"))
+        return pool.prepared(candidates, known, in_process, lambda f: board.file(f.rel, "reading")), True
 
     def settle(self, p: Prepared, store: SnapshotWriter | MilvusSink, report: IngestReport, board: StatusBoard, progress: Progress) -> bool:
         """Account for a file that needs no embedding (failed, or unchanged content); True if it was one."""
