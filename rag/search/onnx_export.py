@@ -102,8 +102,10 @@ def _fuse(source: Path, target: Path, config) -> bool:
         return False
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization of the MatMul weights (signed, per channel), atomically."""
+def quantize_int8(source: Path, target: Path, op_types: list[str] | None = ("MatMul",)) -> None:
+    """Dynamic int8 quantization of the weights of `op_types` (None: every operator ONNX Runtime
+    quantizes), signed and per channel, atomically. The embedder's fused graph: MatMul only; the
+    reader's unfused one: all (rag/answering/reader/export.py)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -115,7 +117,7 @@ def quantize_int8(source: Path, target: Path) -> None:
             str(tmp),
             weight_type=QuantType.QInt8,
             per_channel=True,
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=list(op_types) if op_types else None,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused operators carry no inferred types
         )
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.reader.model import MANIFEST, ONNX_FILE, sha256_of
+from rag.search.onnx_export import quantize_int8
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -54,9 +55,7 @@ def export_onnx(model_dir: Path, dest: Path, quantize: bool = True) -> Path:
         )
     target = dest / ONNX_FILE
     if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(float_file), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_int8(float_file, target, op_types=None)
         float_file.unlink()
     else:
         os.replace(float_file, target)
