@@ -76,7 +76,10 @@ def source_folder(current: Settings, eng: Engine | None) -> Path | None:
     """Where uploads go and re-sync reads: the setting, else the folder the index was built from."""
     if current.ui.source_dir:
         return current.ui.source_dir
-    recorded = eng.index.store.get_meta("source") if eng else None
+    if eng is None:
+        return None
+    with eng.held() as live:
+        recorded = live.index.store.get_meta("source")
     return Path(recorded) if recorded else None
 
 

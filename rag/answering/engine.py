@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,7 +136,8 @@ class Engine:
         self.notes = notes or []
         self._refresh_lock = threading.Lock()
         self._compute = threading.BoundedSemaphore(settings.retrieval.parallel or os.cpu_count() or 1)
-        self._retired: Index | None = None  # the snapshot before the live one, closed at the next switch
+        self._retired: list[Index] = []  # snapshots a switch replaced, closed once no search holds them
+        self._holders: Counter[int] = Counter()  # searches holding each open snapshot, by id
         # One question at a time on a local LLM (a server backend takes `parallel`); the rest wait, bounded.
         self._llm_turn = threading.BoundedSemaphore(getattr(generator, "parallel", 1))
         for note in self.notes:
@@ -180,13 +182,36 @@ class Engine:
                 old = self.index if isinstance(self.index, HybridIndex) else None
                 index = HybridIndex.open(root, self.settings, dim=embedder.dim, tuned=embedder.tuned, reuse=old)
                 retriever = HybridRetriever(index, embedder, self.settings.retrieval, self.retriever.reranker, self.retriever.rerank_top_n)
-                # Queries in flight keep the old snapshot's objects; the one before it is closed now
-                # (a query needs its store only while retrieving, milliseconds; an ingest takes seconds).
-                if self._retired is not None:
-                    self._retired.close()
-                self._retired, self.index, self.retriever, self.embedder = self.index, index, retriever, embedder
+                # Searches in flight keep the old snapshot; it is closed when the last of them ends
+                # (closing it at the next switch failed a search that waited its turn through an
+                # ingest's two publishes, its own and a merge: "Cannot operate on a closed database").
+                self._retired.append(self.index)
+                self.index, self.retriever, self.embedder = index, retriever, embedder
+                self._close_unheld()
                 log.info("switched to snapshot %s", index.version)
         return True
+
+    @contextmanager
+    def held(self) -> Iterator[HybridRetriever]:
+        """The live snapshot's retriever (its `index` too), kept open until the block ends even
+        if an ingest publishes meanwhile: for whatever reads the index's store."""
+        self.refresh()
+        with self._refresh_lock:
+            retriever = self.retriever
+            self._holders[id(retriever.index)] += 1
+        try:
+            yield retriever
+        finally:
+            with self._refresh_lock:
+                self._holders[id(retriever.index)] -= 1
+                self._close_unheld()
+
+    def _close_unheld(self) -> None:
+        """Close the retired snapshots no search holds (called under the refresh lock)."""
+        for index in [i for i in self._retired if self._holders[id(i)] <= 0]:
+            self._retired.remove(index)
+            self._holders.pop(id(index), None)
+            index.close()
 
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None, **kw) -> list[Hit]:
         return self.search(question, top_k, filters, **kw)[1]
@@ -200,9 +225,7 @@ class Engine:
         return index.version, hits
 
     def _search(self, question: str, top_k: int | None, filters: Filters | None, **kw) -> tuple[Index, list[Hit]]:
-        self.refresh()
-        retriever = self.retriever  # one snapshot for the whole search, even if an ingest publishes meanwhile
-        with self._compute:
+        with self.held() as retriever, self._compute:  # one snapshot for the whole search, even if an ingest publishes meanwhile
             return retriever.index, retriever.retrieve(question, top_k, filters, **kw)
 
     def ask(self, question: str, **kw) -> Answer:

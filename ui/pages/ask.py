@@ -209,9 +209,12 @@ def answered_examples(eng: Engine, current: Settings, count: int = 4) -> list[st
     """Example questions from the collection's headings that it really answers (asked once per
     snapshot and session, with quotes: about 0.1 s each): an example that is declined helps no one."""
     cache = st.session_state.setdefault("examples", {})
-    snapshot = eng.index.version
+    with eng.held() as live:
+        snapshot = live.index.version
+        candidates = (
+            None if snapshot in cache else current.ui.examples or example_questions(live.index.store, 2 * count)
+        )  # real questions when the settings give them
     if snapshot not in cache:
-        candidates = current.ui.examples or example_questions(eng.index.store, 2 * count)  # real questions when the settings give them
         cache[snapshot] = [q for q in candidates if not eng.ask(q, extractive=True).abstained][:count]
     return cache[snapshot]
 
@@ -219,10 +222,10 @@ def answered_examples(eng: Engine, current: Settings, count: int = 4) -> list[st
 def first_screen(eng: Engine, current: Settings) -> str | None:
     """What the collection holds, what to ask it and what to expect; returns an example question
     when one is clicked."""
-    store = eng.index.store
-    summary = collection_summary(store)
+    with eng.held() as live:
+        summary, updated = collection_summary(live.index.store), live.index.updated
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary["kinds"].items())
-    updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(eng.index.updated))
+    updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(updated))
     name = current.index_dir.name
     size = f"{summary['files']} files ({kinds}), {summary['chunks']} passages; last ingest {updated}."
     st.markdown(f"**{plain_markdown(name)}**: {plain_markdown(size)}")

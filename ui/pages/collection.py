@@ -107,7 +107,10 @@ uploads = st.file_uploader(
 )
 if uploads and st.button("Upload and ingest", type="primary"):
     source.mkdir(parents=True, exist_ok=True)
-    indexed = {record.sha256: path for path, record in eng.index.store.files().items()} if eng else {}
+    indexed = {}
+    if eng is not None:
+        with eng.held() as live:
+            indexed = {record.sha256: path for path, record in live.index.store.files().items()}
     saved, refused = [], []
     for upload in uploads:
         try:
@@ -125,7 +128,8 @@ if st.button("Re-sync the source folder", help="ingest what changed; drop docume
     run_ingest(current, eng, source)
 
 if eng is not None:
-    rows = document_rows(eng.index.store)
+    with eng.held() as live:
+        rows = document_rows(live.index.store)
     st.subheader(f"Documents ({len(rows)})")
     st.dataframe(rows, hide_index=True, width="stretch")
     with st.expander("Remove a document"):  # an expander, not a popover: picking from its list must not close it
