@@ -297,28 +297,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from app.api.server import InsecureBindError, serve
+    from app.api.server import InsecureBindError, collection_dirs, keys_for, serve
     from rag.storage.index import IndexCorruptError
     from rag.storage.snapshots import IndexNotFoundError
     from rag.storage.store import IndexMismatchError
 
     try:
         settings = args.settings
-        index = Path(args.index) if args.index else settings.index_dir
-        serve(settings, index, args.host or settings.api.host, args.port or settings.api.port, args.insecure)
+        index = Path(args.index) if args.index else None
+        dirs = collection_dirs(settings, index, named_collections(args.collection or []))
+        serve(settings, dirs, keys_for(settings, index), args.host or settings.api.host, args.port or settings.api.port, args.insecure)
     except (InsecureBindError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag api: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
 
+def named_collections(pairs: list[str]) -> dict[str, Path]:
+    """`--collection NAME=DIR` arguments as name -> folder; ValueError naming a malformed one."""
+    from rag.config import COLLECTION_NAME
+
+    named: dict[str, Path] = {}
+    for pair in pairs:
+        name, sep, folder = pair.partition("=")
+        if not sep or not folder or not COLLECTION_NAME.fullmatch(name):
+            raise ValueError(f"--collection {pair!r}: give NAME=DIR, NAME of letters, digits, '.', '_' or '-'")
+        if name in named:
+            raise ValueError(f"--collection {name!r} is given twice")
+        named[name] = Path(folder)
+    return named
+
+
+def names_list(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
 def cmd_api_key(args: argparse.Namespace) -> int:
-    from app.api.keys import KeyNameError, KeyStore
+    from app.api.keys import KeyNameError
+    from app.api.server import keys_for
 
     try:
-        keys = KeyStore.for_index(Path(args.index) if args.index else args.settings.index_dir)
+        keys = keys_for(args.settings, Path(args.index) if args.index else None)
         if args.action == "create":
-            key = keys.create(args.name or "")
+            key = keys.create(args.name or "", names_list(args.read), names_list(args.write))
             print(key)
             print(f"key {args.name!r} created; it is shown only this once (its SHA-256 hash is in {keys.path})", file=sys.stderr)
         elif args.action == "revoke":
@@ -327,7 +348,8 @@ def cmd_api_key(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             print(f"key {args.name!r} revoked")
         else:
-            print("\n".join(keys.names()) or "(no keys: loopback only)")
+            scopes = keys.scopes()
+            print("\n".join(f"{n}\tread {','.join(r) or '-'}\twrite {','.join(w) or '-'}" for n, (r, w) in scopes.items()) or "(no keys: loopback only)")
     except (KeyNameError, ValueError) as exc:
         print(f"rag api-key: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -436,11 +458,17 @@ def build_parser() -> argparse.ArgumentParser:
         server.add_argument("--port", type=int, help=f"port (default: {section}.port, {port})")
         server.add_argument("--insecure", action="store_true", help=f"allow another address than loopback with no {protection}")
         server.set_defaults(func=func)
+        if name == "api":
+            server.add_argument(
+                "--collection", action="append", metavar="NAME=DIR", help="serve this index as collection NAME (repeatable; default: [collections])"
+            )
 
-    api_key = sub.add_parser("api-key", help="create, list or revoke API keys (stored as SHA-256 hashes in the index folder)")
+    api_key = sub.add_parser("api-key", help="create, list or revoke API keys (SHA-256 hashes in api.keys_file, default the index folder)")
     api_key.add_argument("action", choices=["create", "list", "revoke"])
     api_key.add_argument("name", nargs="?", help="the key's name (create, revoke)")
-    api_key.add_argument("--index", help="index folder (default: settings index_dir)")
+    api_key.add_argument("--index", help="index folder whose api-keys.json to use (default: api.keys_file, else index_dir's)")
+    api_key.add_argument("--read", metavar="A,B", help="collections the key may read: retrieve, ask, list (default, with no --write: all)")
+    api_key.add_argument("--write", metavar="A,B", help="collections the key may change: upload, delete, ingest")
     api_key.set_defaults(func=cmd_api_key)
 
     bench = sub.add_parser("bench", help="ingest, query, generation, llama-index peer and 1M-chunk scale benchmarks")

@@ -7,16 +7,16 @@
 Every tool reads the live snapshot through the same engine the CLI, the API and the app use.
 stdout carries the protocol, so nothing else may print there (logs go to stderr)."""
 
-from __future__ import annotations
-
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from app import EXIT_USAGE
 
+EngineFor = Callable[[str | None, object], object]  # (collection, HTTP request or None) -> Engine
 INSTRUCTIONS = (
     "Search and ask a local document collection. `ask` answers with a short phrase quoted from the documents and the "
     "citations it rests on, or declines when they do not hold the answer; `search` returns passages; "
@@ -57,13 +57,28 @@ class Document(BaseModel):
     status: str
 
 
+def one_engine(engine) -> EngineFor:
+    """`engine_for` of a server of one collection: `collection` may be left out."""
+
+    def engine_for(collection: str | None, request) -> object:
+        if collection is not None:
+            raise LookupError(f"this server has one collection; leave `collection` out (got {collection!r})")
+        return engine
+
+    return engine_for
+
+
 def passage(hit) -> Passage:
     return Passage(chunk_id=hit.chunk_id, file=hit.path, page=hit.page, start=hit.start, end=hit.end, text=hit.text, scores=hit.scores)
 
 
-def build_server(engine):
-    """An MCPServer whose four tools answer from `engine` (an rag.answering.engine.Engine)."""
+def build_server(engine_for: EngineFor, names: Callable[[object], list[str]] = lambda request: []):
+    """An MCPServer whose tools answer from the engine `engine_for(collection, request)` gives
+    (an rag.answering.engine.Engine; `request` is the HTTP request, None over stdio); it raises
+    LookupError, with a message fit for the caller, for a collection this caller may not use.
+    `names(request)` lists the collections the caller may read (empty: the server has one)."""
     from mcp.server import MCPServer
+    from mcp.server.mcpserver import Context
     from mcp.server.mcpserver.exceptions import ToolError
 
     from rag.search.retriever import Filters
@@ -71,35 +86,51 @@ def build_server(engine):
 
     server = MCPServer("rag-local", instructions=INSTRUCTIONS)
 
+    def engine(collection: str | None, ctx: Context):
+        try:
+            return engine_for(collection, ctx.request_context.request)
+        except LookupError as exc:
+            raise ToolError(str(exc)) from None
+
     @server.tool()
-    def search(question: str, top_k: int = 5, path_glob: str | None = None, kinds: list[str] | None = None) -> list[Passage]:
+    def list_collections(ctx: Context) -> list[str]:
+        """The collections you may search and ask, by name (pass one as `collection` to the other
+        tools); empty when the server has one collection and `collection` is not needed."""
+        return names(ctx.request_context.request)
+
+    @server.tool()
+    def search(
+        ctx: Context, question: str, top_k: int = 5, path_glob: str | None = None, kinds: list[str] | None = None, collection: str | None = None
+    ) -> list[Passage]:
         """Passages of the collection that match `question`, best first: file, page, character span,
         text and the retrieval scores. Filter by a path glob ("specs/*") or file kinds ("pdf", "docx").
         It never declines: it returns the closest passages even when none holds the answer."""
         filters = Filters(path_glob, tuple(kinds or ())) if path_glob or kinds else None
-        return [passage(h) for h in engine.retrieve(question, top_k=max(1, min(top_k, 50)), filters=filters)]
+        return [passage(h) for h in engine(collection, ctx).retrieve(question, top_k=max(1, min(top_k, 50)), filters=filters)]
 
     @server.tool()
-    def ask(question: str) -> Answered:
+    def ask(ctx: Context, question: str, collection: str | None = None) -> Answered:
         """A short answer to `question` quoted from the documents, with its citations (file, page and
         the sentence or table row it rests on) and a confidence from 0 to 1. When the documents do
         not hold the answer it declines: `declined` is true and `closest` lists the nearest passages."""
-        answer = engine.ask(question)
+        answer = engine(collection, ctx).ask(question)
         citations = [Cited(n=c.n, file=c.path, page=c.page, quote=" ".join(c.sentences) or c.text) for c in answer.citations]
         closest = [passage(h) for h in answer.hits[:3]] if answer.abstained else []
         return Answered(answer=answer.answer, declined=answer.abstained, citations=citations, confidence=answer.confidence, closest=closest)
 
     @server.tool()
-    def list_documents() -> list[Document]:
+    def list_documents(ctx: Context, collection: str | None = None) -> list[Document]:
         """Every document of the collection: its path, kind, size in KB, number of passages, and
         whether it is indexed or failed to read (with the reason)."""
-        return [Document(**row) for row in document_rows(engine.index.store)]
+        with engine(collection, ctx).held() as live:
+            return [Document(**row) for row in document_rows(live.index.store)]
 
     @server.tool()
-    def get_passage(chunk_id: int) -> Passage:
+    def get_passage(ctx: Context, chunk_id: int, collection: str | None = None) -> Passage:
         """One passage whole, by the `chunk_id` that `search` returned: its file, page, span and text.
         An id the live collection does not hold is an error saying so."""
-        record = engine.index.store.chunks([chunk_id]).get(chunk_id)
+        with engine(collection, ctx).held() as live:
+            record = live.index.store.chunks([chunk_id]).get(chunk_id)
         if record is None:
             raise ToolError(f"no passage {chunk_id} in the collection (ids come from `search`; an ingest may have replaced it)")
         return Passage(chunk_id=record.id, file=record.path, page=record.page, start=record.start, end=record.end, text=record.text)
@@ -125,5 +156,5 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     except (IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    build_server(engine).run("stdio")
+    build_server(one_engine(engine)).run("stdio")
     return 0

@@ -40,7 +40,8 @@ def reference() -> str:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             sections.append((name, annotation))
         else:
-            lines.append(f"| `{name}` | {_value(field.default)} | {field.description or ''} |")
+            default = field.default_factory() if field.default_factory is not None else field.default
+            lines.append(f"| `{name}` | {_value(default)} | {field.description or ''} |")
     for name, section in sections:
         lines += ["", f"## [{name}]", "", " ".join((section.__doc__ or "").split()), "", "| key | default | what it is |", "| --- | --- | --- |"]
         for key, field in section.model_fields.items():

@@ -4,6 +4,7 @@ file and overridden by environment variables (`RAG_EMBEDDING__BATCH_SIZE=32`).""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 CONFIG_ENV = "RAG_CONFIG"
 DEFAULT_CONFIG_FILE = Path("rag.toml")
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class Section(BaseModel):
@@ -295,6 +297,7 @@ class ApiSettings(Section):
     max_body_kb: int = Field(256, ge=1, description="JSON bodies larger than this get 413 (uploads: ingest.max_file_mb)")
     source_dir: Path | None = Field(None, description="folder uploads go into and ingest reads; default: the one the index was built from")
     threads: int = Field(16, ge=1, description="worker threads for blocking calls: streams and questions waiting for the LLM hold one each")
+    keys_file: Path | None = Field(None, description="the API keys (hashed, with their collections' scopes); default: api-keys.json in index_dir")
 
 
 class LoggingSettings(Section):
@@ -312,6 +315,9 @@ class Settings(BaseSettings):
 
     index_dir: Path = Path("index/samples")
     backend: Literal["local", "milvus"] = Field("local", description="where the index lives: snapshots in index_dir, or Milvus ([milvus])")
+    collections: dict[str, Path] = Field(
+        default_factory=dict, description="the indexes one `rag api` serves, by name (a [collections] table: name = index folder); empty: index_dir alone"
+    )
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
@@ -328,6 +334,15 @@ class Settings(BaseSettings):
     ui: UiSettings = UiSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("collections")
+    @classmethod
+    def collection_names(cls, value: dict[str, Path]) -> dict[str, Path]:
+        """Names go into URLs and model ids (`rag-local/NAME`): letters, digits, '.', '_' and '-'."""
+        for name in value:
+            if not COLLECTION_NAME.fullmatch(name):
+                raise ValueError(f"collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
 
     @classmethod
     def settings_customise_sources(

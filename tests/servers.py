@@ -43,11 +43,11 @@ def listening(port: int) -> bool:
 
 
 @contextmanager
-def rag_api(index: Path, docs: Path, log: Path, env: dict[str, str]) -> Iterator[dict]:
-    """`rag api` over `index` on a free port (with `env` added to the environment), its output in
-    `log`; yields {url, index, docs, log, proc} and stops it after."""
+def rag_api(index: Path | None, docs: Path | None, log: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> Iterator[dict]:
+    """`rag api` over `index` (None: the collections `args` name) on a free port (with `env` added
+    to the environment), its output in `log`; yields {url, index, docs, log, proc} and stops it after."""
     port = free_port()
-    cmd = [sys.executable, "-m", "app.cli", "api", "--index", str(index), "--port", str(port)]
+    cmd = [sys.executable, "-m", "app.cli", "api", "--port", str(port), *(["--index", str(index)] if index else []), *args]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

@@ -2,8 +2,9 @@
 `openai` client and chat front-ends work against the collection. The last user message is the
 question and the earlier user/assistant turns its history (a follow-up is made standalone); the
 answer text carries its [n] markers and the response adds `citations` (file, page,
-span, sentences). Model `<api.model_name>` answers with the configured LLM,
-`<api.model_name>-extractive` by quoting the sources."""
+span, sentences). Model `<api.model_name>` answers with the configured answer style,
+`<api.model_name>-extractive` by quoting the sources; on a server of several collections the
+model names the collection: `<api.model_name>/NAME` (and `-extractive`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.rest import service
+from app.api.rest import collection_service, readable
 from app.api.schemas import ChatIn, ChatMessage
 from rag.answering.answer import Answer, Exchange
 from rag.answering.engine import length_problem
@@ -30,9 +31,13 @@ def error(status: int, message: str, kind: str, param: str | None = None, code: 
     return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status_code=status)
 
 
-def model_ids(request: Request) -> list[str]:
-    name = service(request).settings.api.model_name
-    return [name, f"{name}-extractive"]
+def model_ids(request: Request) -> dict[str, tuple[str, bool]]:
+    """Model id -> (collection, extractive): `<api.model_name>` for a server of one collection,
+    `<api.model_name>/NAME` for each collection this key may read of a server of several; each
+    with `-extractive` to quote instead."""
+    base, collections = request.app.state.settings.api.model_name, request.app.state.collections
+    named = {base: only} if (only := collections.only()) else {f"{base}/{n}": n for n in readable(request)}
+    return {i: (n, False) for i, n in named.items()} | {f"{i}-extractive": (n, True) for i, n in named.items()}
 
 
 @router.get("/v1/models")
@@ -111,9 +116,11 @@ def stream_chunks(cid: str, model: str, first, parts: Iterator, svc) -> Iterator
 
 @router.post("/v1/chat/completions")
 def chat_completions(body: ChatIn, request: Request):
-    svc = service(request)
-    if body.model not in model_ids(request):
-        return error(404, f"the model {body.model!r} does not exist; use one of {model_ids(request)}", "invalid_request_error", "model", "model_not_found")
+    models = model_ids(request)
+    if body.model not in models:
+        return error(404, f"the model {body.model!r} does not exist; use one of {list(models)}", "invalid_request_error", "model", "model_not_found")
+    name, extractive = models[body.model]
+    svc = collection_service(request, name)
     question = question_of(body)
     if not question or not question.strip():
         return error(400, "no user message with text to answer", "invalid_request_error", "messages")
@@ -125,7 +132,6 @@ def chat_completions(body: ChatIn, request: Request):
         update["max_new_tokens"] = body.max_completion_tokens or body.max_tokens
     if body.temperature is not None:
         update.update(greedy=body.temperature == 0, temperature=body.temperature or generation.temperature)
-    extractive = body.model.endswith("-extractive")
     parts = svc.engine.ask_stream(question, extractive=extractive, generation=generation.model_copy(update=update), history=history_of(body))
     try:
         first = next(parts)

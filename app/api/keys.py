@@ -1,6 +1,11 @@
 """API keys: `rag api-key create NAME` prints a key once; only its SHA-256 hash is stored, in
-INDEX/api-keys.json. A key is 32 random bytes (URL-safe), so one unsalted hash is enough: there is
-no dictionary to try against it."""
+`api.keys_file` (default INDEX/api-keys.json). A key is 32 random bytes (URL-safe), so one unsalted
+hash is enough: there is no dictionary to try against it.
+
+A key carries scopes per collection: `read` (retrieve, ask, list) and `write` (upload, delete,
+ingest), each a list of collection names or ["*"] for every one. `--read A,B --write A` scopes it;
+a key made without either (and every key made before scopes existed) reads and writes every
+collection."""
 
 from __future__ import annotations
 
@@ -10,11 +15,26 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 KEYS_FILE = "api-keys.json"
 PREFIX = "rag-"
+EVERY = "*"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one key may do: the collections it may read and those it may write."""
+
+    name: str
+    read: frozenset[str]
+    write: frozenset[str]
+
+    def allows(self, collection: str, write: bool = False) -> bool:
+        names = self.write if write else self.read
+        return EVERY in names or collection in names
 
 
 class KeyNameError(ValueError):
@@ -52,16 +72,20 @@ class KeyStore:
     def exists(self) -> bool:
         return bool(self._read())
 
-    def create(self, name: str) -> str:
-        """A new key for `name`; the caller shows it once, it is never stored."""
+    def create(self, name: str, read: Sequence[str] | None = None, write: Sequence[str] | None = None) -> str:
+        """A new key for `name`, reading the collections `read` and writing `write` (both None:
+        every collection); the caller shows it once, it is never stored."""
         name = name.strip()
         if not name:
             raise KeyNameError("a key needs a name")
         keys = self._read()
         if name in keys:
             raise KeyNameError(f"a key named {name!r} exists; revoke it first or pick another name")
+        if read is None and write is None:
+            read = write = [EVERY]
         key = PREFIX + secrets.token_urlsafe(32)
-        keys[name] = {"sha256": _digest(key), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        keys[name] = {"sha256": _digest(key), "created": created, "read": sorted(set(read or ())), "write": sorted(set(write or ()))}
         self._write(keys)
         return key
 
@@ -74,12 +98,21 @@ class KeyStore:
 
     def verify(self, key: str) -> str | None:
         """The name of the key, or None; compares every stored hash in constant time."""
+        access = self.access(key)
+        return access.name if access else None
+
+    def access(self, key: str) -> Access | None:
+        """What the key may read and write, or None when it is no key of this store."""
         digest = _digest(key)
         found = None
         for name, record in self._read().items():
             if hmac.compare_digest(digest, str(record.get("sha256", ""))):
-                found = name
+                found = Access(name, frozenset(record.get("read", [EVERY])), frozenset(record.get("write", [EVERY])))
         return found
+
+    def scopes(self) -> dict[str, tuple[list[str], list[str]]]:
+        """Each key's name -> (collections it reads, collections it writes), for `rag api-key list`."""
+        return {name: (list(r.get("read", [EVERY])), list(r.get("write", [EVERY]))) for name, r in sorted(self._read().items())}
 
     def _write(self, keys: dict[str, dict]) -> None:
         """Write, fsync, rename: a crash never leaves half a key file."""

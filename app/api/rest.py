@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.api.collections import Refused
+from app.api.keys import Access
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
 from ingest.jobs import JobConflict
@@ -20,11 +22,30 @@ from rag.answering.answer import Answer, Exchange
 from rag.answering.generate.base import GeneratorBusyError
 from rag.storage.documents import document_rows
 
-router = APIRouter()
+service_router = APIRouter()  # the server's own: health, metrics, the collections a key may use
 
 
-def service(request: Request) -> Service:
-    return request.app.state.service
+def service(request: Request, write: bool = False) -> Service:
+    """The collection the path names, else the server's only one (see `collection_service`)."""
+    return collection_service(request, request.path_params.get("collection"), write)
+
+
+def collection_service(request: Request, name: str | None, write: bool = False) -> Service:
+    """The collection `name` when the request's key may read it (`write`: change it); 403 naming
+    it otherwise, the same for a name that does not exist (Collections.resolve)."""
+    try:
+        return request.app.state.collections.resolve(name, access_of(request), write)
+    except Refused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+def access_of(request: Request) -> Access | None:
+    """What the request's key may do (set by the key check); None when the server has no keys."""
+    return getattr(request.state, "access", None)
+
+
+def readable(request: Request) -> list[str]:
+    return request.app.state.collections.readable(access_of(request))
 
 
 def sse(event: str, data: dict) -> str:
@@ -35,21 +56,32 @@ def busy(exc: GeneratorBusyError) -> HTTPException:
     return HTTPException(503, str(exc), headers={"Retry-After": "5"})
 
 
-@router.get("/healthz", tags=["service"])
+@service_router.get("/healthz", tags=["service"])
 async def healthz(request: Request) -> dict:
-    """Liveness and what is served; needs no key."""
-    index = service(request).engine.index
-    return {"status": "ok", "snapshot": index.version, "chunks": len(index.sparse), "notes": service(request).engine.notes}
+    """Liveness, and for a server of one collection what it serves; needs no key, so it names
+    no collection of a server of several."""
+    collections = request.app.state.collections
+    if (only := collections.only()) is None:
+        return {"status": "ok"}
+    engine = collections.service(only).engine
+    return {"status": "ok", "snapshot": engine.index.version, "chunks": len(engine.index.sparse), "notes": engine.notes}
 
 
-@router.get("/metrics", tags=["service"])
+@service_router.get("/metrics", tags=["service"])
 async def metrics(request: Request) -> Response:
     """Prometheus text format: requests, errors and latency by route; engine time by stage."""
-    m = service(request).metrics
+    m = request.app.state.metrics
     return Response(m.render(), media_type=m.content_type)
 
 
-@router.post("/v1/retrieve", tags=["questions"])
+@service_router.get("/v1/collections", tags=["service"])
+def list_collections(request: Request) -> dict:
+    """The collections this key may read or change (and only those): loaded yet, and the
+    resident memory their load added."""
+    collections = request.app.state.collections
+    return {"collections": [collections.get(n).as_dict() for n in readable(request)]}
+
+
 def retrieve(body: RetrieveIn, request: Request) -> dict:
     """The best passages for a question, with per-stage scores and ranks."""
     svc = service(request)
@@ -74,7 +106,6 @@ def _answer_events(first: str | Answer, parts: Iterator[str | Answer], svc: Serv
         parts.close()  # frees the LLM's turn when the client goes away
 
 
-@router.post("/v1/ask", tags=["questions"])
 def ask(body: AskIn, request: Request):
     """A cited answer. With `"stream": true`, Server-Sent Events: `text` pieces as they are
     written, then one `answer` event with the whole Answer (its final text, citations, hits)."""
@@ -96,18 +127,17 @@ def ask(body: AskIn, request: Request):
     return answer.as_dict()
 
 
-@router.get("/v1/documents", tags=["documents"])
 def list_documents(request: Request) -> dict:
     svc = service(request)
-    svc.engine.refresh()
-    ingest = read_status(svc.engine.index.root, svc.settings.ingest.file_timeout_s)
-    queued = svc.jobs.queued()
-    return {
-        "snapshot": svc.engine.index.version,
-        "documents": document_rows(svc.engine.index.store),
-        "queued": queued.waiting if queued else [],
-        "ingest": ingest,
-    }
+    with svc.engine.held() as live:  # open until its rows are read, even if an ingest publishes meanwhile
+        ingest = read_status(live.index.root, svc.settings.ingest.file_timeout_s)
+        queued = svc.jobs.queued()
+        return {
+            "snapshot": live.index.version,
+            "documents": document_rows(live.index.store),
+            "queued": queued.waiting if queued else [],
+            "ingest": ingest,
+        }
 
 
 def _start_ingest(svc: Service, files: list[str] | None = None) -> dict:
@@ -116,13 +146,13 @@ def _start_ingest(svc: Service, files: list[str] | None = None) -> dict:
     return {"job": job.as_dict()}
 
 
-@router.post("/v1/documents", status_code=202, tags=["documents"])
 def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> dict:
     """Save uploads under safe names in the source folder (never overwriting), then re-sync."""
-    svc = service(request)
+    svc = service(request, write=True)
     folder = svc.source_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    indexed = {record.sha256: path for path, record in svc.engine.index.store.files().items()}
+    with svc.engine.held() as live:
+        indexed = {record.sha256: path for path, record in live.index.store.files().items()}
     saved = []
     for upload in files:
         data = upload.file.read()
@@ -136,11 +166,10 @@ def upload_documents(request: Request, files: list[UploadFile] = File(...)) -> d
     return {"saved": saved, **_start_ingest(svc, saved)}
 
 
-@router.delete("/v1/documents/{path:path}", status_code=202, tags=["documents"])
 def delete_document(path: str, request: Request, keep_file: bool = False) -> dict:
     """Remove a document from the index: delete its file from the source folder, or with
     `keep_file=true` leave the file and list it in the folder's .ragignore; then re-sync."""
-    svc = service(request)
+    svc = service(request, write=True)
     try:
         target = resolve_inside(svc.source_dir(), path)
     except UploadError as exc:
@@ -154,19 +183,37 @@ def delete_document(path: str, request: Request, keep_file: bool = False) -> dic
     return {"deleted": path, "file_kept": keep_file, **_start_ingest(svc)}
 
 
-@router.post("/v1/ingest", status_code=202, tags=["documents"])
 def start_ingest(request: Request):
     """Re-sync the index with the source folder in the background; one writer at a time."""
-    svc = service(request)
+    svc = service(request, write=True)
     try:
         return {"job": svc.jobs.start(svc.source_dir()).as_dict()}
     except JobConflict as exc:
         return JSONResponse({"detail": str(exc), "holder": exc.holder}, status_code=409)
 
 
-@router.get("/v1/jobs/{job_id}", tags=["documents"])
-async def job_status(job_id: str, request: Request) -> dict:
-    job = service(request).jobs.get(job_id)
+def job_status(job_id: str, request: Request) -> dict:
+    job = service(request, write=True).jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id!r}")
     return job.as_dict()
+
+
+ROUTES = (  # a collection's routes: method, path, handler, tag, status
+    ("POST", "/retrieve", retrieve, "questions", 200),
+    ("POST", "/ask", ask, "questions", 200),
+    ("GET", "/documents", list_documents, "documents", 200),
+    ("POST", "/documents", upload_documents, "documents", 202),
+    ("DELETE", "/documents/{path:path}", delete_document, "documents", 202),
+    ("POST", "/ingest", start_ingest, "documents", 202),
+    ("GET", "/jobs/{job_id}", job_status, "documents", 200),
+)
+
+
+def collection_router(prefix: str) -> APIRouter:
+    """A collection's routes under `prefix`: /v1 for a server of one collection (today's routes),
+    /v1/collections/{collection} for each of several."""
+    router = APIRouter(prefix=prefix)
+    for method, path, handler, tag, status in ROUTES:
+        router.add_api_route(path, handler, methods=[method], tags=[tag], status_code=status)
+    return router

@@ -17,13 +17,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import chat, rest
+from app.api.collections import Collections
 from app.api.docs import add_docs
 from app.api.keys import KeyStore
 from app.api.limits import BodyLimit
+from app.api.metrics import Metrics
+from app.api.rest import access_of
 from app.api.service import Service
 from app.mcp_server import build_server
 from rag.answering.engine import Engine, llm_needed
-from rag.config import Settings
+from rag.config import COLLECTION_NAME, Settings
 
 log = logging.getLogger("rag.api")
 OPEN_PATHS = {"/healthz"}
@@ -34,15 +37,18 @@ class InsecureBindError(RuntimeError):
     """Another address than loopback, with no API keys and no --insecure."""
 
 
-def create_app(svc: Service) -> FastAPI:
-    mcp = build_server(svc.engine)  # the same tools as `rag mcp`, over streamable HTTP at /mcp, behind the same keys
+def create_app(collections: Collections, keys: KeyStore, settings: Settings, metrics: Metrics) -> FastAPI:
+    """The app over `collections`: today's routes under /v1 for a server of one, each
+    collection's under /v1/collections/NAME, the OpenAI routes, and MCP at /mcp; every route
+    but /healthz behind `keys` once one exists, each key held to its collections."""
+    mcp = build_server(engine_for(collections), lambda request: collections.readable(access_of(request)))  # the same tools as `rag mcp`
     mcp_routes = mcp.streamable_http_app(streamable_http_path="/mcp").routes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         import anyio.to_thread
 
-        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.settings.api.threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
         async with mcp.session_manager.run():
             yield
 
@@ -56,14 +62,16 @@ def create_app(svc: Service) -> FastAPI:
     )
     add_docs(app)
     app.router.routes.extend(mcp_routes)
-    app.state.service = svc
-    app.include_router(rest.router)
+    app.state.collections, app.state.settings, app.state.metrics = collections, settings, metrics
+    app.include_router(rest.service_router)
+    app.include_router(rest.collection_router("/v1"))
+    app.include_router(rest.collection_router("/v1/collections/{collection}"))
     app.include_router(chat.router)
-    max_body = svc.settings.api.max_body_kb * 1024
-    max_upload = int(svc.settings.ingest.max_file_mb * 2**20) + 64 * 1024  # one file plus multipart framing
+    max_body = settings.api.max_body_kb * 1024
+    max_upload = int(settings.ingest.max_file_mb * 2**20) + 64 * 1024  # one file plus multipart framing
 
     def limit_for(path: str) -> int:
-        return max_upload if path == "/v1/documents" else max_body
+        return max_upload if path == "/v1/documents" or (path.startswith("/v1/collections/") and path.endswith("/documents")) else max_body
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
 
@@ -83,21 +91,23 @@ def create_app(svc: Service) -> FastAPI:
     @app.middleware("http")
     async def keys_and_metrics(request: Request, call_next):
         started = time.perf_counter()
-        if request.url.path not in OPEN_PATHS and svc.keys.exists():
+        if request.url.path not in OPEN_PATHS and keys.exists():
             scheme, _, key = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not key or svc.keys.verify(key.strip()) is None:
+            access = keys.access(key.strip()) if scheme.lower() == "bearer" and key else None
+            if access is None:
                 response = JSONResponse(
                     {"detail": "a valid API key is required: Authorization: Bearer KEY"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
                 )
-                svc.metrics.observe_request("auth", request.method, 401, time.perf_counter() - started)
+                metrics.observe_request("auth", request.method, 401, time.perf_counter() - started)
                 return response
+            request.state.access = access  # what the routes and the MCP tools hold it to
         try:
             response = await call_next(request)
         except Exception:  # counted and logged as the 500 it becomes, never lost from /metrics
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             response = JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
         route = request.scope.get("route")
-        svc.metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started)
+        metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started)
         return response
 
     return app
@@ -112,11 +122,11 @@ def described(error: dict) -> dict:
     return {"loc": [safe(part) for part in error.get("loc", ())], "msg": safe(error.get("msg", "invalid")), "type": error.get("type", "")}
 
 
-def check_bind(host: str, keys: KeyStore, index_dir: Path, insecure: bool) -> None:
+def check_bind(host: str, keys: KeyStore, insecure: bool) -> None:
     if host not in LOOPBACK and not keys.exists() and not insecure:
         raise InsecureBindError(
-            f"refusing to listen on {host} with no API keys: anyone who can reach it could use it. "
-            f"Create one with `rag api-key create NAME --index {index_dir}`, or pass --insecure"
+            f"refusing to listen on {host} with no API keys (none in {keys.path}): anyone who can reach it could use it. "
+            "Create one with `rag api-key create NAME` (with the same --index or api.keys_file), or pass --insecure"
         )
 
 
@@ -133,17 +143,52 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def serve(settings: Settings, index_dir: Path, host: str, port: int, insecure: bool = False) -> None:
-    """Load the engine once, check the bind rule, and serve until SIGINT/SIGTERM."""
+def engine_for(collections: Collections):
+    """The MCP tools' `engine_for`: the collection named (or the only one) when the request's key
+    may read it; LookupError saying why otherwise."""
+
+    def engine(collection: str | None, request) -> Engine:
+        return collections.resolve(collection, access_of(request) if request is not None else None).engine
+
+    return engine
+
+
+def collection_dirs(settings: Settings, index_dir: Path | None, named: dict[str, Path]) -> dict[str, Path]:
+    """Name -> index folder: `--collection` pairs, else the settings' [collections], else the
+    one index (`--index` or index_dir), named after its folder."""
+    if named or settings.collections:
+        return dict(named or settings.collections)
+    root = index_dir or settings.index_dir
+    return {root.name if COLLECTION_NAME.fullmatch(root.name) else "default": root}
+
+
+def keys_for(settings: Settings, index_dir: Path | None = None) -> KeyStore:
+    """`api.keys_file`, else api-keys.json in the index folder (`--index`, else index_dir)."""
+    return KeyStore(settings.api.keys_file) if settings.api.keys_file else KeyStore.for_index(index_dir or settings.index_dir)
+
+
+def serve(settings: Settings, dirs: dict[str, Path], keys: KeyStore, host: str, port: int, insecure: bool = False) -> None:
+    """Serve the collections `dirs` until SIGINT/SIGTERM: a server of one loads its engine now,
+    one of several each engine on first use."""
     import uvicorn
 
     fewer_malloc_arenas()
+    check_bind(host, keys, insecure)  # before the models load: refuse at once
+    for name, folder in dirs.items():
+        if not Path(folder).is_dir():
+            raise ValueError(f"collection {name!r}: {folder} is no index folder; make it with `rag ingest SOURCE --index {folder}`")
+    metrics = Metrics()
 
-    keys = KeyStore.for_index(index_dir)
-    check_bind(host, keys, index_dir, insecure)  # before the models load: refuse at once
-    engine = Engine.from_settings(settings, index_dir, load_llm=llm_needed(settings.generation))  # the API has no per-request answer style
-    svc = Service.build(settings, index_dir, engine)
+    def load(name: str, index_dir: Path) -> Service:
+        own = settings if len(dirs) == 1 else settings.model_copy(update={"index_dir": index_dir, "api": settings.api.model_copy(update={"source_dir": None})})
+        engine = Engine.from_settings(own, index_dir, load_llm=llm_needed(own.generation))  # the API has no per-request answer style
+        log.info("loaded collection %s from %s", name, index_dir)
+        return Service.build(own, index_dir, engine, metrics)
+
+    collections = Collections(dirs, load)
+    if only := collections.only():
+        collections.service(only)
     if host not in LOOPBACK and not keys.exists():
         log.warning("listening on %s with no API keys (--insecure)", host)
-    log.info("serving %s at http://%s:%d (docs at /docs)", index_dir, host, port)
-    uvicorn.run(create_app(svc), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    log.info("serving %s at http://%s:%d (docs at /docs)", ", ".join(f"{n}={d}" for n, d in dirs.items()), host, port)
+    uvicorn.run(create_app(collections, keys, settings, metrics), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

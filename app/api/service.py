@@ -1,4 +1,4 @@
-"""What every route shares: the one engine (thread-safe), settings, keys, ingest jobs, metrics."""
+"""What a collection's routes share: its engine (thread-safe), settings, ingest jobs, and the server's metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from ingest.jobs import IngestJobs
 from rag.answering.engine import Engine, length_problem
@@ -20,21 +19,20 @@ class Service:
     settings: Settings
     index_dir: Path
     engine: Engine
-    keys: KeyStore
     jobs: IngestJobs
     metrics: Metrics
 
     @classmethod
-    def build(cls, settings: Settings, index_dir: Path, engine: Engine) -> Service:
+    def build(cls, settings: Settings, index_dir: Path, engine: Engine, metrics: Metrics) -> Service:
         jobs = IngestJobs(settings, index_dir, lambda: engine.embedder, on_done=engine.refresh)
-        return cls(settings, index_dir, engine, KeyStore.for_index(index_dir), jobs, Metrics())
+        return cls(settings, index_dir, engine, jobs, metrics)
 
     def source_dir(self) -> Path:
         """Where uploads go and ingest reads: `api.source_dir`, else the folder the index was built from."""
         if self.settings.api.source_dir:
             return self.settings.api.source_dir
-        self.engine.refresh()
-        recorded = self.engine.index.store.get_meta("source")
+        with self.engine.held() as live:
+            recorded = live.index.store.get_meta("source")
         if not recorded:
             raise HTTPException(409, "no source folder is known for this index: set api.source_dir in the settings")
         return Path(recorded)

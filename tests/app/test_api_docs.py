@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from servers import free_port
 
+from app.api.collections import Collections
 from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from app.api.server import create_app
@@ -23,8 +24,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def docs_app(tmp_path: Path):
-    svc = Service(Settings(index_dir=tmp_path), tmp_path, engine=None, keys=KeyStore.for_index(tmp_path), jobs=None, metrics=Metrics())
-    return create_app(svc)
+    settings, metrics = Settings(index_dir=tmp_path), Metrics()
+    svc = Service(settings, tmp_path, engine=None, jobs=None, metrics=metrics)
+    return create_app(Collections.of("docs", svc), KeyStore.for_index(tmp_path), settings, metrics)
 
 
 def test_the_docs_page_and_its_files_come_from_this_server(tmp_path: Path):

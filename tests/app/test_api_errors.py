@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app.api.collections import Collections
 from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from app.api.schemas import lone_surrogate_at
@@ -24,8 +25,9 @@ class Broken:
 
 
 def client(tmp_path: Path) -> TestClient:
-    svc = Service(Settings(index_dir=tmp_path), tmp_path, Broken(), KeyStore.for_index(tmp_path), jobs=None, metrics=Metrics())
-    return TestClient(create_app(svc), raise_server_exceptions=False)
+    settings, metrics = Settings(index_dir=tmp_path), Metrics()
+    svc = Service(settings, tmp_path, Broken(), jobs=None, metrics=metrics)
+    return TestClient(create_app(Collections.of("broken", svc), KeyStore.for_index(tmp_path), settings, metrics), raise_server_exceptions=False)
 
 
 def test_an_unhandled_error_is_a_counted_500(tmp_path: Path):

@@ -46,7 +46,7 @@ def test_an_assistant_asks_searches_and_reads_through_the_sdk(index: Path):
         return tools, asked, declined, found, documents, first, whole, missing
 
     tools, asked, declined, found, documents, first, whole, missing = session(index, script)
-    assert set(tools) == {"search", "ask", "list_documents", "get_passage"}
+    assert set(tools) == {"search", "ask", "list_documents", "get_passage", "list_collections"}
     assert all(len(t.description) > 80 for t in tools.values()) and "declines" in tools["ask"].description
     answer = asked.structured_content
     assert not asked.is_error and not answer["declined"] and "Sicily" in answer["answer"]
