@@ -372,7 +372,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = distributed(Path(args.out), dataset, args.distributed_docs, args.milvus_sizes)
         print(json.dumps(result, indent=2))
         return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0
-    return run_bench(Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample, args.load_clients, args.load_seconds, args.large_chunks)
+    collections_docs = Path(args.collections_docs) if args.collections_docs else None
+    return run_bench(
+        Path(args.out), dataset, args.peer_python, args.scale_chunks, args.raw_sample, args.load_clients, args.load_seconds, args.large_chunks, collections_docs
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -480,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--raw-sample", type=int, default=1000, help="chunks encoded for the raw rate (0: all)")
     bench.add_argument("--load-clients", type=int, default=32, help="concurrent clients of the load stage on rag api")
     bench.add_argument("--load-seconds", type=float, default=60, help="seconds per route of the load stage (0: no load stage)")
+    bench.add_argument("--collections-docs", default="samples", help="folder served as 3 collections of one rag api under load ('': no such stage)")
     bench.add_argument("--distributed", action="store_true", help="instead: Ray vs plain ingest, Milvus Lite vs local queries, Milvus Lite scale")
     bench.add_argument("--distributed-docs", type=int, default=1000, help="documents of the Ray vs plain ingest")
     bench.add_argument("--milvus-sizes", type=int, nargs="+", default=[25_000, 50_000, 100_000, 200_000], help="chunks of the Milvus Lite scale stage")

@@ -15,6 +15,7 @@ from bench.table import format_table
 from eval.latency import percentiles
 
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
+SAMPLE_QUESTIONS = Path(__file__).parent.parent / "eval" / "data" / "samples_qa.jsonl"  # questions for the collections stage
 
 
 def run_stage(name: str, cmd: list[str], out: Path, env: dict | None = None) -> dict:
@@ -76,6 +77,7 @@ def bench(
     load_seconds: float = 60,
     split: str = "test",
     large_chunks: int = 0,
+    collections_docs: Path | None = None,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -146,6 +148,21 @@ def bench(
                 result["peer"]["query_speedup"] = round(result["peer"]["p50_ms"] / ours["p50_ms"], 1)
                 if result["ingest"].get("pipeline_seconds"):
                     result["peer"]["ingest_speedup"] = round(result["peer"]["ingest_seconds"] / result["ingest"]["pipeline_seconds"], 2)
+    if load_seconds and collections_docs is not None:  # needs no dataset: the bundled samples by default
+        collections_cmd = [py, "-m", "bench.load", "--docs", str(collections_docs), "--copies", "3", "--work", str(work / "collections")]
+        collections_cmd += [
+            "--queries",
+            str(SAMPLE_QUESTIONS),
+            "--clients",
+            str(load_clients),
+            "--seconds",
+            str(load_seconds),
+            "--out",
+            str(out / "collections.json"),
+        ]
+        result["collections"] = run_stage(
+            f"collections ({load_clients} clients across 3 collections of one rag api)", collections_cmd, out / "collections.json"
+        )
     if chunks:
         label = f"{chunks // 1_000_000}M" if chunks % 1_000_000 == 0 else f"{chunks // 1000}k"
         scale = run_stage(
@@ -238,8 +255,9 @@ def main(
     load_clients: int = 32,
     load_seconds: float = 60,
     large_chunks: int = 0,
+    collections_docs: Path | None = None,
 ) -> int:
-    result = bench(out, dataset, peer_python, chunks, raw_sample, load_clients, load_seconds, large_chunks=large_chunks)
+    result = bench(out, dataset, peer_python, chunks, raw_sample, load_clients, load_seconds, large_chunks=large_chunks, collections_docs=collections_docs)
     print(format_table(result))
     print(f"\nbench.json: {out / 'bench.json'}")
     failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]
