@@ -276,18 +276,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from rag.keys import KeyStore
+
+    try:
+        named = {n: d.resolve() for n, d in named_collections(args.collection or []).items()}
+        logins = KeyStore.for_settings(settings, Path(args.index) if args.index else None).exists()
+    except ValueError as exc:
+        print(f"rag serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     index = Path(args.index) if args.index else settings.index_dir
     host, port = args.host or settings.ui.host, args.port or settings.ui.port
-    if host not in LOOPBACK and settings.ui.password is None:
+    if host not in LOOPBACK and settings.ui.password is None and not logins:
         if not args.insecure:
             print(
-                f"rag serve: refusing to listen on {host} with no ui.password: anyone who can reach it could use it. "
-                "Set ui.password (or RAG_UI__PASSWORD), or pass --insecure",
+                f"rag serve: refusing to listen on {host} with no ui.password and no API keys (logins): anyone who can reach it could use it. "
+                "Set ui.password (or RAG_UI__PASSWORD), create keys with `rag api-key create`, or pass --insecure",
                 file=sys.stderr,
             )
             return EXIT_USAGE
         print(f"rag serve: warning: listening on {host} with no ui.password set (--insecure)", file=sys.stderr)
     os.environ["RAG_INDEX_DIR"] = str(index.resolve())
+    if named:  # the app reads its settings itself: the collections go to it as RAG_COLLECTIONS
+        os.environ["RAG_COLLECTIONS"] = json.dumps({n: str(d) for n, d in named.items()})
     import ui
 
     app = Path(ui.__file__).resolve().parent / "app.py"
@@ -297,7 +307,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from app.api.server import InsecureBindError, collection_dirs, keys_for, serve
+    from app.api.server import InsecureBindError, collection_dirs, serve
+    from rag.keys import KeyStore
     from rag.storage.index import IndexCorruptError
     from rag.storage.snapshots import IndexNotFoundError
     from rag.storage.store import IndexMismatchError
@@ -306,7 +317,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         settings = args.settings
         index = Path(args.index) if args.index else None
         dirs = collection_dirs(settings, index, named_collections(args.collection or []))
-        serve(settings, dirs, keys_for(settings, index), args.host or settings.api.host, args.port or settings.api.port, args.insecure)
+        serve(settings, dirs, KeyStore.for_settings(settings, index), args.host or settings.api.host, args.port or settings.api.port, args.insecure)
     except (InsecureBindError, IndexNotFoundError, IndexMismatchError, IndexCorruptError, ValueError) as exc:
         print(f"rag api: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -333,11 +344,10 @@ def names_list(text: str | None) -> list[str] | None:
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
-    from app.api.keys import KeyNameError
-    from app.api.server import keys_for
+    from rag.keys import KeyNameError, KeyStore
 
     try:
-        keys = keys_for(args.settings, Path(args.index) if args.index else None)
+        keys = KeyStore.for_settings(args.settings, Path(args.index) if args.index else None)
         if args.action == "create":
             key = keys.create(args.name or "", names_list(args.read), names_list(args.write))
             print(key)
@@ -461,10 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
         server.add_argument("--port", type=int, help=f"port (default: {section}.port, {port})")
         server.add_argument("--insecure", action="store_true", help=f"allow another address than loopback with no {protection}")
         server.set_defaults(func=func)
-        if name == "api":
-            server.add_argument(
-                "--collection", action="append", metavar="NAME=DIR", help="serve this index as collection NAME (repeatable; default: [collections])"
-            )
+        server.add_argument(
+            "--collection", action="append", metavar="NAME=DIR", help="serve this index as collection NAME (repeatable; default: [collections])"
+        )
 
     api_key = sub.add_parser("api-key", help="create, list or revoke API keys (SHA-256 hashes in api.keys_file, default the index folder)")
     api_key.add_argument("action", choices=["create", "list", "revoke"])

@@ -344,6 +344,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         return value
 
+    def collection_dirs(self, index_dir: Path | None = None) -> dict[str, Path]:
+        """Name -> index folder of what a server serves: the [collections] table, else the one
+        index (`index_dir`, default the setting's), named after its folder."""
+        if self.collections:
+            return dict(self.collections)
+        root = Path(index_dir or self.index_dir)
+        return {root.name if COLLECTION_NAME.fullmatch(root.name) else "default": root}
+
     @classmethod
     def settings_customise_sources(
         cls,

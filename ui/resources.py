@@ -14,6 +14,7 @@ from rag.answering.engine import Engine
 from rag.config import Settings
 from rag.conversations import ConversationStore, new_token, valid_token
 from rag.feedback import FeedbackStore
+from rag.keys import Access
 from rag.search.embedding import Embedder
 from rag.storage.backend import live_version
 from rag.storage.index import IndexCorruptError
@@ -24,8 +25,37 @@ INDEX_ERRORS = (IndexNotFoundError, IndexMismatchError, IndexCorruptError)
 
 
 def settings() -> Settings:
-    """The settings file and RAG_* variables (`rag serve` passes the index as RAG_INDEX_DIR)."""
-    return Settings.load()
+    """The settings file and RAG_* variables (`rag serve` passes the index as RAG_INDEX_DIR);
+    with several collections, index_dir is the one this session picked among those its login
+    may read (each collection keeps its own conversations, feedback and source folder)."""
+    base = Settings.load()
+    if not base.collections:
+        return base
+    names = readable(base)
+    if not names:
+        st.error("This login may read no collection.")
+        st.stop()
+    if st.session_state.get("collection") not in names:  # none picked yet, or one outside the login's scopes
+        st.session_state["collection"] = names[0]
+    return base.model_copy(update={"index_dir": base.collections[st.session_state["collection"]], "ui": base.ui.model_copy(update={"source_dir": None})})
+
+
+def access() -> Access | None:
+    """This session's login: the key it signed in with (app.py), None while the key store is empty."""
+    return st.session_state.get("access")
+
+
+def readable(base: Settings) -> list[str]:
+    """The collections this session's login may read or change."""
+    login = access()
+    return [n for n in base.collection_dirs() if login is None or login.allows(n) or login.allows(n, write=True)]
+
+
+def may_change(current: Settings) -> bool:
+    """Whether this session's login may upload to, delete from and re-sync the collection shown."""
+    login = access()
+    name = st.session_state.get("collection") or next(iter(current.collection_dirs()))
+    return login is None or login.allows(name, write=True)
 
 
 @st.cache_resource(show_spinner="Loading the index and the models ...")

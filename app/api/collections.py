@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.api.keys import Access
 from app.api.service import Service
+from rag.keys import Access
 
 
 class Refused(LookupError):

@@ -11,7 +11,6 @@ from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFil
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.collections import Refused
-from app.api.keys import Access
 from app.api.schemas import AskIn, RetrieveIn
 from app.api.service import Service, to_filters
 from ingest.jobs import JobConflict
@@ -20,6 +19,7 @@ from ingest.status import read_status
 from ingest.uploads import UploadError, resolve_inside, save_upload
 from rag.answering.answer import Answer, Exchange
 from rag.answering.generate.base import GeneratorBusyError
+from rag.keys import Access
 from rag.storage.documents import document_rows
 
 service_router = APIRouter()  # the server's own: health, metrics, the collections a key may use

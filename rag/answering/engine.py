@@ -144,15 +144,36 @@ class Engine:
             log.warning(note, extra={"event": "fallback", "reason": note})
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, index_dir: Path | None = None, load_llm: bool = True, embedder: Embedder | None = None) -> Engine:
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        index_dir: Path | None = None,
+        load_llm: bool = True,
+        embedder: Embedder | None = None,
+        like: Engine | None = None,
+    ) -> Engine:
         """Load the index, the embedder (unless given), the reranker and the generator that
-        `settings` name."""
-        from rag.answering.generate.load import load_generator
-
+        `settings` name; with `like` (an engine built from the same settings over another
+        index), share its models instead: a server's collections hold one copy of each."""
         settings = settings or Settings.load()
         root = index_dir or settings.index_dir
-        embedder = index_embedder(root, settings.embedding, embedder)  # the index's tuned copy when `rag tune` made one
+        embedder = index_embedder(root, settings.embedding, embedder or (like.embedder if like else None))  # the index's tuned copy when `rag tune` made one
         index = open_index(root, settings, dim=embedder.dim, tuned=embedder.tuned)
+        if like is not None:
+            reranker, generator, reader, notes = like.retriever.reranker, like.generator, like.reader, list(like.notes)
+        else:
+            reranker, generator, reader, notes = cls._models(settings, embedder, load_llm)
+        retriever = HybridRetriever(index, embedder, settings.retrieval, reranker, settings.rerank.top_n)
+        engine = cls(settings, index, embedder, retriever, generator, notes, reader)
+        if like is not None:  # one LLM answers one question at a time, whichever collection asks
+            engine._llm_turn = like._llm_turn
+        return engine
+
+    @staticmethod
+    def _models(settings: Settings, embedder: Embedder, load_llm: bool) -> tuple[Reranker | None, Generator | None, Reader | None, list[str]]:
+        """The reranker, the generator (when `load_llm`) and the reader `settings` name, and why any is missing."""
+        from rag.answering.generate.load import load_generator
+
         notes = []
         reranker, why = Reranker.load(settings.rerank, embedder.device)
         if why:
@@ -167,8 +188,7 @@ class Engine:
             reader, why = load_reader(settings.reader)
             if why:
                 notes.append(why)
-        retriever = HybridRetriever(index, embedder, settings.retrieval, reranker, settings.rerank.top_n)
-        return cls(settings, index, embedder, retriever, generator, notes, reader)
+        return reranker, generator, reader, notes
 
     def refresh(self) -> bool:
         """Switch to the index's live snapshot when an ingest has published a newer one, so a

@@ -12,7 +12,7 @@ from api_checks import ETNA, check_documents_upload_ingest_and_delete, check_ret
 from conftest import ingested_corpus
 from servers import rag_api
 
-from app.api.keys import KeyStore
+from rag.keys import KeyStore
 from rag.storage.snapshots import WriteLock
 
 pytestmark = pytest.mark.slow

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from servers import free_port
 
 from app.api.collections import Collections
-from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from app.api.server import create_app
 from app.api.service import Service
 from rag.config import Settings
+from rag.keys import KeyStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 

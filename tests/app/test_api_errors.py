@@ -9,12 +9,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.api.collections import Collections
-from app.api.keys import KeyStore
 from app.api.metrics import Metrics
 from app.api.schemas import lone_surrogate_at
 from app.api.server import create_app
 from app.api.service import Service
 from rag.config import Settings
+from rag.keys import KeyStore
 
 
 class Broken:

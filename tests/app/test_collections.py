@@ -11,9 +11,9 @@ import httpx
 import pytest
 from servers import rag_api
 
-from app.api.keys import KeyStore
 from ingest.pipeline import Ingestor
 from rag.config import Settings
+from rag.keys import KeyStore
 
 pytestmark = pytest.mark.slow
 FACTS = {
@@ -124,20 +124,36 @@ def test_mcp_tools_take_the_collection_and_hold_the_key_to_it(server):
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    async def walk() -> tuple:
-        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {server['keys']['reader']}"}, timeout=120) as http:
+    async def walk(key: str) -> tuple:
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {server['keys'][key]}"}, timeout=120) as http:
             async with Client(streamable_http_client(f"{server['url']}/mcp", http_client=http)) as mcp:
                 names = (await mcp.call_tool("list_collections", {})).structured_content["result"]
-                asked = (await mcp.call_tool("ask", {"question": FACTS["contracts"][2], "collection": "contracts"})).structured_content
-                refused = [await mcp.call_tool(tool, {**args, "collection": "research"}) for tool, args in MCP_CALLS]
+                results = {}
+                for name in ASKED:
+                    question = FACTS.get(name, FACTS["contracts"])[2]
+                    found = await mcp.call_tool("search", {"question": question, "collection": name})
+                    chunk = found.structured_content["result"][0]["chunk_id"] if not found.is_error else 1
+                    calls = [("ask", {"question": question}), ("list_documents", {}), ("get_passage", {"chunk_id": chunk})]
+                    results[name] = [found] + [await mcp.call_tool(tool, {**args, "collection": name}) for tool, args in calls]
                 unnamed = await mcp.call_tool("search", {"question": "lease"})
-                return names, asked, refused, unnamed
+                return names, results, unnamed
 
-    names, asked, refused, unnamed = asyncio.run(asyncio.wait_for(walk(), timeout=300))
-    assert names == ["contracts"] and "2031" in asked["answer"] and asked["citations"][0]["file"] == "lease.txt"
-    for result in refused:
-        assert result.is_error and result.content[0].text.endswith(": this key may not read the collection 'research'")
-    assert unnamed.is_error and "several collections" in unnamed.content[0].text and "tickets" not in unnamed.content[0].text
-
-
-MCP_CALLS = [("search", {"question": "enzyme"}), ("ask", {"question": "What does ZX-4 do?"}), ("list_documents", {}), ("get_passage", {"chunk_id": 1})]
+    for key in SCOPES:
+        names, results, unnamed = asyncio.run(asyncio.wait_for(walk(key), timeout=300))
+        assert names == [n for n in FACTS if may(key, n, False) or may(key, n, True)]
+        for name, replies in results.items():
+            hidden = [n for n in FACTS if n != name and n not in names]
+            for reply in replies:
+                text = " ".join(getattr(c, "text", "") for c in reply.content)
+                assert not any(n in text for n in hidden), (key, name, text)
+                if name in FACTS and may(key, name, False):
+                    assert not reply.is_error, (key, name, text)
+                elif name == "ghost" and key == "admin":
+                    assert reply.is_error and text.endswith("no collection named 'ghost'")
+                else:
+                    assert reply.is_error and text.endswith(f": this key may not read the collection {name!r}"), (key, name, text)
+        if key == "reader":
+            file, fact, _ = FACTS["contracts"]
+            asked = results["contracts"][1].structured_content
+            assert "2031" in asked["answer"] and asked["citations"][0]["file"] == file and fact in asked["citations"][0]["quote"]
+        assert unnamed.is_error and "several collections" in unnamed.content[0].text

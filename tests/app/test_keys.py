@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.api.keys import KeyNameError, KeyStore
+from rag.keys import KeyNameError, KeyStore
 
 
 def test_a_key_is_stored_as_its_hash_and_verifies(tmp_path: Path):
@@ -68,12 +68,13 @@ def test_collection_arguments_are_checked(tmp_path: Path, capsys):
         with pytest.raises(ValueError, match="--collection"):
             named_collections(bad)
     assert main(["api", "--collection", "no-folder"]) == 2 and "NAME=DIR" in capsys.readouterr().err
+    assert main(["serve", "--collection", "no-folder"]) == 2 and "NAME=DIR" in capsys.readouterr().err
     assert main(["api", "--collection", f"gone={tmp_path / 'gone'}"]) == 2 and "collection 'gone'" in capsys.readouterr().err
 
 
 def test_a_collection_that_fails_to_load_is_refused_saying_why_and_retried():
     from app.api.collections import Collections, Refused
-    from app.api.keys import Access
+    from rag.keys import Access
 
     attempts = []
 

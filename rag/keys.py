@@ -1,5 +1,5 @@
-"""API keys: `rag api-key create NAME` prints a key once; only its SHA-256 hash is stored, in
-`api.keys_file` (default INDEX/api-keys.json). A key is 32 random bytes (URL-safe), so one unsalted
+"""API keys, which are also the app's logins: `rag api-key create NAME` prints a key once; only
+its SHA-256 hash is stored, in `api.keys_file` (default INDEX/api-keys.json). A key is 32 random bytes (URL-safe), so one unsalted
 hash is enough: there is no dictionary to try against it.
 
 A key carries scopes per collection: `read` (retrieve, ask, list) and `write` (upload, delete,
@@ -55,6 +55,12 @@ class KeyStore:
     def for_index(cls, index_dir: Path) -> KeyStore:
         return cls(Path(index_dir) / KEYS_FILE)
 
+    @classmethod
+    def for_settings(cls, settings, index_dir: Path | None = None) -> KeyStore:
+        """`api.keys_file`, else api-keys.json in the index folder (`index_dir`, else the setting's):
+        what `rag api`, `rag serve` and `rag api-key` share."""
+        return cls(settings.api.keys_file) if settings.api.keys_file else cls.for_index(index_dir or settings.index_dir)
+
     def _read(self) -> dict[str, dict]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -107,8 +113,13 @@ class KeyStore:
         found = None
         for name, record in self._read().items():
             if hmac.compare_digest(digest, str(record.get("sha256", ""))):
-                found = Access(name, frozenset(record.get("read", [EVERY])), frozenset(record.get("write", [EVERY])))
-        return found
+                found = name
+        return None if found is None else self.access_named(found)
+
+    def access_named(self, name: str) -> Access | None:
+        """The scopes of the key named `name` now (None once it is revoked)."""
+        record = self._read().get(name)
+        return None if record is None else Access(name, frozenset(record.get("read", [EVERY])), frozenset(record.get("write", [EVERY])))
 
     def scopes(self) -> dict[str, tuple[list[str], list[str]]]:
         """Each key's name -> (collections it reads, collections it writes), for `rag api-key list`."""
