@@ -160,9 +160,7 @@ def bench(
             "--out",
             str(out / "collections.json"),
         ]
-        result["collections"] = run_stage(
-            f"collections ({load_clients} clients across 3 collections of one rag api)", collections_cmd, out / "collections.json"
-        )
+        result["load_collections"] = run_stage(f"load ({load_clients} clients across 3 collections of one rag api)", collections_cmd, out / "collections.json")
     if chunks:
         label = f"{chunks // 1_000_000}M" if chunks % 1_000_000 == 0 else f"{chunks // 1000}k"
         scale = run_stage(

@@ -151,12 +151,12 @@ def test_rag_bench_smoke(tmp_path: Path):
     for route in ("retrieve", "ask_extractive"):  # 4 clients on a real `rag api` for 3 s each
         assert result["load"][route]["requests"] > 0 and result["load"][route]["errors"] == 0
     assert "| load: retrieve, 4 clients" in done.stdout
-    collections = result["collections"]  # three collections of one server, loaded on first use, 4 clients across them
+    collections = result["load_collections"]  # three collections of one server, loaded on first use, 4 clients across them
     assert set(collections["collections"]) == {"copy-1", "copy-2", "copy-3"}
     assert all(c["loaded"] and c["resident_mb"] is not None for c in collections["collections"].values())
     for route in ("retrieve", "ask_extractive"):
         assert collections[route]["requests"] > 0 and collections[route]["errors"] == 0
-    assert "| collections: retrieve, 4 clients across 3 |" in done.stdout and "| collections: copy-2 loaded on first use |" in done.stdout
+    assert "| load, 3 collections: retrieve, 4 clients across them |" in done.stdout and "| load, 3 collections: copy-2 loaded on first use |" in done.stdout
 
 
 @pytest.mark.slow
