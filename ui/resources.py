@@ -29,12 +29,12 @@ def settings() -> Settings:
     with several collections, index_dir is the one this session picked among those its login
     may read (each collection keeps its own conversations, feedback and source folder)."""
     base = Settings.load()
-    if not base.collections:
-        return base
     names = readable(base)
     if not names:
-        st.error("This login may read no collection.")
+        st.error("This login may read no collection here: sign in with another key.")
         st.stop()
+    if not base.collections:
+        return base
     if st.session_state.get("collection") not in names:  # none picked yet, or one outside the login's scopes
         st.session_state["collection"] = names[0]
     return base.model_copy(update={"index_dir": base.collections[st.session_state["collection"]], "ui": base.ui.model_copy(update={"source_dir": None})})
@@ -46,9 +46,10 @@ def access() -> Access | None:
 
 
 def readable(base: Settings) -> list[str]:
-    """The collections this session's login may read or change."""
+    """The collections this session's login may read (a server of one index: that one, named
+    after its folder)."""
     login = access()
-    return [n for n in base.collection_dirs() if login is None or login.allows(n) or login.allows(n, write=True)]
+    return [n for n in base.collection_dirs() if login is None or login.allows(n)]
 
 
 def may_change(current: Settings) -> bool:

@@ -5,6 +5,7 @@ memory each load added is kept for `GET /v1/collections` and `rag bench`."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,8 +30,6 @@ def resident_mb() -> float:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):
         return 0.0
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 

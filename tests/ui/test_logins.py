@@ -74,3 +74,18 @@ def test_a_login_that_may_change_a_collection_picks_it_and_finds_its_documents(t
     assert "7741" in answer_text(at)
     page = signed_in(two_collections["editor"], collection="two").switch_page("pages/collection.py").run()
     assert "Re-sync the source folder" in [b.label for b in page.button]
+
+
+def test_a_login_for_other_collections_sees_nothing_of_a_single_index(tmp_path: Path, embedder, monkeypatch):
+    settings = ingested_corpus(tmp_path, embedder, {})
+    keys = KeyStore(settings.index_dir / "api-keys.json")
+    elsewhere = keys.create("elsewhere", read=["contracts"])
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
+    monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
+    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    at.text_input[0].set_value(elsewhere).run()
+    assert not at.exception and not at.chat_input and any("may read no collection" in e.value for e in at.error)
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    at.text_input[0].set_value(keys.create("index-reader", read=[settings.index_dir.name])).run()
+    assert at.chat_input  # the one index is named after its folder
