@@ -95,7 +95,7 @@ def build_server(engine_for: EngineFor, names: Callable[[object], list[str]] = l
     @server.tool()
     def list_collections(ctx: Context) -> list[str]:
         """The collections you may search and ask, by name (pass one as `collection` to the other
-        tools); empty when the server has one collection and `collection` is not needed."""
+        tools); empty over stdio, where the server has one collection and `collection` is left out."""
         return names(ctx.request_context.request)
 
     @server.tool()
