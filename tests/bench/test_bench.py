@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from beir_factory import write_beir
-from conftest import make_corpus
 
 from bench import ingest, precision, query, scale, scale_large
 from bench.table import format_table
@@ -103,6 +102,13 @@ def test_the_table_shows_targets_and_failures():
     assert "| query_speedup | 10.0 | >= 5 |" in table and "| peak RSS: query | 900.0 MB |" in table
 
 
+def small_folder(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "lease.txt").write_text("The lease with Acme Corp runs until March 2031.\n")
+    (folder / "enzyme.txt").write_text("The enzyme ZX-4 doubles the yield at 40 degrees.\n")
+    return folder
+
+
 @pytest.mark.slow
 def test_rag_bench_smoke(tmp_path: Path):
     dataset = write_beir(tmp_path / "tiny")
@@ -127,7 +133,7 @@ def test_rag_bench_smoke(tmp_path: Path):
         "--load-seconds",
         "3",
         "--collections-docs",
-        str(make_corpus(tmp_path / "docs")),
+        str(small_folder(tmp_path / "docs")),
     ]
     done = subprocess.run(
         cmd,

@@ -4,6 +4,7 @@ name falls back to it, a question about the other's documents finds nothing of t
 Collection page offers no change to a collection the login may only read."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,14 @@ SECRET = "# Falcon\n\nThe vault code of project Falcon is 7741.\n"
 QUESTION = "What is the vault code of project Falcon?"
 
 
-@pytest.fixture
-def two_collections(tmp_path: Path, embedder, monkeypatch) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def two_collections(tmp_path_factory, embedder) -> Iterator[dict[str, str]]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield collections_env(tmp_path_factory.mktemp("logins"), embedder, monkeypatch)
+
+
+def collections_env(tmp_path: Path, embedder, monkeypatch) -> dict[str, str]:
+    """Two ingested collections, one and two (two holds the secret), and two logins."""
     one = ingested_corpus(tmp_path / "one", embedder, {})
     two = ingested_corpus(tmp_path / "two", embedder, {"falcon.md": SECRET})
     keys = KeyStore(tmp_path / "keys.json")
@@ -82,7 +89,8 @@ def test_a_login_for_other_collections_sees_nothing_of_a_single_index(tmp_path: 
     elsewhere = keys.create("elsewhere", read=["contracts"])
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     monkeypatch.setenv("RAG_GENERATION__BACKEND", "extractive")
-    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    for name in ("RAG_CONFIG", "RAG_COLLECTIONS", "RAG_API__KEYS_FILE"):  # the module's two collections are not this server's
+        monkeypatch.delenv(name, raising=False)
     at = AppTest.from_file(str(APP), default_timeout=180).run()
     at.text_input[0].set_value(elsewhere).run()
     assert not at.exception and not at.chat_input and any("may read no collection" in e.value for e in at.error)
