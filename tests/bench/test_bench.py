@@ -1,6 +1,6 @@
 """The benchmark code on tiny inputs (CI runs no benchmark): the synthetic scale stage through
-the product's HNSW path, the ingest and query stages on a tiny BEIR folder, the table, and
-`rag bench` end to end."""
+the product's HNSW path, the precision stage and the table on their own, and `rag bench` end to
+end (its ingest and query stages on a tiny BEIR folder)."""
 
 import json
 import subprocess
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from beir_factory import write_beir
 
-from bench import ingest, precision, query, scale, scale_large
+from bench import precision, scale, scale_large
 from bench.table import format_table
-from rag.config import DenseSettings, GenerationSettings, Settings
+from rag.config import DenseSettings, Settings
 from rag.storage.index import HybridIndex
 
 
@@ -55,20 +55,6 @@ def test_the_stage_past_memory_builds_one_compressed_segment_a_block_at_a_time(t
     assert again["build"] == {"reused": "snap-000001"} and again["dense"]["recall@10"] == result["dense"]["recall@10"]
     with pytest.raises(ValueError, match="whole files"):
         scale_large.run(3000, 30, tmp_path / "odd", settings, dim=64, block_size=1050)
-
-
-@pytest.mark.slow
-def test_ingest_and_query_stages_on_a_tiny_dataset(tmp_path: Path):
-    dataset = write_beir(tmp_path / "tiny")
-    settings = Settings(generation=GenerationSettings(backend="extractive"))
-    figures = ingest.run(dataset / "corpus.jsonl", tmp_path / "docs", tmp_path / "index", settings, raw_sample=3)
-    assert figures["chunks"] == 5 and figures["raw_encode_chunks"] == 3 and figures["throughput_ratio"] > 0
-    assert figures["reingest_chunks_embedded"] == 0
-    result = query.run(dataset, "test", tmp_path / "index", settings)
-    assert set(result["stages"]) == {"bm25", "dense", "hybrid"} and result["hybrid_ndcg@10"] == pytest.approx(1.0)
-    assert "embed_query" in result["stages"]["hybrid"]["parts_p50_ms"]
-    assert "skipped" in result["generate"]
-    assert result["answer"]["style"] == "reader" and result["answer"]["n"] > 0 and result["answer"]["p50_ms"] > 0  # the default answer, timed whole
 
 
 def test_precision_stage_builds_the_same_documents_three_ways(tmp_path: Path):
@@ -127,7 +113,7 @@ def test_rag_bench_smoke(tmp_path: Path):
         "--large-chunks",
         "3000",
         "--raw-sample",
-        "0",
+        "3",
         "--load-clients",
         "4",
         "--load-seconds",
@@ -144,7 +130,11 @@ def test_rag_bench_smoke(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "bench.json").read_text())
-    assert result["ingest"]["chunks"] == 5 and result["query"]["hybrid_ndcg@10"] == pytest.approx(1.0)
+    ingested, queried = result["ingest"], result["query"]
+    assert ingested["chunks"] == 5 and ingested["raw_encode_chunks"] == 3 and ingested["throughput_ratio"] > 0 and ingested["reingest_chunks_embedded"] == 0
+    assert set(queried["stages"]) == {"bm25", "dense", "hybrid"} and queried["hybrid_ndcg@10"] == pytest.approx(1.0)
+    assert "embed_query" in queried["stages"]["hybrid"]["parts_p50_ms"] and "skipped" in result["generate"]
+    assert queried["answer"]["style"] == "reader" and queried["answer"]["n"] > 0 and queried["answer"]["p50_ms"] > 0  # the default answer, timed whole
     assert result["precision"]["variants"]["onnx-int8"]["chunks"] == 5 and "| precision: int8 pipeline over PyTorch fp32 |" in done.stdout
     assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
     segments = result["segments"]["2k"]

@@ -57,7 +57,11 @@ def test_eval_retrieval_tune_measures_before_and_after(tmp_path: Path):
     assert "no query or label used" in card.read_text() and (card.parent / "loss.png").is_file()
 
     frozen = subprocess.run(
-        cmd[:-2] + ["--out", str(tmp_path / "frozen")], capture_output=True, text=True, timeout=900, env={**env, "RAG_TUNE__LEARNING_RATE": "0"}
+        cmd[:-2] + ["--out", str(tmp_path / "frozen")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**env, "RAG_TUNE__LEARNING_RATE": "0", "RAG_TUNE__EPOCHS": "1"},
     )
     assert frozen.returncode == 0, frozen.stderr
     assert "not kept, nothing to compare" in frozen.stdout and not (tmp_path / "frozen" / "tuned").exists()

@@ -1,13 +1,12 @@
 """Tuning the embedder on a collection with no labels: the pair builders on hand-made passages,
-and a tiny random model tuned end to end (loss falls, the held-out check decides, a killed run
-resumes from its checkpoint)."""
+and a tiny random model tuned end to end (loss falls, the held-out check decides). A killed run
+resuming from its checkpoint is tests/ingest/test_tuning.py's, through `rag tune`."""
 
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_embedder
 
 from rag.config import TuneSettings
@@ -105,35 +104,6 @@ def test_heldout_mrr_ranks_the_positive_among_all_held_out_candidates():
 
     pairs = [Pair("crop", "q1", "p1", "a", 1, "n"), Pair("crop", "q2", "p2", "b", 2, "n")]
     assert heldout_mrr(Exact(), pairs) == 1.0
-
-
-@pytest.mark.slow
-def test_a_run_killed_mid_training_resumes_from_its_checkpoint(tmp_path: Path):
-    base = tiny_embedder(tmp_path / "base")
-    out = tmp_path / "tuned"
-    script = f"""
-import sys, time
-sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]
-from test_tune import corpus
-from rag.config import TuneSettings
-from rag.tune.pairs import build_pairs
-from rag.tune.train import tune
-pairs = build_pairs(corpus(), ["title", "sentence", "crop"])
-tune({str(base)!r}, pairs, __import__("pathlib").Path({str(out)!r}),
-     TuneSettings(epochs=20, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=5),
-     on_step=lambda done, total: time.sleep(0.2))
-"""
-    kill_after_first_checkpoint(script, out / "checkpoints")
-    assert not (out / "tune.json").exists()  # it did not finish
-
-    steps: list[int] = []
-    pairs = build_pairs(corpus(), ["title", "sentence", "crop"])
-    result = tune(
-        str(base), pairs, out, TuneSettings(epochs=20, batch_size=8, learning_rate=5e-3, holdout=0.2, save_steps=5), on_step=lambda d, t: steps.append(d)
-    )
-    assert steps[0] > 5  # it went on from a checkpoint, not from step 1
-    assert result.steps == steps[-1] == 20 * -(-sum(result.pairs.values()) // 8)
-    assert result.kept and not (out / "checkpoints").exists()
 
 
 def test_mixing_moves_the_tuned_weights_back_towards_the_base(tmp_path: Path):
