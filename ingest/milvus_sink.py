@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ingest.run import IngestReport, IngestRun
-from rag.storage.index import spec_from_settings
+from rag.storage.index import settings_for, spec_from_settings
 from rag.storage.milvus import MilvusIndex, chunk_id, open_milvus
 from rag.storage.store import ChunkRecord, FileRecord, NewChunk
 
@@ -65,11 +65,11 @@ def open_for_ingest(ingestor: IngestRun, root: Path, rebuild: bool) -> MilvusInd
 
 def ingest_into_milvus(ingestor: IngestRun, source: Path, root: Path, rebuild: bool, board: StatusBoard) -> IngestReport:
     """Bring the Milvus collection in line with `source`; the report reads as a local ingest's."""
-    settings = ingestor.settings
     report = IngestReport()
     index = open_for_ingest(ingestor, root, rebuild)
     try:
         spec = index.spec
+        settings = settings_for(ingestor.settings, spec)  # the BM25 terms the collection was made with
         if spec is not None:  # the embedder's dimension is checked once it loads
             spec.check_matches(spec_from_settings(settings, spec.dim), root)
         known, previous_failures = index.store.files(), index.store.failures()

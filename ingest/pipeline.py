@@ -23,7 +23,7 @@ from rag.config import EmbeddingSettings, Settings
 from rag.models import model_path
 from rag.search.embedding import Embedder, embedding_settings, index_embedder
 from rag.storage.catalog import Catalog
-from rag.storage.index import read_manifest, spec_from_settings
+from rag.storage.index import read_manifest, settings_for, spec_from_settings
 from rag.storage.merge import due_merge, merge_segments
 from rag.storage.migrate import needs_upgrade, upgrade
 from rag.storage.segment_writer import SnapshotWriter
@@ -134,9 +134,10 @@ class Ingestor:
             if catalog:
                 catalog.close()
         prev_spec = prev.spec if prev else None
+        settings = settings_for(self.settings, prev_spec)  # the BM25 terms the index was made with
         tuned = prev_spec.tuned if prev_spec else ""
         if prev_spec:  # the model's dimension is checked once the model loads
-            prev_spec.check_matches(spec_from_settings(self.settings, prev_spec.dim, tuned), root)
+            prev_spec.check_matches(spec_from_settings(settings, prev_spec.dim, tuned), root)
         precision = prev_spec.precision if prev_spec else None
         if precision and precision != self.settings.embedding.precision:
             log.info("index %s was embedded in %s: new chunks are too (--rebuild for %s)", root, precision, self.settings.embedding.precision)
@@ -164,14 +165,14 @@ class Ingestor:
                     report.snapshot, report.files_in_index = live.name, len(known)
                     return report  # nothing to publish: leaving the block removes the new folder
                 dim = self.embedder().dim if (self._embedder or not prev_spec) else prev_spec.dim
-                spec = spec_from_settings(self.settings, dim, tuned, self._embedder.precision if self._embedder else precision)
+                spec = spec_from_settings(settings, dim, tuned, self._embedder.precision if self._embedder else precision)
                 if prev_spec:
                     prev_spec.check_matches(spec, root)
                 writer.write_spec(spec)
                 writer.set_meta("source", str(source.resolve()))  # where the UI finds files to open
                 log.info("stage: building search indexes", extra=_stage("indexing"))
                 board.stage("indexing")
-                report.files_in_index = writer.finish(self.settings, spec).files
+                report.files_in_index = writer.finish(settings, spec).files
             finally:
                 writer.close()
             log.info("stage: publishing snapshot", extra=_stage("publishing"))

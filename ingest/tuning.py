@@ -24,7 +24,7 @@ from rag.answering.generate.load import load_generator
 from rag.config import Settings
 from rag.models import model_path
 from rag.search.embedding import Embedder, pick_device
-from rag.storage.index import HybridIndex, read_manifest, spec_from_settings
+from rag.storage.index import HybridIndex, read_manifest, settings_for, spec_from_settings
 from rag.storage.segment_writer import SnapshotWriter
 from rag.storage.snapshots import NewSnapshot, WriteLock, prune_snapshots, require_live_snapshot
 from rag.storage.tuned import MODEL_DIR, TUNED_DIR, live_tuned, prune_tuned, tuned_folder, weights_digest
@@ -52,6 +52,7 @@ def reembed(root: Path, settings: Settings, embedder: Embedder, before_publish: 
     with WriteLock(root):
         live = require_live_snapshot(root)
         prev = read_manifest(live, root)
+        settings = settings_for(settings, prev.spec)
         prev.spec.check_matches(spec_from_settings(settings, prev.spec.dim, prev.spec.tuned), root)
         with NewSnapshot(root) as new:
             writer = SnapshotWriter(new.folder, live)

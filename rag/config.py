@@ -94,6 +94,11 @@ class BM25Settings(Section):
     b: float = 0.75
     stemmer: str | None = "english"
     stopwords: Literal["en"] | None = "en"
+    whole_numbers: bool = Field(
+        True,
+        description="2.0, 22.04 and 3.14 are one term each, not parts the word rule drops or splits: a table's version rows became findable "
+        "(Debian 2.0, Ubuntu 4.10); SciFact nDCG@10 with BM25 alone 0.6964 -> 0.6969 on train, 0.6863 either way on test",
+    )
 
 
 class DenseSettings(Section):

@@ -30,7 +30,7 @@ REFERRING = frozenset("it its it's itself they them their theirs themselves this
 # would otherwise count as a key word of the question).
 QUESTION_WORDS = frozenset("what which who whom whose when where why how do does did doing done is are was were be can could".split())
 LEADS = ("and ", "but ", "also ", "so ", "what about ", "how about ", "and?", "what else")
-WORD_RE = re.compile(r"[\w'-]+")
+WORD_RE = re.compile(r"\d+(?:\.\d+)+|[\w'-]+")  # "22.04" one word, as BM25 makes it one term (bm25.whole_numbers)
 TOKEN_SPAN_RE = re.compile(r"\w[\w'.-]*\w|\w")  # a word, with "22.04", "all-MiniLM-L6-v2" and "Etna's" whole
 FOCUS_RE = re.compile(r"^\s*(?:(?:and|but|so|also)\s+)?(?:(?:what|how)\s+about|for)\s+(?P<focus>.+?)[\s?.!]*$", re.I)
 BARE_FOCUS_RE = re.compile(r"^\s*(?:and|but|also)\s+(?P<focus>[^\s?!]+(?:\s+[^\s?!]+)?)[\s?.!]*$", re.I)  # "And trixie?"

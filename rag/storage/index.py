@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.config import Settings
+from rag.config import BM25Settings, Settings
 from rag.storage.dense import DenseIndex, SegmentedDense
 from rag.storage.segments import DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, Manifest, SegmentedStore
 from rag.storage.snapshots import live_snapshot, require_live_snapshot
@@ -58,10 +58,26 @@ def spec_from_settings(settings: Settings, dim: int, tuned: str = "", precision:
         dim=dim,
         chunk_tokens=settings.chunking.chunk_tokens,
         overlap_tokens=settings.chunking.overlap_tokens,
-        bm25=json.dumps(settings.bm25.model_dump(), sort_keys=True),
+        bm25=json.dumps(settings.bm25.model_dump(exclude={"whole_numbers"} if not settings.bm25.whole_numbers else None), sort_keys=True),
         tuned=tuned,
         precision=precision or settings.embedding.precision,
     )
+
+
+def bm25_for(bm25: BM25Settings, spec: IndexSpec | None) -> BM25Settings:
+    """The BM25 settings an index is read and extended with: `bm25`, except that an index that
+    records no `whole_numbers` (written before it existed, or with it off) goes on making its terms
+    without them (`--rebuild` makes it anew), so it is neither refused nor searched with terms it
+    never made."""
+    if spec is None or not bm25.whole_numbers or "whole_numbers" in json.loads(spec.bm25):
+        return bm25
+    return bm25.model_copy(update={"whole_numbers": False})
+
+
+def settings_for(settings: Settings, spec: IndexSpec | None) -> Settings:
+    """`settings` with the BM25 settings of `bm25_for`."""
+    bm25 = bm25_for(settings.bm25, spec)
+    return settings if bm25 is settings.bm25 else settings.model_copy(update={"bm25": bm25})
 
 
 def read_manifest(snapshot: Path, root: Path) -> Manifest:
@@ -111,6 +127,7 @@ class HybridIndex:
         snapshot = require_live_snapshot(root)
         manifest = read_manifest(snapshot, root)
         spec = manifest.spec
+        settings = settings_for(settings, spec)
         spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned if tuned is None else tuned), root)
         held = reuse.loaded if reuse is not None else {}
         try:

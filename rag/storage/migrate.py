@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.storage.catalog import Catalog
+from rag.storage.index import bm25_for
 from rag.storage.segment_writer import segment_name
 from rag.storage.segments import CATALOG_FILE, DELETED_FILE, DENSE_FILE, MANIFEST_FILE, SPARSE_DIR, STORE_FILE, Manifest, SegmentInfo
 from rag.storage.snapshots import NewSnapshot
@@ -58,7 +59,7 @@ def upgrade(root: Path, snapshot: Path, settings: Settings) -> Path:
                 catalog.set_meta("source", source)
         catalog.close()
         shutil.copy2(snapshot / DENSE_FILE, segment / DENSE_FILE)  # keyed by the same chunk ids
-        SparseSegment.build(store.iter_chunk_texts(), Tokenizer(settings.bm25.stemmer, settings.bm25.stopwords)).save(segment / SPARSE_DIR)
+        SparseSegment.build(store.iter_chunk_texts(), Tokenizer.of(bm25_for(settings.bm25, spec))).save(segment / SPARSE_DIR)
         chunks = store.chunk_count()
         next_file, next_chunk = store.next_ids()
         store.close()

@@ -40,7 +40,7 @@ def write_segment_indexes(folder: Path, store: ChunkStore, settings: Settings, d
     del dense
     dense_s = time.perf_counter() - started
     if sparse_from is None:
-        sparse = SparseSegment.build(store.iter_chunk_texts(), Tokenizer(settings.bm25.stemmer, settings.bm25.stopwords))
+        sparse = SparseSegment.build(store.iter_chunk_texts(), Tokenizer.of(settings.bm25))
     else:
         sparse = SparseSegment.merged([(SparseSegment.load(seg / SPARSE_DIR), live) for seg, live in sparse_from])
     if not np.array_equal(sparse.ids, ids):

@@ -23,29 +23,41 @@ from rag.config import BM25Settings
 from rag.storage.maxscore import Part, Postings, Top, column_max, pruned_top, top_rows
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # the same word pattern bm25s and scikit-learn use
+NUMBER_RE = re.compile(r"(?u)(?<![\w.])\d+(?:\.\d+)+(?!\w)")  # 2.0, 22.04, 192.168.0.1 (bm25.whole_numbers)
 STOPWORDS = {"en": frozenset(STOPWORDS_EN)}
 STEM_CACHE = 1_000_000  # words; cleared when full
 
 
 class Tokenizer:
-    """Text -> BM25 terms. One instance serves both indexing and queries, so they always agree."""
+    """Text -> BM25 terms. One instance serves both indexing and queries, so they always agree.
+    With `whole_numbers`, a decimal number is one term (kept unstemmed) in place of its parts."""
 
-    def __init__(self, stemmer: str | None = "english", stopwords: str | None = "en") -> None:
+    def __init__(self, stemmer: str | None = "english", stopwords: str | None = "en", whole_numbers: bool = False) -> None:
         self._stemmer = Stemmer.Stemmer(stemmer) if stemmer else None
         self._stopwords = STOPWORDS[stopwords] if stopwords else frozenset()
+        self._whole_numbers = whole_numbers
         self._stems: dict[str, str] = {}  # word -> stem: a vocabulary is small next to its text
 
+    @classmethod
+    def of(cls, settings: BM25Settings) -> Tokenizer:
+        return cls(settings.stemmer, settings.stopwords, settings.whole_numbers)
+
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in TOKEN_RE.findall(text.lower()) if w not in self._stopwords]
+        text = text.lower()
+        numbers: list[str] = []
+        if self._whole_numbers and "." in text:
+            numbers = NUMBER_RE.findall(text)
+            text = NUMBER_RE.sub(" ", text) if numbers else text
+        words = [w for w in TOKEN_RE.findall(text) if w not in self._stopwords]
         if self._stemmer is None:
-            return words
+            return words + numbers
         stems = self._stems
         new = [w for w in set(words) if w not in stems]
         if new:
             if len(stems) > STEM_CACHE:
                 stems.clear()
             stems.update(zip(new, self._stemmer.stemWords(new)))
-        return [stems[w] for w in words]
+        return [stems[w] for w in words] + numbers
 
 
 @dataclass
@@ -138,7 +150,7 @@ class SparseIndex:
             if not seg.tf.has_sorted_indices:
                 seg.tf.sort_indices()
         self.settings = settings
-        self.tokenizer = Tokenizer(settings.stemmer, settings.stopwords)
+        self.tokenizer = Tokenizer.of(settings)
         deleted = np.zeros(0, dtype=np.int64) if deleted is None else deleted
         self.live = [~np.isin(s.ids, deleted) for s in self.segments]
         self.n = int(sum(m.sum() for m in self.live))
@@ -171,7 +183,7 @@ class SparseIndex:
     @classmethod
     def build(cls, chunks: Iterable[tuple[int, str]], settings: BM25Settings) -> SparseIndex:
         """A one-segment index (tests, benchmarks)."""
-        return cls([SparseSegment.build(chunks, Tokenizer(settings.stemmer, settings.stopwords))], settings)
+        return cls([SparseSegment.build(chunks, Tokenizer.of(settings))], settings)
 
     def __len__(self) -> int:
         return self.n

@@ -168,6 +168,25 @@ def test_other_settings_are_a_clear_error_until_rebuilt(settings, embedder, corp
     assert HybridIndex.open(settings.index_dir, other, dim=embedder.dim).spec.chunk_tokens == 100
 
 
+def test_an_index_made_without_whole_numbers_is_read_and_extended_so_until_rebuilt(settings, embedder, corpus):
+    """Indexes written before bm25.whole_numbers record none: opened and ingested into with it
+    on, they keep making terms as they were made, neither refused nor mixed; --rebuild turns it on."""
+    before = settings.model_copy(update={"bm25": settings.bm25.model_copy(update={"whole_numbers": False})})
+    (corpus / "notes" / "versions.txt").write_text("Release 2.0 was called Hamm.\n")
+    ingest(before, embedder, corpus)
+    assert "whole_numbers" not in open_index(before, embedder).spec.bm25  # as an index written before the setting
+    index = open_index(settings, embedder)
+    assert settings.bm25.whole_numbers and not index.sparse.settings.whole_numbers and "2.0" not in index.sparse.tokenizer("release 2.0")
+    (corpus / "notes" / "later.txt").write_text("Release 2.1 was called Slink.\n")
+    assert ingest(settings, embedder, corpus).added == 1
+    assert "whole_numbers" not in open_index(settings, embedder).spec.bm25
+    ingest(settings, embedder, corpus, rebuild=True)
+    index = open_index(settings, embedder)
+    assert '"whole_numbers": true' in index.spec.bm25 and index.sparse.tokenizer("release 2.0") == ["releas", "2.0"]
+    ids, _ = index.sparse.search("release 2.0", 1)
+    assert index.store.chunks([int(ids[0])])[int(ids[0])].path == "notes/versions.txt"
+
+
 def test_the_index_records_the_precision_that_embedded_it(settings, embedder, corpus):
     """Queries at either precision search either index; new chunks are embedded as the old ones
     were until --rebuild applies the settings' precision."""

@@ -71,7 +71,12 @@ def test_a_follow_up_carries_the_previous_turn(sparse: SparseIndex):
     [  # the follow-ups a new user tried on the samples (issue 32), and their kind
         ("When was Debian bookworm released?", "2023-06-10 [1]", "And what about trixie?", "When was Debian trixie released?"),
         ("What is the codename of Ubuntu 22.04?", "Jammy Jellyfish [1]", "and what about 20.04?", "What is the codename of Ubuntu 20.04?"),
-        ("What is the codename of Ubuntu 22.04?", "Jammy Jellyfish [1]", "and when was it released?", "When was Ubuntu 22.04 released?"),
+        (  # "22.04" is one word and one term, so the frame's third rarest word is carried beside it
+            "What is the codename of Ubuntu 22.04?",
+            "Jammy Jellyfish [1]",
+            "and when was it released?",
+            "When was Ubuntu 22.04 released? (codename)",
+        ),
         ("Which town have Etna's lava flows reached?", "Catania [1]", "Where is it?", "Where is Etna? (lava flows reached)"),
         ("Who founded the Zephyrine Observatory?", "Dr. Mira Okonkwo [1]", "When did she found it?", "When did Dr. Mira Okonkwo found Zephyrine Observatory?"),
         ("Which uid is reserved for the mysql user?", "64001 [1]", "And for netplan?", "Which uid is reserved for the netplan user?"),  # "and for X?"

@@ -34,6 +34,16 @@ def test_tokenizer_stems_and_drops_stopwords():
     assert tok("") == []
 
 
+def test_whole_numbers_are_one_term_in_place_of_their_parts():
+    tok = Tokenizer.of(BM25Settings())
+    assert tok("Debian 2.0 (Hamm) and Ubuntu 22.04.") == ["debian", "hamm", "ubuntu", "2.0", "22.04"]
+    assert tok("v2.0 at 192.168.0.1") == ["v2", "192.168.0.1"]  # a number inside a word stays the word's
+    assert Tokenizer("english", "en")("Ubuntu 22.04") == ["ubuntu", "22", "04"]  # off: the word rule alone, as before
+    rows = [(i, f"| {v} | {name} |") for i, (v, name) in enumerate([("1.3", "Bo"), ("2.0", "Hamm"), ("2.1", "Slink"), ("3.0", "Woody")])]
+    ids, _ = SparseIndex.build(rows, BM25Settings()).search("Which codename had Debian 2.0?", 1)
+    assert list(ids) == [1]  # the word rule alone finds no term of "2.0" at all
+
+
 @pytest.mark.parametrize("query", QUERIES)
 def test_bm25s_ranks_like_rank_bm25(query: str):
     """rank-bm25's BM25Okapi scores are bm25s 'robertson' scores times the constant k1 + 1."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import BM25Settings, MilvusSettings, Settings
-from rag.storage.index import spec_from_settings
+from rag.storage.index import bm25_for, settings_for, spec_from_settings
 from rag.storage.milvus.schema import UNSEARCHED, chunk_rows, create_chunks, create_files, create_meta, file_row
 from rag.storage.milvus.views import MilvusDense, MilvusSparse, MilvusStore, quoted
 from rag.storage.sparse import Tokenizer
@@ -97,7 +97,7 @@ def open_for_reading(root: Path, settings: Settings, dim: int | None = None) -> 
     if spec is None:
         index.close()
         raise FileNotFoundError(f"Milvus collection {index.name} holds no index yet; run `rag ingest SOURCE --index {root}` with index.backend = milvus")
-    spec.check_matches(spec_from_settings(settings, dim if dim is not None else spec.dim, spec.tuned), root)
+    spec.check_matches(spec_from_settings(settings_for(settings, spec), dim if dim is not None else spec.dim, spec.tuned), root)
     return index
 
 
@@ -141,9 +141,10 @@ class MilvusIndex:
                 create(client, collection)
         for collection in (name, files, meta):
             client.load_collection(collection)
-        tokenizer = Tokenizer(bm25.stemmer, bm25.stopwords)
+        store = MilvusStore(client, name, files, meta)
+        tokenizer = Tokenizer.of(bm25_for(bm25, store.read_spec()))  # the terms the collection was made with
         dense, sparse = MilvusDense(client, name, settings.search_params), MilvusSparse(client, name, tokenizer)
-        return cls(client, name, root, dense, sparse, MilvusStore(client, name, files, meta), lite)
+        return cls(client, name, root, dense, sparse, store, lite)
 
     # --- what the engine reads beside the search ------------------------------------------
     @property
