@@ -19,16 +19,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.measure import rss_mb
 from eval.latency import percentiles
 
 ROUTES = {"retrieve": ("/v1/retrieve", {}), "ask_extractive": ("/v1/ask", {"extractive": True})}
-
-
-def server_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 async def drive(url: str, routes: list[str], extra: dict, questions: list[str], clients: int, seconds: float) -> dict:
@@ -92,15 +86,15 @@ def run(collections: dict[str, Path], questions: list[str], clients: int, second
     prefixes = ["/v1"] if "" in collections else [f"/v1/collections/{n}" for n in collections]
     try:
         wait_healthy(url, proc)
-        result: dict = {"rss_before_mb": server_rss_mb(proc.pid)}
+        result: dict = {"rss_before_mb": round(rss_mb(proc.pid), 1)}
         for prefix in prefixes:  # the first question of each loads its collection
             httpx.post(f"{url}{prefix}/ask", json={"question": questions[0], "extractive": True}, timeout=300).raise_for_status()
         if "" not in collections:
             result["collections"] = {c["name"]: c for c in httpx.get(f"{url}/v1/collections", timeout=30).json()["collections"]}
-            result["rss_loaded_mb"] = server_rss_mb(proc.pid)
+            result["rss_loaded_mb"] = round(rss_mb(proc.pid), 1)
         for name, (route, extra) in ROUTES.items():
             result[name] = asyncio.run(drive(url, [p + route.removeprefix("/v1") for p in prefixes], extra, questions, clients, seconds))
-        result["rss_after_mb"] = server_rss_mb(proc.pid)
+        result["rss_after_mb"] = round(rss_mb(proc.pid), 1)
         return result
     finally:
         proc.terminate()

@@ -9,18 +9,16 @@ from pathlib import Path
 
 from eval.latency import percentiles
 
-STATUS = Path("/proc/self/status")
 
-
-def rss_mb() -> float:
-    """Resident memory now (Linux), else the process's peak so far."""
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of process `pid` now (Linux); else, for this process, its peak so far."""
     try:
-        for line in STATUS.read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid == "self" else float("nan")
 
 
 class PeakRss:
