@@ -422,7 +422,7 @@ class Engine:
         else:
             stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
             reading = self.reader.read(question, texts, stop_at)
-            found = span_answer(reading, texts, numbers) if reading.answers(self.reader.threshold) else None
+            found = span_answer(reading, texts, numbers, question) if reading.answers(self.reader.threshold) else None
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
         if found is None:
             yield DECLINE

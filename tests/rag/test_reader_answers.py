@@ -9,7 +9,7 @@ import pytest
 from conftest import ingested_corpus
 
 from rag.answering.engine import Engine
-from rag.answering.reader.compose import holding_sentence
+from rag.answering.reader.compose import holding_sentence, listed_after_count
 from rag.models import READER as BUNDLED_READER
 
 RELEASES = "version,codename,created,release,eol\n10,Buster,2017-06-17,2019-07-06,2022-09-10\n11,Bullseye,2019-07-06,2021-08-14,2024-08-14\n12,Bookworm,2021-08-14,2023-06-10,2026-07-11\n"
@@ -62,12 +62,27 @@ def test_a_table_question_gets_the_cell_of_the_row_and_column_it_names(settings,
     assert eol.answer.startswith("2022-09-10 [") and not eol.abstained
 
 
+def test_a_count_before_a_list_asked_which_is_the_list():
+    at = ORCHARD.index("three")
+    assert listed_after_count("Which apple varieties does the Kessler orchard grow?", ORCHARD, at, at + 5) == "Boskoop, Elstar and Topaz"
+    assert listed_after_count("And what varieties does it grow?", ORCHARD, at, at + 5) == "Boskoop, Elstar and Topaz"
+    assert listed_after_count("How many apple varieties does the Kessler orchard grow?", ORCHARD, at, at + 5) is None  # the count is asked
+    founded = "Founded in 1987: the year of the storm, and of the fire."
+    at = founded.index("1987")
+    assert listed_after_count("What year was it founded?", founded, at, at + 4) is None  # a year is no count
+    section = "Section 12: rules, fees and terms."
+    assert listed_after_count("Which section covers fees?", section, 8, 10) is None  # nothing counted between number and colon
+    picking = "Picking takes three weeks. Pickers, cooks and drivers help."
+    at = picking.index("three")
+    assert listed_after_count("What does picking take?", picking, at, at + 5) is None  # a list in the next sentence is another matter
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the shipped reader answers 'three', the count before the list (issue 31 stays open)")
 def test_a_list_comes_whole(settings, embedder):
     engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
     answer = engine.ask("Which apple varieties does the Kessler orchard grow?")
-    assert all(v in answer.answer for v in ("Boskoop", "Elstar", "Topaz")), answer.answer  # the whole list, not its first item
+    assert all(v in answer.answer for v in ("Boskoop", "Elstar", "Topaz")), answer.answer  # the whole list, not its count nor its first item
+    assert answer.citations[0].sentences == ["The Kessler orchard grows three apple varieties: Boskoop, Elstar and Topaz."]  # cited with its sentence
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ it sits in (the citation's quoted sentence)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,10 @@ from rag.answering.reader.model import Reading
 from rag.answering.tables import table_text
 from rag.search.hit import Hit
 from rag.sentences import split_sentences
+
+COUNT_RE = re.compile(r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|many)\b", re.I)
+LISTED_RE = re.compile(r"\s+[^.:;!?\n\d]*[^\W\d][^.:;!?\n\d]{0,60}?:\s*(?P<items>[^.;!?\n]*?(?:,| and | or )[^.;!?\n]*?)\s*(?:[.;!?\n]|$)")
+ASKS_WHICH_RE = re.compile(r"^\W*(?:(?:and|but|so|also)\s+)?(?:which|what)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -48,13 +53,24 @@ def read_texts(question: str, hits: Sequence[Hit], passages: int) -> tuple[list[
     return numbers, texts
 
 
-def span_answer(reading: Reading, texts: Sequence[str], numbers: Sequence[int]) -> SpanAnswer | None:
+def listed_after_count(question: str, text: str, start: int, end: int) -> str | None:
+    """The list a count announces when the span is that count and the question asks which or what
+    ("three apple varieties: Boskoop, Elstar and Topaz" for "Which apple varieties ...?"): the
+    reader marks the count, the asker wants the items; None otherwise (a "how many" question
+    keeps its count)."""
+    if not ASKS_WHICH_RE.match(question) or not COUNT_RE.fullmatch(text[start:end].strip()):
+        return None
+    listed = LISTED_RE.match(text, end)
+    return listed.group("items").strip() if listed else None
+
+
+def span_answer(reading: Reading, texts: Sequence[str], numbers: Sequence[int], question: str = "") -> SpanAnswer | None:
     """The reading's best span as an answer over `texts` (the passages it read, in order; their
-    source numbers are `numbers`)."""
+    source numbers are `numbers`); a count before a list, asked "which", becomes the list."""
     if reading.best is None:
         return None
-    text = texts[reading.best.passage]
-    phrase = text[reading.best.start : reading.best.end].strip()
+    text, start, end = texts[reading.best.passage], reading.best.start, reading.best.end
+    phrase = listed_after_count(question, text, start, end) or text[start:end].strip()
     if not phrase:
         return None
-    return SpanAnswer(phrase, numbers[reading.best.passage], holding_sentence(text, reading.best.start, reading.best.end))
+    return SpanAnswer(phrase, numbers[reading.best.passage], holding_sentence(text, start, end))
