@@ -20,7 +20,12 @@ QUERIES = ["Where is Mount Etna?", "how is black tea made", "river through ten c
 def pair(tmp_path_factory, embedder):
     """(local index, Milvus Lite index holding a copy of it, settings)."""
     root = tmp_path_factory.mktemp("milvus")
-    settings = ingested_corpus(root, embedder, {"otters.txt": "Otters hold hands while they sleep so they do not drift apart."})
+    files = {
+        "otters.txt": "Otters hold hands while they sleep so they do not drift apart.",
+        "versions.txt": "Debian 2.0 was called Hamm, after the pig.",
+        "figures.txt": "Figure 2 shows the 0 point of the scale.",
+    }
+    settings = ingested_corpus(root, embedder, files)
     local = HybridIndex.open(settings.index_dir, settings, dim=embedder.dim)
     options = MilvusSettings(index_type="FLAT", index_params={}, search_params={})
     db = str(root / "milvus.db")
@@ -63,7 +68,7 @@ def test_the_retriever_reads_milvus_with_filters(pair, embedder):
     top = HybridRetriever(milvus, embedder, settings.retrieval).retrieve("Where is Mount Etna?", top_k=3)
     assert top[0].path == "volcanoes.md" and top[0].text in local.store.file_text("volcanoes.md")[0]
     only_text = HybridRetriever(milvus, embedder, settings.retrieval).retrieve("Etna", top_k=3, filters=Filters(kinds=("text",)))
-    assert only_text and {h.path for h in only_text} <= {"notes/tea.txt", "otters.txt"}
+    assert only_text and {h.path for h in only_text} <= {"notes/tea.txt", "otters.txt", "versions.txt", "figures.txt"}
 
 
 def test_term_statistics_match_the_local_index(pair):
@@ -73,6 +78,16 @@ def test_term_statistics_match_the_local_index(pair):
     assert np.allclose(milvus.sparse.idf(terms), local.sparse.idf(terms))
     texts = [local.store.chunks([int(i)])[int(i)].text for i in local.store.chunk_ids_of(["volcanoes.md"])]
     assert np.allclose(milvus.sparse.term_share("Where is Mount Etna?", texts), local.sparse.term_share("Where is Mount Etna?", texts))
+
+
+def test_a_whole_number_is_one_term_in_milvus_too(pair):
+    """Milvus's analyzer would split "2.0" into "2" and "0" (the figures file's words)."""
+    local, milvus, _ = pair
+    terms = local.sparse.tokenizer("Debian 2.0")
+    assert "2.0" in terms and np.allclose(milvus.sparse.idf(terms), local.sparse.idf(terms))
+    (want, *_), _ = local.sparse.search("Which release is 2.0?", 3)
+    got, _ = milvus.sparse.search("Which release is 2.0?", 3)
+    assert got[0] == want and local.store.chunks([int(want)])[int(want)].path == "versions.txt"
 
 
 def test_a_file_is_replaced_or_removed_whole(pair, embedder):

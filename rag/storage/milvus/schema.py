@@ -36,6 +36,13 @@ def fits(value: str, field: str, path: str) -> str:
     return value
 
 
+def analysed(terms: Sequence[str]) -> str:
+    """Our BM25 terms as the text Milvus's standard analyzer reads: it would split a whole number
+    ("2.0", bm25.whole_numbers) at its dot into "2" and "0" (checked on Milvus Lite), so the dot
+    travels as "_", which it keeps inside a token."""
+    return " ".join(t.replace(".", "_") for t in terms)
+
+
 def chunk_rows(record: FileRecord, chunks: Sequence[ChunkRecord], vectors: np.ndarray, tokenizer: Tokenizer) -> list[dict]:
     """Rows of the chunks collection; `terms` holds the BM25 terms our tokenizer makes."""
     return [
@@ -51,7 +58,7 @@ def chunk_rows(record: FileRecord, chunks: Sequence[ChunkRecord], vectors: np.nd
             "heading": fits(c.heading or "", "heading", record.path),
             "ocr": bool(c.ocr),
             "context": fits(c.context or "", "context", record.path),
-            "terms": fits(" ".join(tokenizer(f"{c.context}\n{c.text}" if c.context else c.text)), "terms", record.path),
+            "terms": fits(analysed(tokenizer(f"{c.context}\n{c.text}" if c.context else c.text)), "terms", record.path),
             "dense": np.asarray(v, dtype=np.float32).tolist(),
         }
         for c, v in zip(chunks, vectors)

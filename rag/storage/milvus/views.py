@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.storage.milvus.schema import CHUNK_FIELDS, FILE_FIELDS, chunk_record, file_record
+from rag.storage.milvus.schema import CHUNK_FIELDS, FILE_FIELDS, analysed, chunk_record, file_record
 from rag.storage.sparse import Tokenizer, idf_of, term_share
 from rag.storage.store import ChunkRecord, FileRecord, IndexSpec
 
@@ -83,7 +83,7 @@ class MilvusSparse:
 
     def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, BM25 scores), best first, like SparseIndex.search."""
-        terms = " ".join(self.tokenizer(query))
+        terms = analysed(self.tokenizer(query))
         if not terms or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         hits = self.client.search(
@@ -109,7 +109,7 @@ class MilvusSparse:
             if n != self._df_at:
                 self._df, self._df_at = {}, n
             for term in set(terms) - self._df.keys():
-                self._df[term] = count(self.client, self.collection, f"TEXT_MATCH(terms, {quoted(term)})")
+                self._df[term] = count(self.client, self.collection, f"TEXT_MATCH(terms, {quoted(analysed([term]))})")
             df = np.array([self._df[t] for t in terms], dtype=np.float64)
         return idf_of(n, df)
 
