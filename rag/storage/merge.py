@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import IngestSettings, Settings
+from rag.storage.index import settings_for
 from rag.storage.segment_writer import SnapshotWriter, segment_ids
 from rag.storage.segments import Manifest, read_deleted
 from rag.storage.snapshots import NewSnapshot
@@ -40,6 +41,7 @@ def merge_segments(root: Path, live: Path, names: list[str], settings: Settings,
     """Publish a snapshot of `live` whose segments `names` are one new segment (the caller holds
     the write lock); returns the snapshot."""
     manifest = Manifest.read(live)
+    settings = settings_for(settings, manifest.spec)  # BM25 terms made again (the doctor) are made as the index's were
     with NewSnapshot(root) as new:
         writer = SnapshotWriter(new.folder, live)
         try:

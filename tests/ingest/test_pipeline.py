@@ -15,6 +15,10 @@ from ingest.status import read_status
 from rag.config import Settings
 from rag.search.embedding import Embedder
 from rag.storage.index import HybridIndex
+from rag.storage.merge import merge_segments
+from rag.storage.segments import SPARSE_DIR, Manifest
+from rag.storage.snapshots import live_snapshot
+from rag.storage.sparse import SparseSegment
 from rag.storage.store import IndexMismatchError
 
 
@@ -180,6 +184,10 @@ def test_an_index_made_without_whole_numbers_is_read_and_extended_so_until_rebui
     (corpus / "notes" / "later.txt").write_text("Release 2.1 was called Slink.\n")
     assert ingest(settings, embedder, corpus).added == 1
     assert "whole_numbers" not in open_index(settings, embedder).spec.bm25
+    live = live_snapshot(settings.index_dir)  # segments whose BM25 terms are made again (as `rag doctor` does) are made the old way
+    merged = merge_segments(settings.index_dir, live, Manifest.read(live).segment_names(), settings, reuse_sparse=False)
+    terms = {t for s in Manifest.read(merged).segments for t in SparseSegment.load(merged / s.name / SPARSE_DIR).terms}
+    assert "hamm" in terms and "2.0" not in terms
     ingest(settings, embedder, corpus, rebuild=True)
     index = open_index(settings, embedder)
     assert '"whole_numbers": true' in index.spec.bm25 and index.sparse.tokenizer("release 2.0") == ["releas", "2.0"]
