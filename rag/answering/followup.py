@@ -9,11 +9,16 @@ frame: a shift of focus ("and what about trixie?" after "When was Debian bookwor
 puts the new focus in place of the frame's word of the same kind with the rarest BM25 term
 ("When was Debian trixie released?"); a pronoun ("when was it released?") is replaced by the
 frame's subject, its run of names, numbers and rarest word ("Ubuntu 22.04"), or, for he/she
-after a "who" question, by its short answer), and the frame's rarest words it lacks follow in
-brackets (the same topic: "they" may be the frame's students, not its university); any other
-question that refers back (at most one term of its own) gets those bracketed words alone. The previous answer is never
-appended: appended, "2023-06-10" pulled the search for trixie back to bookworm's row. A
-question that stands alone is left as it is, so a change of topic is not dragged back."""
+after a "who" question, by its short answer; "they", "them" and a lone "those" by the frame's
+plural (what "what are ...?", "which ...s" or "how are ...?" asks about, a list, or the subject
+with its plural noun: "University of Chicago students"), "those files" by the frame's list of
+files. The frame's rarest words the rewrite still lacks follow in brackets (the same topic: they
+may be the frame's students, not its university); any other question that refers back ("such a
+job", at most one term of its own) gets those bracketed words alone. On squad-dev-a's 40
+follow-ups these rules took the resolved share from 0.80 to 0.975, on the samples' 18 from 0.83
+to 0.94. The previous answer is never appended: appended, "2023-06-10" pulled the search for
+trixie back to bookworm's row. A question that stands alone is left as it is, so a change of
+topic is not dragged back."""
 
 from __future__ import annotations
 
@@ -25,19 +30,30 @@ from rag.answering.citations import CITE_RE
 from rag.config import GenerationSettings
 from rag.storage.sparse import SparseIndex
 
-REFERRING = frozenset("it its it's itself they them their theirs themselves this that these those he him his she her hers there".split())
+REFERRING = frozenset("it its it's itself they them their theirs themselves this that these those such he him his she her hers there".split())
 # The words of asking, which BM25's stopword list keeps ("does" is rare in documents, so it
 # would otherwise count as a key word of the question).
-QUESTION_WORDS = frozenset("what which who whom whose when where why how do does did doing done is are was were be can could".split())
+QUESTION_WORDS = frozenset("what which who whom whose when where why how do does did doing done is are was were be can could has have had".split())
 LEADS = ("and ", "but ", "also ", "so ", "what about ", "how about ", "and?", "what else")
 WORD_RE = re.compile(r"\d+(?:\.\d+)+|[\w'-]+")  # "22.04" one word, as BM25 makes it one term (bm25.whole_numbers)
 TOKEN_SPAN_RE = re.compile(r"\w[\w'.-]*\w|\w")  # a word, with "22.04", "all-MiniLM-L6-v2" and "Etna's" whole
 FOCUS_RE = re.compile(r"^\s*(?:(?:and|but|so|also)\s+)?(?:(?:what|how)\s+about|for)\s+(?P<focus>.+?)[\s?.!]*$", re.I)
 BARE_FOCUS_RE = re.compile(r"^\s*(?:and|but|also)\s+(?P<focus>[^\s?!]+(?:\s+[^\s?!]+)?)[\s?.!]*$", re.I)  # "And trixie?"
-PLURAL = frozenset("they them their".split())
+PLURAL = frozenset("they them their those these".split())
 COORDINATED_RE = re.compile(r"\S+ and \S+[?.!]*\s*$")  # "/etc/passwd and /etc/group?" ending a question
 COPULA_RE = re.compile(r"^\s*(?:what|who|which)\s+(?:is|are|was|were)\s+(?P<what>.+?)[\s?.!]*$", re.I)
-PRONOUN_RE = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.I)
+PLURAL_NOUN = r"[a-z]*[a-hj-rtv-z]s"  # "sculptures", "students"; not "famous", "class", "this"
+ASKED_PLURAL_RE = re.compile(rf"^\s*(?i:which|what)\s+(?P<what>{PLURAL_NOUN})\b(?!')")  # "Which sculptures by Rodin ...?": sculptures
+DOING_PLURAL_RE = re.compile(
+    rf"^\s*(?i:how|why|where|when)\s+(?i:are|were|do|did)\s+(?P<what>(?:[\w'-]+\s+){{0,3}}?{PLURAL_NOUN})\b(?!')"
+)  # "How are prime numbers used ...?"
+# "those" or "these" standing for a thing (not before its noun, as in "those files"): before a
+# verb form, a relative word or a preposition ("those used for RSA", "those of the king")
+DEMONSTRATIVE_RE = re.compile(r"\b(?:those|these)\b(?=\s+(?:\w+ed|that|which|who|of|in|with|for|from|on|at|by)\b|[\s?.!]*$)", re.I)
+PRONOUN_RE = re.compile(rf"\b(?:it|its|they|them|their|he|him|his|she|her)\b|{DEMONSTRATIVE_RE.pattern}", re.I)
+LIST_RE = re.compile(rf"(?:[\w/.'-]+,\s+)+[\w/.'-]+,?\s+and\s+[\w/.'-]+(?:\s+(?P<noun>{PLURAL_NOUN}))?")  # "globs, magic and aliases files"
+THOSE_NOUN_RE = re.compile(rf"\b(?:those|these)\s+(?P<noun>{PLURAL_NOUN})\b", re.I)  # "those files"
+NEXT_PLURAL_RE = re.compile(rf"\s+(?P<noun>{PLURAL_NOUN})\b(?!')")  # the common noun after a name: "University of Chicago students"
 PERSONAL, POSSESSIVE = frozenset("he him his she her".split()), frozenset("its their his".split())
 NAME_JOINERS = frozenset(["", "of", "of the", "de", "du", "la", "von", "van", "der"])  # inside one name: "University of Chicago"
 LEAD_RE = re.compile(r"^(?:and|but|so|also)\s+", re.I)
@@ -54,13 +70,14 @@ def refers_back(question: str, sparse: SparseIndex) -> bool:
     return bool(words & REFERRING) or lowered.startswith(LEADS) or len(own_terms) <= 1
 
 
-def key_words(text: str, sparse: SparseIndex, count: int) -> list[str]:
-    """The `count` words of `text` with the rarest BM25 terms, in their order in `text`; a word
-    such as "all-MiniLM-L6-v2" is kept whole and weighs as its rarest term."""
+def key_words(text: str, sparse: SparseIndex, count: int, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The `count` words of `text` with the rarest BM25 terms, in their order in `text`, leaving
+    out words whose terms are all in `skip`; a word such as "all-MiniLM-L6-v2" is kept whole and
+    weighs as its rarest term."""
     scored = []
     for i, word in enumerate(dict.fromkeys(WORD_RE.findall(text))):
         terms = sparse.tokenizer(word) if word.lower() not in QUESTION_WORDS | REFERRING else []
-        if terms:
+        if terms and not set(terms) <= skip:
             scored.append((float(sparse.idf(terms).max()), i, word))
     top = sorted(scored, reverse=True)[:count]
     return [word for _, _, word in sorted(top, key=lambda s: s[1])]
@@ -126,26 +143,38 @@ def subject_of(frame: str, sparse: SparseIndex) -> str | None:
     return text[:-2] if text.endswith("'s") else text
 
 
-def plural_of(frame: str) -> str | None:
-    """What "they" or "them" refers to in the frame: the thing a "what are ...?" question asks
-    about ("static system users in Debian"), or the two things it ends on joined by "and"
-    ("/etc/passwd and /etc/group" in "How does Debian manage /etc/passwd and /etc/group?");
-    None otherwise (the subject serves)."""
+def plural_of(frame: str, subject: str | None) -> str | None:
+    """What "they", "them" or "those" refers to in the frame: the thing a "what are ...?"
+    question asks about ("static system users in Debian"), a list ("/etc/passwd and /etc/group"
+    ending "How does Debian manage /etc/passwd and /etc/group?"; "globs, magic and aliases
+    files"), the plural a "which ...?" question asks for ("sculptures") or a "how are ...?" one
+    is about ("prime numbers" in "How are prime numbers used ...?"), or the subject with the
+    plural noun after it ("University of Chicago students"); None otherwise (the subject serves)."""
     copula = COPULA_RE.match(frame)
     if copula:
         return copula.group("what")
-    joined = COORDINATED_RE.search(frame)
-    return joined.group(0).rstrip("?.! ") if joined else None
+    listed = COORDINATED_RE.search(frame) or LIST_RE.search(frame)
+    if listed:
+        return listed.group(0).rstrip("?.! ")
+    asked = ASKED_PLURAL_RE.match(frame) or DOING_PLURAL_RE.match(frame)
+    if asked:
+        return asked.group("what")
+    at = frame.find(subject) if subject else -1
+    after = NEXT_PLURAL_RE.match(frame, at + len(subject)) if subject and at >= 0 else None
+    return f"{subject} {after.group('noun')}" if after else None
 
 
 def resolve_pronouns(question: str, frame: str, answer: str, sparse: SparseIndex) -> str | None:
-    """The question with its pronouns replaced by the frame's subject (they/them: `plural_of`;
-    he/she after a "who" question: its short answer); None when it has no pronoun or the frame
-    no subject."""
+    """The question with its pronouns replaced by what they refer to in the frame (it: the
+    subject; they/them/those: `plural_of`; he/she after a "who" question: its short answer) and
+    "those files" by the frame's list of files; None when nothing was replaced."""
+    listed = LIST_RE.search(frame)
+    if listed and listed.group("noun"):
+        question = THOSE_NOUN_RE.sub(lambda m: f"the {listed.group(0)}" if m.group("noun").lower() == listed.group("noun") else m.group(0), question)
     if not PRONOUN_RE.search(question):
-        return None
+        return question if listed and listed.group(0) in question else None
     subject = subject_of(frame, sparse)
-    plural = plural_of(frame)
+    plural = plural_of(frame, subject)
     person = " ".join(CITE_RE.sub(" ", answer).split()) if frame.lower().startswith("who") else ""
     if len(person.split()) > SHORT_ANSWER_WORDS:
         person = ""
@@ -173,8 +202,7 @@ def standalone(question: str, history: Sequence[Exchange], sparse: SparseIndex) 
     if shifted:
         return shifted  # a new focus: the old one's words would pull the search back to it
     resolved = resolve_pronouns(question, frame, previous.answer, sparse) or question.strip()
-    own = set(sparse.tokenizer(resolved))
-    carried = [w for w in key_words(frame, sparse, CARRIED_WORDS) if not set(sparse.tokenizer(w)) <= own]
+    carried = key_words(frame, sparse, CARRIED_WORDS, skip=frozenset(sparse.tokenizer(resolved)))  # the rarest words it lacks
     return f"{resolved} ({' '.join(carried)})" if carried else resolved
 
 

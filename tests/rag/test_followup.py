@@ -41,6 +41,7 @@ def sparse() -> SparseIndex:
         ("How many pairs was it fine-tuned on?", True),
         ("What about Etna?", True),
         ("Why?", True),  # no term of its own
+        ("Who normally supervises such a job?", True),  # "such": the job the conversation was about
         ("How many countries does the Danube flow through?", False),
         ("Which volcano stands on the east coast of Sicily?", False),
     ],
@@ -56,7 +57,7 @@ def test_the_rarest_words_are_kept_whole_and_in_order(sparse: SparseIndex):
 def test_a_follow_up_carries_the_previous_turn(sparse: SparseIndex):
     history = [Exchange("What vector space does all-MiniLM-L6-v2 map sentences to?", "a 384 dimensional dense vector space [1]")]
     rewritten = standalone("And how many pairs was it fine-tuned on?", history, sparse)
-    assert rewritten == "How many pairs was all-MiniLM-L6-v2 fine-tuned on? (space map)"  # the pronoun resolved, the frame's rare words kept
+    assert rewritten == "How many pairs was all-MiniLM-L6-v2 fine-tuned on? (vector space map)"  # the pronoun resolved, the rarest words it lacks kept
     assert standalone("Which river flows through ten countries?", history, sparse) == "Which river flows through ten countries?"
     assert standalone("And what is its dimension?", [], sparse) == "And what is its dimension?"
     chained = [*history, Exchange("And its dimension?", "384 [1]", searched="What is all-MiniLM-L6-v2's dimension?")]
@@ -86,7 +87,7 @@ def test_a_follow_up_carries_the_previous_turn(sparse: SparseIndex):
             "How does Debian manage /etc/passwd and /etc/group?",
             "... [1]",
             "Which tool keeps them in sync?",
-            "Which tool keeps /etc/passwd and /etc/group in sync? (manage)",  # "them": the two joined by "and", not the subject
+            "Which tool keeps /etc/passwd and /etc/group in sync? (Debian manage)",  # "them": the two joined by "and", not the subject
         ),
     ],
 )
@@ -103,6 +104,57 @@ def test_a_follow_up_is_resolved_against_the_previous_frame(before: str, answer:
     ]
     sparse = SparseIndex.build(enumerate(texts), BM25Settings())
     assert standalone(follow_up, [Exchange(before, answer)], sparse) == expected
+
+
+@pytest.mark.parametrize(
+    ("before", "follow_up", "expected"),
+    [  # what a pronoun stands for, by the shape of the question before it (squad-dev-a's kinds of follow-up)
+        (  # "they": the subject with the plural noun after it
+            "Why did University of Chicago students occupy the office?",
+            "In what year did they do that?",
+            "In what year did University of Chicago students do that? (occupy office)",
+        ),
+        (
+            "Which sculptures by Rodin does the museum hold?",
+            "Why did he donate them?",
+            "Why did Rodin donate sculptures? (museum hold)",
+        ),  # what "which ...?" asked for
+        (  # "those" standing alone: what "how are ...?" is about
+            "How are prime numbers used in cryptography?",
+            "How many bits long are those used for RSA?",
+            "How many bits long are prime numbers used for RSA? (cryptography)",
+        ),
+        (  # "those files": the list of files
+            "Which program creates the globs, magic and aliases files?",
+            "Which of those files maps file names?",
+            "Which of the globs, magic and aliases files maps file names? (program creates)",
+        ),
+        # "famous" is no plural noun, so "them" falls back to the subject and the rest is carried
+        (
+            "Which famous alumni did the University of Chicago produce?",
+            "Which of them wrote books?",
+            "Which of University of Chicago wrote books? (famous alumni produce)",
+        ),
+        # the rarest words the rewrite lacks are carried ("Kenya"), not the rarest three of the frame
+        (
+            "Has Kenya competed in the Cricket World Cup?",
+            "When did they reach the semi-finals?",
+            "When did Cricket World Cup reach the semi-finals? (Kenya competed)",
+        ),
+    ],
+)
+def test_a_pronoun_is_resolved_by_the_shape_of_the_frame(before: str, follow_up: str, expected: str):
+    texts = [
+        "The largest known prime number has 22,338,618 digits; primes are used in cryptography such as RSA, with keys 512 bits long.",
+        "University of Chicago students occupied the office in 1962, and the University admits students every year.",
+        "The museum holds sculptures by Rodin, who donated them in 1914 during the war; a museum is a building.",
+        "A program creates the globs, magic and aliases files; file names map to types.",
+        "The University of Chicago produced famous alumni who wrote books.",
+        "Kenya competed in the Cricket World Cup and reached the semi-finals in 2003; the World Cup is held every four years.",
+        "The office has books, and the program has a year.",
+    ]
+    sparse = SparseIndex.build(enumerate(texts), BM25Settings())
+    assert standalone(follow_up, [Exchange(before, "... [1]")], sparse) == expected
 
 
 def test_the_engine_searches_with_the_standalone_question(tmp_path, embedder):
