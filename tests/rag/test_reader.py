@@ -152,6 +152,19 @@ def test_spans_are_read_within_the_passage_and_the_null_score_is_the_lowest_wind
     assert list(null_scores(windows, start, end, 2)) == [2.0, 2.0]
 
 
+def test_no_span_runs_across_a_blank_line():
+    from transformers import AutoTokenizer
+
+    passage = "Oxygen\n\nOxygen was named by Lavoisier in 1777."
+    windows = read_windows(AutoTokenizer.from_pretrained(MINILM), ["Who named oxygen?"], [passage], max_length=64, stride=8)
+    words = [j for j in range(windows.starts.shape[1]) if windows.starts[0, j] >= 0]
+    assert windows.paragraphs[0, words[0]] == 0 and windows.paragraphs[0, words[-1]] == 1
+    start, end = np.zeros(windows.input_ids.shape), np.zeros(windows.input_ids.shape)
+    start[0, words[0]], end[0, words[1]] = 9.0, 9.0  # the heading and the word under it: the best pair, across the blank line
+    best = best_spans(windows, start, end)[0]
+    assert passage[best.start : best.end] == "Oxygen" and best.score == 9.0  # the heading alone, or the word alone
+
+
 def train_options(tmp_path: Path, **kw) -> ReaderTrainSettings:
     train = squad_file(tmp_path / "train.json", articles=3)
     negatives = squad_file(tmp_path / "neg.json", articles=1, impossible=True)

@@ -23,8 +23,8 @@ class Span:
 
 
 def best_spans(windows: Windows, start_logits: np.ndarray, end_logits: np.ndarray, max_answer_tokens: int = 30, per_window: int = 3) -> list[Span]:
-    """The `per_window` best spans of each window (passage word pieces only, end at or after
-    start, at most `max_answer_tokens` long), best first over all windows."""
+    """The `per_window` best spans of each window (passage word pieces of one paragraph only, end
+    at or after start, at most `max_answer_tokens` long), best first over all windows."""
     spans: list[Span] = []
     length = start_logits.shape[1]
     band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), k=max_answer_tokens)
@@ -33,7 +33,7 @@ def best_spans(windows: Windows, start_logits: np.ndarray, end_logits: np.ndarra
         if not in_passage.any():
             continue
         pair_scores = start_logits[i][:, None] + end_logits[i][None, :]
-        allowed = band & in_passage[:, None] & in_passage[None, :]
+        allowed = band & in_passage[:, None] & in_passage[None, :] & (windows.paragraphs[i][:, None] == windows.paragraphs[i][None, :])
         pair_scores = np.where(allowed, pair_scores, -np.inf)
         flat = np.argpartition(pair_scores.ravel(), -per_window)[-per_window:]
         null = float(start_logits[i][0] + end_logits[i][0])

@@ -3,6 +3,7 @@ with span labels for training, with each word piece's character span for reading
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from rag.answering.reader.squad import QAExample
 from rag.search.tokenizer import pad_id
+
+PARAGRAPH_BREAK_RE = re.compile(r"\n[^\S\n]*\n")  # a blank line: no answer runs across one (a heading and the text under it)
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Windows:
     pair: np.ndarray  # (windows,) index of the pair each window came from
     starts: np.ndarray  # (windows, length) character start of each passage word piece, -1 elsewhere
     ends: np.ndarray  # (windows, length) character end
+    paragraphs: np.ndarray  # (windows, length) paragraph of the passage each word piece is in (blank lines part them), -1 elsewhere
 
     def __len__(self) -> int:
         return len(self.pair)
@@ -54,13 +58,17 @@ def read_windows(tokenizer, questions: Sequence[str], passages: Sequence[str], m
     mask, types = np.zeros((n, length), dtype=np.int64), np.zeros((n, length), dtype=np.int64)
     starts = np.full((n, length), -1, dtype=np.int64)
     ends = np.full((n, length), -1, dtype=np.int64)
-    for i, (_, enc) in enumerate(windows):
+    paragraphs = np.full((n, length), -1, dtype=np.int64)
+    breaks = [np.asarray([m.start() for m in PARAGRAPH_BREAK_RE.finditer(p)], dtype=np.int64) for p in passages]
+    for i, (pair, enc) in enumerate(windows):
         k = len(enc.ids)
         ids[i, :k], mask[i, :k], types[i, :k] = enc.ids, enc.attention_mask, enc.type_ids
         for j, (seq, (a, b)) in enumerate(zip(enc.sequence_ids, enc.offsets)):
             if seq == 1:
                 starts[i, j], ends[i, j] = a, b
-    return Windows(ids, mask, types, np.asarray([pair for pair, _ in windows], dtype=np.int64), starts, ends)
+        in_passage = starts[i] >= 0
+        paragraphs[i, in_passage] = np.searchsorted(breaks[pair], starts[i, in_passage], side="right")
+    return Windows(ids, mask, types, np.asarray([pair for pair, _ in windows], dtype=np.int64), starts, ends, paragraphs)
 
 
 def training_features(tokenizer, examples: Sequence[QAExample], max_length: int, stride: int) -> dict[str, list]:
