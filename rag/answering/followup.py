@@ -168,11 +168,11 @@ def resolve_pronouns(question: str, frame: str, answer: str, sparse: SparseIndex
     """The question with its pronouns replaced by what they refer to in the frame (it: the
     subject; they/them/those: `plural_of`; he/she after a "who" question: its short answer) and
     "those files" by the frame's list of files; None when nothing was replaced."""
-    listed = LIST_RE.search(frame)
+    listed, asked = LIST_RE.search(frame), question
     if listed and listed.group("noun"):
         question = THOSE_NOUN_RE.sub(lambda m: f"the {listed.group(0)}" if m.group("noun").lower() == listed.group("noun") else m.group(0), question)
     if not PRONOUN_RE.search(question):
-        return question if listed and listed.group(0) in question else None
+        return question if question != asked else None
     subject = subject_of(frame, sparse)
     plural = plural_of(frame, subject)
     person = " ".join(CITE_RE.sub(" ", answer).split()) if frame.lower().startswith("who") else ""
