@@ -276,3 +276,14 @@ def test_rag_eval_reader_writes_the_official_keys_a_readable_report_and_each_pre
     assert report["latency"]["n"] == 12 and report["tradeoff"]
     assert "| HasAns_f1 |" in (tmp_path / "out" / "report.md").read_text()
     assert len((tmp_path / "out" / "predictions.jsonl").read_text().splitlines()) == 12
+
+
+def test_the_card_says_how_to_reproduce_the_reader(tmp_path: Path):
+    from rag.answering.reader.export import write_card
+
+    manifest = {"sha256": "0" * 64, "max_length": 384, "stride": 128, "threshold": 0.5, "calibration": [0.2, -1.0]}
+    train = {"examples": {"answerable": 10}, "windows": 12, "steps": 9, "max_steps": 9, "seconds": 60, "device": "cpu"}
+    default = write_card(tmp_path, train, {"size_mb": 1.0}, manifest).read_text()
+    assert "- `rag train-reader --export models/reader --calibrate" in default
+    staged = write_card(tmp_path, {**train, "reproduce": ["stage one: `A`", "stage two: `B`"]}, {"size_mb": 1.0}, manifest).read_text()
+    assert "- stage one: `A`\n- stage two: `B`\n" in staged and "--export models/reader --calibrate" not in staged

@@ -135,10 +135,14 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
             f"| int8 against float | same best start in {agree['same_best_start']:.1%} of {agree['windows']} windows, "
             f"same best end in {agree['same_best_end']:.1%}; largest logit difference {agree['max_logit_difference']:.2f} |"
         )
+    reproduce = train.get("reproduce") or [  # a run in stages says its own commands in train.json
+        "`rag train-reader --export models/reader --calibrate ../shared/datasets/squad2-dev-a/dev-v2.0-a.json`"
+    ]
     lines += [
         "",
-        "Reproduce: `rag train-reader --export models/reader --calibrate ../shared/datasets/squad2-dev-a/dev-v2.0-a.json`",
-        "(run it again after a stop: it resumes from its last checkpoint).",
+        "Reproduce (run a command again after a stop: it resumes from its last checkpoint):",
+        "",
+        *[f"- {step}" for step in reproduce],
         "",
         "Licence: the weights derive from all-MiniLM-L6-v2 (Apache 2.0) trained on SQuAD (CC BY-SA 4.0).",
         "What it cannot do: questions whose answer is not a span of one passage (multi-hop, yes/no, counts",
