@@ -287,3 +287,17 @@ def test_the_card_says_how_to_reproduce_the_reader(tmp_path: Path):
     assert "- `rag train-reader --export models/reader --calibrate" in default
     staged = write_card(tmp_path, {**train, "reproduce": ["stage one: `A`", "stage two: `B`"]}, {"size_mb": 1.0}, manifest).read_text()
     assert "- stage one: `A`\n- stage two: `B`\n" in staged and "--export models/reader --calibrate" not in staged
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path: Path):
+    from rag.answering.reader.train import train_reader
+
+    base = tiny_qa_reader(tmp_path / "base", MINILM)
+    first = train_reader(str(base), train_options(tmp_path, max_steps=2), tmp_path / "work")
+    stored = json.loads((tmp_path / "work" / "train.json").read_text())
+    (tmp_path / "work" / "train.json").write_text(json.dumps({**stored, "schedule": "by hand, for the card"}))
+    steps: list[int] = []
+    again = train_reader(str(base), train_options(tmp_path, max_steps=2), tmp_path / "work", on_step=lambda done, total: steps.append(done))
+    assert first.steps == again.steps == 2 and steps == [] and again.losses == first.losses
+    longer = train_reader(str(base), train_options(tmp_path, max_steps=3), tmp_path / "work", on_step=lambda done, total: steps.append(done))
+    assert longer.steps == 3 and steps  # a longer schedule trains (afresh: the finished run left no checkpoint)

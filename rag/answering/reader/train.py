@@ -12,7 +12,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rag.answering.reader.squad import load_squad, training_mix
@@ -68,11 +68,28 @@ def load_examples(options: ReaderTrainSettings):
     return mix, counts
 
 
+def finished(base_model: str, options: ReaderTrainSettings, out: Path) -> ReaderTrainResult | None:
+    """The result of a run in `out` that reached `options.max_steps` from `base_model`, if any."""
+    try:
+        stored = json.loads((out / RESULT_FILE).read_text())  # may carry more: a card's "schedule", "reproduce"
+        kept = {f.name: stored[f.name] for f in fields(ReaderTrainResult) if f.name in stored}
+        result = ReaderTrainResult(**{**kept, "losses": [tuple(x) for x in kept.get("losses", [])]})
+    except (OSError, ValueError, TypeError):
+        return None
+    whole = result.base_model == base_model and result.steps >= options.max_steps and (out / MODEL_DIR).is_dir()
+    return result if whole and latest_checkpoint(out / CHECKPOINTS) is None else None
+
+
 def train_reader(
     base_model: str, options: ReaderTrainSettings, out: Path, device: str = "cpu", on_step: Callable[[int, int], None] | None = None
 ) -> ReaderTrainResult:
     """Train from `base_model` (a folder or name transformers loads) into `out/model`, resuming a
-    run that was stopped in `out`; returns what happened."""
+    run that was stopped in `out`; returns what happened. A run that already reached `max_steps`
+    from the same base is not trained again (so `make reader` can be re-run stage by stage)."""
+    done = finished(base_model, options, out)
+    if done is not None:
+        log.info("the reader in %s is already trained (%d steps from %s); remove the folder to train it again", out, done.steps, base_model)
+        return done
     import torch
     from datasets import Dataset
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
