@@ -55,7 +55,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
             manifest = export_reader(out, Path(args.export), settings, Path(args.calibrate) if args.calibrate else None)
             print(f"exported to {args.export}: {json.dumps(manifest)}")
             return EXIT_OK
-        result = train_reader(model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step"))
+        result = train_reader(model_path(options.base_model), options, out, pick_device(options.device), on_step=progress_callback("step", "train-reader"))
     except (ValueError, RuntimeError) as exc:
         print(f"rag train-reader: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -105,7 +105,7 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
             "same_best_end": float((q_end.argmax(1) == f_end.argmax(1)).mean()),
             "max_logit_difference": float(max(abs(q_start - f_start).max(), abs(q_end - f_end).max())),
         }
-        predictions = predict(reader, examples, on_step=progress_callback("question"))
+        predictions = predict(reader, examples, on_step=progress_callback("question", "eval"))
         manifest, dev = calibrated(dest, predictions, windows_cfg)
         figures.update(dev, calibration_file=str(calibrate))
     (dest / "export.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -154,7 +154,7 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
     except (ValueError, ReaderError) as exc:
         print(f"rag eval reader: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    predictions = predict(reader, examples, on_step=progress_callback("question"))
+    predictions = predict(reader, examples, on_step=progress_callback("question", "eval"))
     report = squad2_report(predictions, reader.threshold)
     report["threshold"] = reader.threshold
     report["latency"] = latency(predictions)

@@ -11,15 +11,16 @@ from pathlib import Path
 from app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 
 
-def progress_callback(unit: str):
-    """A `(done, total)` callback that drives a Progress bar, made once the total is known."""
+def progress_callback(unit: str, area: str = "tune"):
+    """A `(done, total)` callback that drives a Progress bar, made once the total is known; its
+    plain log lines go to the `area` log."""
     from ingest.progress import Progress
 
     bars: list[Progress] = []
 
     def update(done: int, total: int) -> None:
         if not bars:
-            bars.append(Progress(total, unit=unit))
+            bars.append(Progress(total, unit=unit, area=area))
         bar = bars[0]
         bar.advance(files=done - bar.done)
         if done >= total:

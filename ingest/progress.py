@@ -10,12 +10,16 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-log = logging.getLogger("ingest")
-
 
 class Progress:
-    def __init__(self, total: int, unit: str = "file", interactive: bool | None = None, on_update: Callable[[int, int, int], None] | None = None) -> None:
+    """`area` names the log the plain lines go to ("ingest", "tune", "train-reader", "eval"), so
+    a training run's steps are not logged as an ingest's."""
+
+    def __init__(
+        self, total: int, unit: str = "file", interactive: bool | None = None, on_update: Callable[[int, int, int], None] | None = None, area: str = "ingest"
+    ) -> None:
         self.total, self.unit, self.done, self.chunks = total, unit, 0, 0
+        self.log = logging.getLogger(area)
         self.on_update = on_update
         interactive = sys.stderr.isatty() if interactive is None else interactive
         self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True) if interactive else None
@@ -32,7 +36,7 @@ class Progress:
         elif time.monotonic() - self._last_log >= 10 or (files and self.done == self.total):
             self._last_log = time.monotonic()
             embedded = f", {self.chunks} chunks embedded" if self.unit == "file" else ""
-            log.info("progress: %d/%d %ss%s", self.done, self.total, self.unit, embedded)
+            self.log.info("progress: %d/%d %ss%s", self.done, self.total, self.unit, embedded)
 
     def close(self) -> None:
         if self._bar is not None:
