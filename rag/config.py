@@ -252,6 +252,11 @@ class ReaderTrainSettings(Section):
         Path("../shared/datasets/squad-train/train-v2.0-unanswerable-10-articles.json"), description="SQuAD 2.0-format questions with no answer"
     )
     negative_share: float = Field(0.33, ge=0, lt=1, description="share of training questions without an answer (SQuAD 2.0 train: a third)")
+    negative_kinds: list[Literal["cut", "other", "swap", "antonym", "number", "negation"]] = Field(
+        default_factory=lambda: ["cut", "other", "swap"],
+        min_length=1,
+        description="how made negatives are made, in turn (rag/answering/reader/mix.py): answer sentence cut, another paragraph, a swapped name, a word turned into its opposite, a changed number, a negation",
+    )
     max_examples: int = Field(0, ge=0, description="answerable questions used; 0: all")
     max_length: int = Field(256, ge=32, description="word pieces per training window (question + passage)")
     stride: int = Field(96, ge=0, description="word pieces shared by consecutive windows of a long passage")

@@ -10,9 +10,19 @@ import pytest
 from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_qa_reader
 
+from rag.answering.reader.mix import (
+    from_other_paragraph,
+    names_in,
+    training_mix,
+    with_antonym,
+    with_changed_number,
+    with_negation,
+    with_swapped_name,
+    without_answer_sentence,
+)
 from rag.answering.reader.model import Reader, ReaderError
 from rag.answering.reader.spans import best_spans, null_scores
-from rag.answering.reader.squad import QAExample, from_other_paragraph, load_squad, names_in, training_mix, with_swapped_name, without_answer_sentence
+from rag.answering.reader.squad import QAExample, load_squad
 from rag.answering.reader.windows import read_windows, training_features
 from rag.config import ReaderSettings, ReaderTrainSettings
 from rag.models import model_path
@@ -92,6 +102,42 @@ def test_a_swapped_name_makes_a_question_the_passage_does_not_answer():
     assert with_swapped_name(ex, pool, random.Random(0)).answers == ()
     assert with_swapped_name(QAExample("r", "Where does the otter live?", context, ()), pool, random.Random(0)) is None
     assert with_swapped_name(ex, ["Scotland"], random.Random(0)) is None  # nothing the passage lacks to put in
+
+
+def test_an_opposite_a_changed_number_or_a_negation_makes_a_question_the_passage_does_not_answer():
+    import random
+
+    context = "The largest of the 12 lakes formed before the glaciers retreated. Fishing is not allowed in winter."
+    ex = QAExample("q", "Which lake was the largest of the 12 lakes?", context, (("The largest", 0),))
+    assert with_antonym(ex, random.Random(0)).question == "Which lake was the smallest of the 12 lakes?"
+    assert with_antonym(QAExample("r", "What formed before the glaciers retreated?", context, ()), random.Random(0)).question == (
+        "What formed after the glaciers retreated?"
+    )
+    both = "Most lakes are shallow; the least deep is the one in the north."
+    assert with_antonym(QAExample("s", "Which lake is the most shallow?", both, ()), random.Random(0)) is None  # the passage says both
+    assert with_antonym(QAExample("t", "Where do otters live?", context, ()), random.Random(0)) is None
+    assert with_antonym(QAExample("u", "Who was named Most Valuable Player?", "She was named most valuable player.", ()), random.Random(0)) is None
+
+    changed = {with_changed_number(ex, random.Random(seed)).question for seed in range(10)}
+    assert all(q.startswith("Which lake was the largest of the ") and "12 lakes" not in q for q in changed) and len(changed) > 2
+    assert with_changed_number(QAExample("y", "What formed in 1987?", "It formed in 1987.", ()), random.Random(0)) is None  # years are swapped as names
+    assert with_changed_number(QAExample("z", "What were 1,000 workers paid?", "Its 1,000 workers were paid well.", ()), random.Random(1)).question != (
+        "What were 1,000 workers paid?"
+    )
+
+    assert with_negation(ex).question == "Which lake wasn't the largest of the 12 lakes?" and with_negation(ex).answers == ()
+    assert with_negation(QAExample("n", "Where did the glaciers retreat?", context, ())).question == "Where didn't the glaciers retreat?"
+    assert with_negation(QAExample("c", "What can anglers catch in winter?", context, ())).question == "What can't anglers catch in winter?"
+    assert with_negation(QAExample("m", "What is not allowed in winter?", context, ())) is None  # negated already
+    assert with_negation(QAExample("o", "Name the largest lake.", context, ())) is None
+
+
+def test_the_mix_makes_the_kinds_it_is_given(tmp_path: Path):
+    answerable = load_squad(squad_file(tmp_path / "s.json", articles=4))
+    mix = training_mix(answerable, [], negative_share=0.33, seed=0, kinds=["other", "negation"])
+    assert {e.id.rsplit("-", 1)[1] for e in mix if not e.answerable} == {"other", "negation"}
+    with pytest.raises(ValueError, match="negative_kinds.*guess"):
+        training_mix(answerable, [], 0.33, 0, kinds=["guess"])
 
 
 def test_training_windows_label_the_answer_or_cls():

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from rag.answering.reader.squad import load_squad, training_mix
+from rag.answering.reader.mix import training_mix
+from rag.answering.reader.squad import load_squad
 from rag.answering.reader.windows import training_features
 from rag.checkpoints import latest_checkpoint
 from rag.config import ReaderTrainSettings
@@ -63,7 +64,7 @@ def load_examples(options: ReaderTrainSettings):
     unanswerable = [e for e in load_squad(options.unanswerable_file) if not e.answerable] if options.unanswerable_file else []
     if options.max_examples:
         answerable = answerable[: options.max_examples]
-    mix = training_mix(answerable, unanswerable, options.negative_share, options.seed)
+    mix = training_mix(answerable, unanswerable, options.negative_share, options.seed, options.negative_kinds)
     counts = {"answerable": len(answerable), "unanswerable": len(unanswerable), "made negatives": len(mix) - len(answerable) - len(unanswerable)}
     return mix, counts
 
