@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from beir_factory import write_beir
 
-from bench import precision, scale, scale_large
+from bench import scale, scale_large
 from bench.table import format_table
 from rag.config import DenseSettings, Settings
 from rag.storage.index import HybridIndex
@@ -55,17 +55,6 @@ def test_the_stage_past_memory_builds_one_compressed_segment_a_block_at_a_time(t
     assert again["build"] == {"reused": "snap-000001"} and again["dense"]["recall@10"] == result["dense"]["recall@10"]
     with pytest.raises(ValueError, match="whole files"):
         scale_large.run(3000, 30, tmp_path / "odd", settings, dim=64, block_size=1050)
-
-
-def test_precision_stage_builds_the_same_documents_three_ways(tmp_path: Path):
-    dataset = write_beir(tmp_path / "tiny")
-    result = precision.run(dataset, "test", tmp_path / "work", Settings(), raw_sample=0)
-    found = result["variants"]
-    assert [(v["backend"], v["precision"]) for v in found.values()] == [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8")]
-    assert {v["chunks"] for v in found.values()} == {5} and all(v["hybrid_ndcg@10"] == pytest.approx(1.0) for v in found.values())
-    assert result["int8_ndcg_minus_fp32"] == 0 and result["int8_over_torch_fp32_pipeline"] > 0
-    assert all(v["query_embedding"]["p50_ms"] > 0 and v["hybrid"]["p95_ms"] > 0 for v in found.values())
-    assert HybridIndex.open(tmp_path / "work" / "index-onnx-int8", Settings(), dim=384).spec.precision == "int8"
 
 
 def test_the_table_shows_targets_and_failures():
@@ -135,7 +124,13 @@ def test_rag_bench_smoke(tmp_path: Path):
     assert set(queried["stages"]) == {"bm25", "dense", "hybrid"} and queried["hybrid_ndcg@10"] == pytest.approx(1.0)
     assert "embed_query" in queried["stages"]["hybrid"]["parts_p50_ms"] and "skipped" in result["generate"]
     assert queried["answer"]["style"] == "reader" and queried["answer"]["n"] > 0 and queried["answer"]["p50_ms"] > 0  # the default answer, timed whole
-    assert result["precision"]["variants"]["onnx-int8"]["chunks"] == 5 and "| precision: int8 pipeline over PyTorch fp32 |" in done.stdout
+    found = result["precision"]["variants"]  # the same documents built three ways
+    assert [(v["backend"], v["precision"]) for v in found.values()] == [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8")]
+    assert {v["chunks"] for v in found.values()} == {5} and all(v["hybrid_ndcg@10"] == pytest.approx(1.0) for v in found.values())
+    assert result["precision"]["int8_ndcg_minus_fp32"] == 0 and result["precision"]["int8_over_torch_fp32_pipeline"] > 0
+    assert all(v["query_embedding"]["p50_ms"] > 0 and v["hybrid"]["p95_ms"] > 0 for v in found.values())
+    assert HybridIndex.open(out / "work" / "precision" / "index-onnx-int8", Settings(), dim=384).spec.precision == "int8"
+    assert "| precision: int8 pipeline over PyTorch fp32 |" in done.stdout
     assert result["scale"]["2k"]["flat"]["recall@10"] == 1.0
     segments = result["segments"]["2k"]
     assert segments["updates"]["add one file"]["chunks_embedded"] > 0 and segments["updates"]["delete one file"]["chunks_embedded"] == 0
