@@ -61,7 +61,8 @@ def test_a_key_carries_its_collections(tmp_path: Path, capsys):
 
 
 def test_collection_arguments_are_checked(tmp_path: Path, capsys):
-    from app.cli import main, named_collections
+    from app.cli import main
+    from app.serve import named_collections
 
     assert named_collections(["a=x", "b.2=y/z"]) == {"a": Path("x"), "b.2": Path("y/z")}
     for bad in (["a"], ["=x"], ["a/b=x"], ["a=x", "a=y"]):

@@ -3,7 +3,7 @@ app shows a plain message, never a traceback with links to search engines and ch
 
 from pathlib import Path
 
-from app.cli import streamlit_command
+from app.serve import streamlit_command
 
 
 def test_the_app_shows_no_tracebacks_or_outside_links():
