@@ -80,11 +80,18 @@ allowed forbidden|accepted rejected|supported opposed|agreed disagreed|included 
 imports exports|imported exported|born died|birth death|male female|men women|top bottom|above below|
 inner outer|ancient modern|heaviest lightest|heavier lighter|deepest shallowest|widest narrowest|
 gained lost|arrived departed|attack defend|offensive defensive"""
-ANTONYMS: dict[str, str] = {}
-for _pair in _PAIRS.replace("\n", "").split("|"):
-    _a, _b = _pair.split()
-    ANTONYMS.setdefault(_a, _b)
-    ANTONYMS.setdefault(_b, _a)
+
+
+def _both_ways(pairs: str) -> dict[str, str]:
+    """Each word to its opposite, both ways; a word in two pairs keeps its first ("lower": "higher")."""
+    opposite: dict[str, str] = {}
+    for a, b in (pair.split() for pair in pairs.replace("\n", "").split("|")):
+        opposite.setdefault(a, b)
+        opposite.setdefault(b, a)
+    return opposite
+
+
+ANTONYMS = _both_ways(_PAIRS)
 _WORD = re.compile(r"[A-Za-z]+")
 
 
