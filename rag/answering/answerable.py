@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answering.followup import QUESTION_WORDS, WORD_RE
 from rag.search.hit import Hit
 from rag.storage.sparse import SparseIndex
 
@@ -22,7 +23,7 @@ from rag.storage.sparse import SparseIndex
 @dataclass(frozen=True)
 class Evidence:
     dense: float  # best dense cosine among the hits
-    coverage: float  # IDF-weighted share of the question's terms in the best of the top passages
+    coverage: float  # IDF-weighted share of the question's terms in the best of the top passages (not its asking words: "where" is no evidence)
 
     @property
     def score(self) -> float:
@@ -34,5 +35,6 @@ def weigh(question: str, hits: Sequence[Hit], sparse: SparseIndex, top: int = 3)
     if not hits:
         return Evidence(-1.0, 0.0)
     dense = max((h.scores.get("dense", -1.0) for h in hits), default=-1.0)
-    coverage = float(sparse.term_share(question, [h.indexed_text for h in hits[:top]]).max())
+    asked = " ".join(w for w in WORD_RE.findall(question) if w.lower() not in QUESTION_WORDS)
+    coverage = float(sparse.term_share(asked, [h.indexed_text for h in hits[:top]]).max())
     return Evidence(dense, coverage)

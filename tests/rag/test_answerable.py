@@ -33,3 +33,9 @@ def test_covered_rare_terms_score_high_and_absent_topics_low():
 def test_no_hits_is_no_evidence():
     sparse = SparseIndex.build(enumerate(TEXTS), BM25Settings())
     assert weigh("anything", [], sparse) == Evidence(-1.0, 0.0)
+
+
+def test_asking_words_are_no_evidence():
+    sparse = SparseIndex.build(enumerate(TEXTS), BM25Settings())
+    assert weigh("Where is it?", [hit(3, 0.15)], sparse).coverage == 0.0  # the passage says "where"; nothing was asked about
+    assert weigh("Where does the river meet the sea?", [hit(3, 0.5)], sparse).coverage == 1.0
