@@ -11,6 +11,7 @@ from kills import kill_after_first_checkpoint
 from tiny_models import ANIMALS, PLACES, tiny_qa_reader
 
 from rag.answering.reader.mix import (
+    KINDS,
     from_other_paragraph,
     names_in,
     training_mix,
@@ -24,7 +25,7 @@ from rag.answering.reader.model import Reader, ReaderError
 from rag.answering.reader.spans import best_spans, null_scores
 from rag.answering.reader.squad import QAExample, load_squad
 from rag.answering.reader.windows import read_windows, training_features
-from rag.config import ReaderSettings, ReaderTrainSettings
+from rag.config import ReaderSettings, ReaderTrainSettings, Settings
 from rag.models import model_path
 
 MINILM = model_path("all-MiniLM-L6-v2")
@@ -138,6 +139,14 @@ def test_the_mix_makes_the_kinds_it_is_given(tmp_path: Path):
     assert {e.id.rsplit("-", 1)[1] for e in mix if not e.answerable} == {"other", "negation"}
     with pytest.raises(ValueError, match="negative_kinds.*guess"):
         training_mix(answerable, [], 0.33, 0, kinds=["guess"])
+
+
+def test_the_shipped_readers_stage_recipes_are_valid_settings():
+    recipes = sorted((Path(__file__).parents[2] / "models").glob("reader-stage*.toml"))
+    assert [r.name for r in recipes] == ["reader-stage2.toml", "reader-stage3.toml"]
+    stages = [Settings.load(r).reader_train for r in recipes]
+    assert [s.base_model for s in stages] == ["runs/reader/model", "runs/reader-2/model"]  # each goes on from the one before (make reader)
+    assert set(stages[1].negative_kinds) == set(KINDS)
 
 
 def test_training_windows_label_the_answer_or_cls():

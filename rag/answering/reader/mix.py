@@ -162,7 +162,8 @@ def training_mix(
     """Answerable examples plus negatives, so that about `negative_share` of the whole has no
     answer (SQuAD 2.0's training set has a third): the real unanswerable ones, then negatives of
     `kinds` made in turn from answerable questions taken at random (a kind listed twice is made
-    twice as often; a kind that cannot be made from a question gives nothing for it). Shuffled."""
+    twice as often; a kind that cannot be made from a question gives nothing for it, so kinds that
+    rarely apply can leave the share short: each answerable question gives at most one). Shuffled."""
     unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
         raise ValueError(f"reader_train.negative_kinds: {sorted(unknown) or 'empty'}; choose from {', '.join(KINDS)}")
