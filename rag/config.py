@@ -243,6 +243,9 @@ class ReaderSettings(Section):
     threads: int = Field(2, ge=1)
 
 
+NegativeKind = Literal["cut", "other", "swap", "antonym", "number", "negation"]  # made negatives: rag/answering/reader/mix.py
+
+
 class ReaderTrainSettings(Section):
     """Training the extractive reader (`rag train-reader`, rag/answering/reader/train.py)."""
 
@@ -252,7 +255,7 @@ class ReaderTrainSettings(Section):
         Path("../shared/datasets/squad-train/train-v2.0-unanswerable-10-articles.json"), description="SQuAD 2.0-format questions with no answer"
     )
     negative_share: float = Field(0.33, ge=0, lt=1, description="share of training questions without an answer (SQuAD 2.0 train: a third)")
-    negative_kinds: list[Literal["cut", "other", "swap", "antonym", "number", "negation"]] = Field(
+    negative_kinds: list[NegativeKind] = Field(
         default_factory=lambda: ["cut", "other", "swap"],
         min_length=1,
         description="how made negatives are made, in turn (rag/answering/reader/mix.py): answer sentence cut, another paragraph, a swapped name, a word turned into its opposite, a changed number, a negation",

@@ -9,11 +9,13 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 from rag.answering.reader.squad import QAExample
+from rag.config import NegativeKind
 from rag.sentences import split_sentences
 
-KINDS = ("cut", "other", "swap", "antonym", "number", "negation")
+KINDS: tuple[str, ...] = get_args(NegativeKind)
 
 
 def without_answer_sentence(example: QAExample) -> QAExample | None:
