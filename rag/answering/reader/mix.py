@@ -42,7 +42,8 @@ def from_other_paragraph(example: QAExample, others: list[str], rng: random.Rand
 
 # A name in a question (capitalised words after its first) or a year: what SQuAD 2.0's writers most
 # often swapped to make a question its passage does not answer.
-_NAME = re.compile(r"(?<=\S )(?:[A-Z][\w'-]+)(?: (?:of |de |the )?[A-Z][\w'-]+)*|\b(?:1[0-9]{3}|20[0-9]{2})\b")
+_YEAR = r"1[0-9]{3}|20[0-9]{2}"
+_NAME = re.compile(r"(?<=\S )(?:[A-Z][\w'-]+)(?: (?:of |de |the )?[A-Z][\w'-]+)*|\b(?:" + _YEAR + r")\b")
 
 
 def names_in(question: str) -> list[str]:
@@ -122,7 +123,7 @@ def with_changed_number(example: QAExample, rng: random.Random) -> QAExample | N
     """The question with a number the passage holds (not a year: swapping those is `with_swapped_name`'s)
     changed to one the passage does not hold ("more than 10,000 years" into "more than 30,000
     years"). None when the question has no such number."""
-    found = [m for m in _NUMBER.finditer(example.question) if m.group(0) in example.context and not re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", m.group(0))]
+    found = [m for m in _NUMBER.finditer(example.question) if m.group(0) in example.context and not re.fullmatch(_YEAR, m.group(0))]
     if not found:
         return None
     m = rng.choice(found)
