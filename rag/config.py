@@ -254,6 +254,9 @@ class ReaderTrainSettings(Section):
     unanswerable_file: Path | None = Field(
         Path("../shared/datasets/squad-train/train-v2.0-unanswerable-10-articles.json"), description="SQuAD 2.0-format questions with no answer"
     )
+    unanswerable_repeats: int = Field(
+        1, ge=1, description="times each real unanswerable question enters the mix: the only negatives SQuAD 2.0's writers made (348), else about 0.3% of it"
+    )
     negative_share: float = Field(0.33, ge=0, lt=1, description="share of training questions without an answer (SQuAD 2.0 train: a third)")
     negative_kinds: list[NegativeKind] = Field(
         default_factory=lambda: ["cut", "other", "swap"],

@@ -141,6 +141,19 @@ def test_the_mix_makes_the_kinds_it_is_given(tmp_path: Path):
         training_mix(answerable, [], 0.33, 0, kinds=["guess"])
 
 
+def test_real_unanswerable_questions_can_weigh_more_in_the_mix(tmp_path: Path):
+    from rag.answering.reader.train import load_examples
+
+    file = squad_file(tmp_path / "s.json", articles=4, impossible=True)
+    options = ReaderTrainSettings(train_file=file, unanswerable_file=file, negative_share=0.4, unanswerable_repeats=3)
+    mix, counts = load_examples(options)
+    real = [e for e in mix if e.id.endswith("-x")]
+    assert counts["unanswerable"] == len(real) == 3 * 16  # each of the 16 real ones three times
+    assert counts["answerable"] + counts["unanswerable"] + counts["made negatives"] == len(mix)
+    once, _ = load_examples(options.model_copy(update={"unanswerable_repeats": 1}))
+    assert sum(e.id.endswith("-x") for e in once) == 16
+
+
 def test_the_shipped_readers_stage_recipes_are_valid_settings():
     recipes = sorted((Path(__file__).parents[2] / "models").glob("reader-stage*.toml"))
     assert [r.name for r in recipes] == ["reader-stage2.toml", "reader-stage3.toml"]

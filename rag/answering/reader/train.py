@@ -28,7 +28,7 @@ MODEL_DIR, CHECKPOINTS, RESULT_FILE, RUNS_FILE = "model", "checkpoints", "train.
 @dataclass
 class ReaderTrainResult:
     base_model: str
-    examples: dict[str, int]  # training examples by kind: answerable, unanswerable (real), made negatives
+    examples: dict[str, int]  # training examples by kind: answerable, unanswerable (real, repeats counted), made negatives
     windows: int
     steps: int
     max_steps: int
@@ -62,6 +62,7 @@ def load_examples(options: ReaderTrainSettings):
     """(the training mix, counts by kind) from the settings' files."""
     answerable = [e for e in load_squad(options.train_file) if e.answerable]
     unanswerable = [e for e in load_squad(options.unanswerable_file) if not e.answerable] if options.unanswerable_file else []
+    unanswerable *= options.unanswerable_repeats  # counted in the negative share like any other
     if options.max_examples:
         answerable = answerable[: options.max_examples]
     mix = training_mix(answerable, unanswerable, options.negative_share, options.seed, options.negative_kinds)
