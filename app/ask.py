@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app import EXIT_OK, EXIT_USAGE
 from rag.answering.answer import place
+from rag.answering.tables import table_text
 
 CLOSEST = 3  # passages shown under a decline
 
@@ -20,7 +21,7 @@ def _print_answer_sources(answer, notes: list[str]) -> None:
         print(f"(declined: not in your documents; searched for: {answer.searched or answer.question})")
         for hit in answer.hits[:CLOSEST]:
             where = place(hit.path, hit.page, hit.ocr)
-            print(f"    closest: {where}: {' '.join(hit.text.split())[:120]} ...")
+            print(f"    closest: {where}: {' '.join(table_text(hit.text, hit.context).split())[:120]} ...")
     for c in answer.citations:
         where = place(c.path, c.page, c.ocr) + f", chars {c.start}-{c.end}"
         print(f"[{c.n}] {where}")

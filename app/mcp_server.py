@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from app import EXIT_USAGE
+from rag.answering.tables import table_text
 
 EngineFor = Callable[[str | None, object], object]  # (collection, HTTP request or None) -> Engine
 INSTRUCTIONS = (
@@ -69,7 +70,9 @@ def one_engine(engine) -> EngineFor:
 
 
 def passage(hit) -> Passage:
-    return Passage(chunk_id=hit.chunk_id, file=hit.path, page=hit.page, start=hit.start, end=hit.end, text=hit.text, scores=hit.scores)
+    """A hit as an agent should read it: table rows as "column: value" pairs (a bare row of dates
+    does not say which is which); `start`-`end` locate the chunk in its file."""
+    return Passage(chunk_id=hit.chunk_id, file=hit.path, page=hit.page, start=hit.start, end=hit.end, text=table_text(hit.text, hit.context), scores=hit.scores)
 
 
 def build_server(engine_for: EngineFor, names: Callable[[object], list[str]] = lambda request: []):
@@ -133,7 +136,8 @@ def build_server(engine_for: EngineFor, names: Callable[[object], list[str]] = l
             record = live.index.store.chunks([chunk_id]).get(chunk_id)
         if record is None:
             raise ToolError(f"no passage {chunk_id} in the collection (ids come from `search`; an ingest may have replaced it)")
-        return Passage(chunk_id=record.id, file=record.path, page=record.page, start=record.start, end=record.end, text=record.text)
+        text = table_text(record.text, record.context)
+        return Passage(chunk_id=record.id, file=record.path, page=record.page, start=record.start, end=record.end, text=text)
 
     return server
 

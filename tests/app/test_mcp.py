@@ -103,3 +103,14 @@ def test_the_api_serves_the_same_tools_at_mcp_behind_its_keys(index: Path, tmp_p
         for headers in ({}, {"Authorization": "Bearer wrong-key"}):
             refused = httpx.post(url, json=probe, headers={**headers, "Accept": "application/json, text/event-stream"}, timeout=30)
             assert refused.status_code == 401 and "API key" in refused.json()["detail"]
+
+
+def test_a_table_passage_reads_as_column_value_pairs():
+    from app.mcp_server import passage
+    from rag.search.hit import Hit
+
+    row = "| 12 | Bookworm | 2021-08-14 | 2023-06-10 |"
+    hit = Hit(7, "releases.csv", row, 100, 100 + len(row), None, None, 0.9, context="| Version | Codename | Created | Release |")
+    got = passage(hit)
+    assert got.text == "Version: 12; Codename: Bookworm; Created: 2021-08-14; Release: 2023-06-10"  # which date is which
+    assert (got.start, got.end) == (100, 100 + len(row))  # still the row's place in its file

@@ -15,6 +15,7 @@ from ingest.uploads import UploadError, resolve_inside
 from rag.answering.answer import Answer, Citation, place, plain_markdown
 from rag.answering.engine import Engine
 from rag.answering.generate.extractive import plain
+from rag.answering.tables import table_text
 from rag.config import Settings
 from rag.conversations import ConversationStore, conversation_markdown, valid_token
 from rag.storage.documents import collection_summary, example_questions
@@ -199,7 +200,8 @@ def show_answer(i: str, answer: Answer, source: Path | None, current: Settings) 
             with st.expander(f"Closest passages ({len(others)})" if answer.abstained else f"Also retrieved ({len(others)})", expanded=answer.abstained):
                 for h in others:
                     st.markdown(f"**{plain_markdown(place(Path(h.path).name, h.page, h.ocr))}**, score {h.score:.3f}")
-                    st.text(h.text[:400] + (" ..." if len(h.text) > 400 else ""))
+                    text = table_text(h.text, h.context)
+                    st.text(text[:400] + (" ..." if len(text) > 400 else ""))
         with st.expander("Details", expanded=False):
             st.caption(plain_markdown(f"answered by {answer.generator}; " + ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings.items())))
         feedback(i, answer, current)
