@@ -71,6 +71,43 @@ def with_swapped_name(example: QAExample, pool: list[str], rng: random.Random) -
     return None
 
 
+# A name in the middle of a passage's sentence (after a lower-case word or a comma): a sentence's
+# first word is capitalised whatever it is ("The", "In").
+_INNER_NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][\w'-]+(?: (?:of |de |the )?[A-Z][\w'-]+)*")
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Whether one name is the other's initials ("IOC", "International Olympic Committee")."""
+
+    def initials(name: str) -> str:
+        return "".join(w[0] for w in name.split() if w[0].isupper())
+
+    return a.replace(".", "") == initials(b) or b.replace(".", "") == initials(a)
+
+
+def with_passage_name(example: QAExample, rng: random.Random) -> QAExample | None:
+    """The question with one of its names replaced by another name the passage holds, outside the
+    sentences that hold the answer ("Bertrand's postulate" into "Chebyshev's postulate" where the
+    passage names both): every word of it is still in the passage, as in most of SQuAD 2.0's
+    unanswerable questions (squad2-dev-a: 87% of them name nothing their passage lacks), so it
+    cannot be told by a word the passage lacks. None when no such pair is there."""
+    context = example.context
+    present = [n for n in names_in(example.question) if not n.isdigit() and n.lower() in context.lower()]
+    if not present:
+        return None
+    answer_sentences = [(a, b) for a, b in split_sentences(context) if any(a <= start < b for _, start in example.answers)]
+    question = example.question.lower()
+    others = {
+        m.group(0) for m in _INNER_NAME.finditer(context) if m.group(0).lower() not in question and not any(a <= m.start() < b for a, b in answer_sentences)
+    }
+    old = rng.choice(present)
+    others = sorted(o for o in others if not _same_name(o, old) and not any(o.lower() in n.lower() or n.lower() in o.lower() for n in present))
+    if not others:
+        return None
+    question = example.question.replace(old, rng.choice(others), 1)
+    return QAExample(example.id + "-inner", question, context, (), example.title)
+
+
 _PAIRS = """most least|more less|largest smallest|biggest smallest|highest lowest|higher lower|high low|
 first last|before after|earliest latest|earlier later|early late|increase decrease|increased decreased|
 rise fall|rose fell|north south|east west|northern southern|eastern western|northernmost southernmost|
@@ -182,6 +219,7 @@ def training_mix(
         "cut": without_answer_sentence,
         "other": lambda ex: from_other_paragraph(ex, by_title[ex.title], rng),
         "swap": lambda ex: with_swapped_name(ex, names[ex.title], rng),
+        "inner": lambda ex: with_passage_name(ex, rng),
         "antonym": lambda ex: with_antonym(ex, rng),
         "number": lambda ex: with_changed_number(ex, rng),
         "negation": with_negation,
