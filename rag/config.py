@@ -249,7 +249,9 @@ NegativeKind = Literal["cut", "other", "swap", "inner", "antonym", "number", "ne
 class ReaderTrainSettings(Section):
     """Training the extractive reader (`rag train-reader`, rag/answering/reader/train.py)."""
 
-    base_model: str = Field("all-MiniLM-L6-v2", description="the encoder the span head is put on (bundled names resolve offline)")
+    base_model: str = Field(
+        "all-MiniLM-L6-v2", description="the encoder the span head is put on (bundled names resolve offline), or an exported reader folder to train on from"
+    )
     train_file: Path = Field(Path("../shared/datasets/squad-train/train-v1.0.json"), description="SQuAD-format answerable questions")
     unanswerable_file: Path | None = Field(
         Path("../shared/datasets/squad-train/train-v2.0-unanswerable-10-articles.json"), description="SQuAD 2.0-format questions with no answer"

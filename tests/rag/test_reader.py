@@ -309,6 +309,28 @@ def test_a_tiny_reader_learns_exports_to_onnx_that_agrees_and_loads(tmp_path: Pa
     assert right >= 9  # it learnt the task, and the ONNX reader reads it back out
 
 
+def test_an_exported_int8_reader_reads_back_as_floats_and_trains_on(tmp_path: Path):
+    from transformers import AutoModelForQuestionAnswering
+
+    from rag.answering.reader.dequantize import float_reader
+    from rag.answering.reader.export import export_onnx, write_manifest
+    from rag.answering.reader.train import MODEL_DIR, train_reader
+
+    base = tiny_qa_reader(tmp_path / "base", MINILM)
+    export_onnx(base, tmp_path / "reader8", quantize=True)
+    write_manifest(tmp_path / "reader8", 64, 16, threshold=0.0, calibration=(1.0, 0.0))
+    want = AutoModelForQuestionAnswering.from_pretrained(base).state_dict()
+    got = AutoModelForQuestionAnswering.from_pretrained(float_reader(tmp_path / "reader8", tmp_path / "float")).state_dict()
+    assert set(got) == set(want)
+    for name, weight in want.items():  # int8: within a step of its range (1/127 to 1/255 of it), float ones exact
+        assert float((got[name] - weight).abs().max()) <= float(weight.abs().max()) / 100, name
+    result = train_reader(str(tmp_path / "reader8"), train_options(tmp_path, max_steps=2), tmp_path / "work")
+    assert result.steps == 2 and result.base_model == str(tmp_path / "reader8") and (tmp_path / "work" / MODEL_DIR / "config.json").is_file()
+    (tmp_path / "reader8" / "config.json").unlink()
+    with pytest.raises(ReaderError, match="config.json"):
+        float_reader(tmp_path / "reader8", tmp_path / "float2")
+
+
 def test_a_corrupt_or_missing_reader_is_an_error_naming_the_file(tmp_path: Path):
     with pytest.raises(ReaderError, match="reader folder not found"):
         Reader.load(ReaderSettings(model=str(tmp_path / "nowhere")))

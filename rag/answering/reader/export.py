@@ -19,8 +19,8 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def export_onnx(model_dir: Path, dest: Path, quantize: bool = True) -> Path:
-    """Write `dest/model.onnx` (int8 when `quantize`) and the tokenizer files from a transformers
-    question-answering folder; returns the ONNX file."""
+    """Write `dest/model.onnx` (int8 when `quantize`), the tokenizer files and config.json from a
+    transformers question-answering folder; returns the ONNX file."""
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -28,6 +28,7 @@ def export_onnx(model_dir: Path, dest: Path, quantize: bool = True) -> Path:
     model = AutoModelForQuestionAnswering.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.save_pretrained(dest)
+    model.config.save_pretrained(dest)  # the architecture, for training on from this reader (dequantize.py)
     sample = tokenizer(["Who wrote it?"], ["It was written by someone."], return_tensors="pt")
 
     class Logits(torch.nn.Module):

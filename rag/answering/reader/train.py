@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from rag.answering.reader.dequantize import float_reader
 from rag.answering.reader.mix import training_mix
+from rag.answering.reader.model import MANIFEST
 from rag.answering.reader.squad import load_squad
 from rag.answering.reader.windows import training_features
 from rag.checkpoints import latest_checkpoint
@@ -85,9 +87,10 @@ def finished(base_model: str, options: ReaderTrainSettings, out: Path) -> Reader
 def train_reader(
     base_model: str, options: ReaderTrainSettings, out: Path, device: str = "cpu", on_step: Callable[[int, int], None] | None = None
 ) -> ReaderTrainResult:
-    """Train from `base_model` (a folder or name transformers loads) into `out/model`, resuming a
-    run that was stopped in `out`; returns what happened. A run that already reached `max_steps`
-    from the same base is not trained again (so `make reader` can be re-run stage by stage)."""
+    """Train from `base_model` (a folder or name transformers loads, or an exported reader) into
+    `out/model`, resuming a run that was stopped in `out`; returns what happened. A run that
+    already reached `max_steps` from the same base is not trained again (so `make reader` can be
+    re-run stage by stage)."""
     done = finished(base_model, options, out)
     if done is not None:
         log.info("the reader in %s is already trained (%d steps from %s); remove the folder to train it again", out, done.steps, base_model)
@@ -98,13 +101,16 @@ def train_reader(
 
     started = time.perf_counter()
     torch.manual_seed(options.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    source = base_model
+    if (Path(base_model) / MANIFEST).is_file():  # an exported int8 reader: go on from its weights read back as floats
+        source = str(float_reader(Path(base_model), out / "base"))
+    tokenizer = AutoTokenizer.from_pretrained(source)
     examples, counts = load_examples(options)
     features = training_features(tokenizer, examples, options.max_length, options.stride)
     features["length"] = [len(ids) for ids in features["input_ids"]]
     dataset = Dataset.from_dict(features)
     del features, examples  # Python lists of word pieces: several GB on the whole of SQuAD, now held in Arrow
-    model = AutoModelForQuestionAnswering.from_pretrained(base_model)
+    model = AutoModelForQuestionAnswering.from_pretrained(source)
     if options.freeze_embeddings:  # the word-piece table is half the weights and needs no new knowledge for spans
         model.get_input_embeddings().weight.requires_grad_(False)
     args = TrainingArguments(
