@@ -272,7 +272,8 @@ def term_share(tokenizer: Tokenizer, idf: Callable[[list[str]], np.ndarray], que
     much of what the query asks about, rare terms counting most, a text mentions."""
     terms = list(dict.fromkeys(tokenizer(query)))
     weights = dict(zip(terms, idf(terms).tolist(), strict=True))
-    total = sum(weights.values())
+    total = math.fsum(weights.values())
     if not terms or total <= 0:
         return np.zeros(len(texts))
-    return np.array([sum(weights[t] for t in set(tokenizer(text)) if t in weights) / total for text in texts])
+    # fsum: exactly rounded whatever the order, and a set's order changes with each process's string hashes
+    return np.array([math.fsum(weights[t] for t in set(tokenizer(text)) if t in weights) / total for text in texts])
