@@ -96,10 +96,8 @@ def with_passage_name(example: QAExample, rng: random.Random) -> QAExample | Non
     if not present:
         return None
     answer_sentences = [(a, b) for a, b in split_sentences(context) if any(a <= start < b for _, start in example.answers)]
-    question = example.question.lower()
-    others = {
-        m.group(0) for m in _INNER_NAME.finditer(context) if m.group(0).lower() not in question and not any(a <= m.start() < b for a, b in answer_sentences)
-    }
+    asked = example.question.lower()
+    others = {m.group(0) for m in _INNER_NAME.finditer(context) if m.group(0).lower() not in asked and not any(a <= m.start() < b for a, b in answer_sentences)}
     old = rng.choice(present)
     others = sorted(o for o in others if not _same_name(o, old) and not any(o.lower() in n.lower() or n.lower() in o.lower() for n in present))
     if not others:
