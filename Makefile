@@ -97,8 +97,8 @@ eval-reader: setup
 	$(BIN)/rag eval reader $(SQUAD2)/dev-v2.0-a.json --out runs/eval-reader
 	$(BIN)/rag eval qa $(SQUAD2) --tradeoff --out runs/eval-squad2
 
-# Train the shipped reader again from the shared SQuAD training data in its four stages
-# (reader_train settings, then models/reader-stage2.toml to reader-stage4.toml: 700-900 steps
+# Train the shipped reader again from the shared SQuAD training data in its five stages
+# (reader_train settings, then models/reader-stage2.toml to reader-stage5.toml: 700-900 steps
 # each, about 0.7-1.7 hours each on these 2 cores, minutes on a GPU; run it again after a stop to
 # resume), then export it to models/reader with its threshold chosen on squad2-dev-a.
 reader: setup
@@ -106,7 +106,8 @@ reader: setup
 	$(BIN)/rag train-reader --out runs/reader
 	$(BIN)/rag --config models/reader-stage2.toml train-reader --out runs/reader-2
 	$(BIN)/rag --config models/reader-stage3.toml train-reader --out runs/reader-3
-	$(BIN)/rag --config models/reader-stage4.toml train-reader --out runs/reader-4 --export models/reader --calibrate $(SQUAD2)/dev-v2.0-a.json
+	$(BIN)/rag --config models/reader-stage4.toml train-reader --out runs/reader-4
+	$(BIN)/rag --config models/reader-stage5.toml train-reader --out runs/reader-5 --export models/reader --calibrate $(SQUAD2)/dev-v2.0-a.json
 
 # The README's screenshots (docs/first-screen.png, ui-ask.png, evaluation-report.png) from the real app
 # on the samples, in Debian's chromium.

@@ -175,9 +175,14 @@ def test_real_unanswerable_questions_can_weigh_more_in_the_mix(tmp_path: Path):
 
 def test_the_shipped_readers_stage_recipes_are_valid_settings():
     recipes = sorted((Path(__file__).parents[2] / "models").glob("reader-stage*.toml"))
-    assert [r.name for r in recipes] == ["reader-stage2.toml", "reader-stage3.toml", "reader-stage4.toml"]
+    assert [r.name for r in recipes] == ["reader-stage2.toml", "reader-stage3.toml", "reader-stage4.toml", "reader-stage5.toml"]
     stages = [Settings.load(r).reader_train for r in recipes]
-    assert [s.base_model for s in stages] == ["runs/reader/model", "runs/reader-2/model", "runs/reader-3/model"]  # each from the one before (make reader)
+    assert [s.base_model for s in stages] == [
+        "runs/reader/model",
+        "runs/reader-2/model",
+        "runs/reader-3/model",
+        "runs/reader-4/model",
+    ]  # each from the one before (make reader)
     assert set(stages[1].negative_kinds) == set(KINDS) - {"inner"}  # the within-passage swap came after stage 3
     assert set(stages[2].negative_kinds) == set(KINDS) and stages[2].unanswerable_repeats > 1
 
