@@ -1,6 +1,8 @@
 """The answerability evidence: a question whose rare terms the passages hold scores high, one about
 an absent topic scores low, and no hits is no evidence."""
 
+from pathlib import Path
+
 from rag.answering.answerable import Evidence, weigh
 from rag.config import BM25Settings
 from rag.search.hit import Hit
@@ -49,13 +51,20 @@ def test_coverage_is_the_same_whatever_the_process_hashes_strings_as():
     import sys
 
     script = (
-        "from rag.config import BM25Settings; from rag.storage.sparse import SparseIndex; import sys; sys.path.insert(0, 'tests/rag');"
+        f"from rag.config import BM25Settings; from rag.storage.sparse import SparseIndex; import sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
         "from test_answerable import TEXTS;"
         "s = SparseIndex.build(enumerate(TEXTS), BM25Settings());"
         "print(repr(float(s.term_share('the river delta meets the sea in Romania', TEXTS[3:])[0])))"
     )
     seen = {
-        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=Path(__file__).parents[2],
+        ).stdout.strip()
         for seed in ("0", "1", "2", "3")
     }
     assert seen == {"1.0"}

@@ -2,8 +2,8 @@
 it (`reader_train.base_model` naming an exported reader folder): each int8 weight becomes
 (q - zero point) x scale, and layers are matched by their order in the graph, which follows the
 model's own (names are not kept: the exporter shares one among equal constants). The shipped
-reader's fourth stage started so from the third, whose float checkpoint was lost: on 300 dev
-questions the float copy scored F1 44.3 against the int8 graph's 44.0."""
+reader's fourth and fifth stages started so from the one before (the third's float checkpoint was
+lost): on 300 dev questions the third's float copy scored F1 44.3 against its int8 graph's 44.0."""
 
 from __future__ import annotations
 
