@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from rag.config import EmbeddingSettings
@@ -53,7 +54,10 @@ def test_int8_vectors_agree_with_fp32(tmp_path: Path):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     for i in (1, 7, 30):
         np.testing.assert_allclose(int8.encode_query(texts[i])[0], vectors[i], atol=1e-6)
-    assert next(tmp_path.rglob(graph_name("int8"))).stat().st_size < 0.8 * next(tmp_path.rglob(graph_name("fp32"))).stat().st_size
+    graph = next(tmp_path.rglob(graph_name("int8")))
+    assert graph.stat().st_size < 0.8 * next(tmp_path.rglob(graph_name("fp32"))).stat().st_size
+    operators = {node.op_type for node in onnx.load(str(graph)).graph.node}
+    assert {"MatMulInteger", "QAttention"} <= operators  # the fused attention's projection in int8 too, not only the MatMuls
 
 
 def test_a_kept_encoder_serves_without_importing_torch(tmp_path: Path):
