@@ -9,7 +9,8 @@ chunks/s, sorted by tokens 32-35, same graph). int8 runs one text at a time: its
 quantized with one scale per run, so in a batch a text's vector moved with its neighbours (by
 up to 0.025), and an index built in increments no longer ranked like one built at once; alone,
 a text always gets the same vector, with no padding at all, at nearly the same rate (AVX2: 27
-against 25 chunks/s side by side; AVX-512 VNNI: 44 against 47 in batches of 2,048 word pieces).
+against 25 chunks/s side by side; AVX-512 VNNI, MatMuls in int8: 44 against 47 in batches of
+2,048 word pieces).
 
 Each graph is checked once against PyTorch on probe sentences (fp32: within 1e-4; int8: cosine
 0.98 or more); its own vectors are kept beside it, so later loads (`open_cached`) check against
