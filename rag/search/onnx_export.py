@@ -103,11 +103,11 @@ def _fuse(source: Path, target: Path, config) -> bool:
         return False
 
 
-def quantize_int8(source: Path, target: Path, op_types: list[str] | None = ("MatMul", "Attention")) -> None:
+def quantize_int8(source: Path, target: Path, op_types: tuple[str, ...] | None) -> None:
     """Dynamic int8 quantization of the weights of `op_types` (None: every operator ONNX Runtime
-    quantizes), signed and per channel, atomically. The embedder's fused graph: MatMul and the
-    fused Attention (its query/key/value projection), the word-embedding table left in fp32; the
-    reader's unfused one: all (rag/answering/reader/export.py)."""
+    quantizes), signed and per channel, atomically. The embedder's fused graph: the operators of
+    `INT8_OPERATORS` in turn (rag/search/onnx_encoder.py), the word-embedding table left in fp32;
+    the reader's unfused one: all (rag/answering/reader/export.py)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
