@@ -54,18 +54,18 @@ def blocks(text: str) -> list[tuple[bool, int, int]]:
     return out
 
 
-def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: int) -> list[tuple[str, str | None]]:
+def row_groups(table: str, count_tokens: Callable[[str], int], chunk_tokens: int) -> list[tuple[str, str | None]]:
     """A table cut between rows into pieces of at most `chunk_tokens` (a row longer than that is
     a piece alone): a row is never split, so a cell stays beside the cells of its row. Each piece
     after the first comes with the table's header row as its context (searched with it), and
     the header's tokens count against the budget."""
     rows = table.splitlines()
     header = rows[0] if len(rows) > 1 and TABLE_SEPARATOR_RE.match(rows[1]) else None
-    header_size = len(count_tokens(header)) if header else 0
+    header_size = count_tokens(header) if header else 0
     groups: list[list[str]] = [[]]
     used = 0
     for row in rows:
-        size = len(count_tokens(row))
+        size = count_tokens(row)
         if groups[-1] and used + size > chunk_tokens:
             groups.append([])
             used = header_size
@@ -77,10 +77,11 @@ def row_groups(table: str, count_tokens: Callable[[str], list], chunk_tokens: in
 class Chunker:
     """Splits a document page by page into sentence-aware chunks of at most `chunk_tokens`."""
 
-    def __init__(self, count_tokens: Callable[[str], list], chunk_tokens: int, overlap_tokens: int) -> None:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap_tokens: int) -> None:
         if overlap_tokens >= chunk_tokens:
             raise ValueError(f"chunking.overlap_tokens ({overlap_tokens}) must be below chunk_tokens ({chunk_tokens})")
-        self.splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=count_tokens)
+        # the splitter takes the len() of what its tokenizer returns: a range is that count, unbuilt
+        self.splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=lambda text: range(count_tokens(text)))
         self.count_tokens, self.chunk_tokens = count_tokens, chunk_tokens
 
     def pieces(self, text: str) -> list[tuple[str, str | None]]:

@@ -108,17 +108,27 @@ class Embedder:
                 self._model = _sentence_transformer(self.model_name, self.device)
             return self._model
 
-    def count_tokens_fn(self) -> Callable[[str], list]:
-        """A function giving the word pieces of a text, without special tokens (for chunk sizing)."""
+    def count_tokens_fn(self) -> Callable[[str], int]:
+        """A function counting the word pieces of a text, without special tokens (chunk sizing)."""
         if self._onnx is not None:
-            return self._onnx.word_pieces
+            return self._onnx.count_word_pieces
         tok, lock = self.model.tokenizer, self._lock
+        if hasattr(tok, "backend_tokenizer"):
+            from rag.search.tokenizer import WordPieceCounter, load_tokenizer
 
-        def count(text: str) -> list:
+            counter = WordPieceCounter(load_tokenizer(Path(model_path(self.model_name)), tok))
+
+            def count(text: str) -> int:
+                with lock:
+                    return counter(text)
+
+            return count
+
+        def count_slow(text: str) -> int:
             with lock:
-                return tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+                return len(tok(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
-        return count
+        return count_slow
 
     @property
     def backend(self) -> str:

@@ -33,3 +33,36 @@ def pad_id(tokenizer) -> int:
         if found is not None:
             return int(found)
     return 0
+
+
+# Characters str.split() splits on that BERT's normalizer deletes as control characters, joining
+# the words beside them: a text holding one is counted whole.
+_JOINING = frozenset("\x1c\x1d\x1e\x1f")
+CACHED_WORDS = 200_000  # about 20 MB of counts; the cache starts over when full
+
+
+class WordPieceCounter:
+    """How many word pieces a text is, without special tokens (chunk sizing). Where the tokenizer
+    is BERT's (its normalizer and pre-tokenizer never join across whitespace), a text's count is
+    the sum of its whitespace-separated words' counts, each computed once: chunking SciFact
+    called the tokenizer 52,929 times for 5.9 s of a reading process's 14 s. Other tokenizers
+    count the whole text. Not thread-safe: give each thread its own, or hold a lock."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        by_word = type(tokenizer.normalizer).__name__ == "BertNormalizer" and type(tokenizer.pre_tokenizer).__name__ == "BertPreTokenizer"
+        self._words: dict[str, int] | None = {} if by_word else None
+
+    def __call__(self, text: str) -> int:
+        words = self._words
+        if words is None or not _JOINING.isdisjoint(text):
+            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        total = 0
+        for word in text.split():
+            n = words.get(word)
+            if n is None:
+                if len(words) >= CACHED_WORDS:
+                    words.clear()
+                n = words[word] = len(self._tokenizer.encode(word, add_special_tokens=False).ids)
+            total += n
+        return total
