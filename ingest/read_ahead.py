@@ -26,6 +26,10 @@ from rag.storage.store import FileRecord
 
 log = logging.getLogger("ingest")
 AHEAD = 16  # files in flight: enough to keep the worker busy across a batch, few enough to bound memory
+# Small files go to the reading process together: one round trip per file cost SciFact's 5,183
+# abstracts about 0.7 ms each in waiting (3.5 s of a 134 s ingest).
+GROUP_FILES = 8
+GROUP_BYTES = 256 * 1024
 PARENT_CHECK_S = 1.0
 
 
@@ -48,14 +52,29 @@ def chunker_for(model_folder: str, chunk_tokens: int, overlap_tokens: int):
     """One Chunker per process and model, counting word pieces with the model's own tokenizer
     (the `tokenizers` library: no PyTorch or transformers in a reading process)."""
     from ingest.chunking import Chunker
-    from rag.search.tokenizer import load_tokenizer
+    from rag.search.tokenizer import WordPieceCounter, load_tokenizer
 
-    tokenizer = load_tokenizer(Path(model_folder))
-    return Chunker(lambda text: tokenizer.encode(text, add_special_tokens=False).ids, chunk_tokens, overlap_tokens)
+    return Chunker(WordPieceCounter(load_tokenizer(Path(model_folder))), chunk_tokens, overlap_tokens)
 
 
-def _prepare(f: SourceFile, old: FileRecord | None, options: ReadOptions, model_folder: str, chunk_tokens: int, overlap_tokens: int) -> Prepared:
-    return prepare(f, old, options, lambda: chunker_for(model_folder, chunk_tokens, overlap_tokens))
+def _prepare(
+    group: list[tuple[SourceFile, FileRecord | None]], options: ReadOptions, model_folder: str, chunk_tokens: int, overlap_tokens: int
+) -> list[Prepared]:
+    return [prepare(f, old, options, lambda: chunker_for(model_folder, chunk_tokens, overlap_tokens)) for f, old in group]
+
+
+def groups(files: list[SourceFile]) -> Iterator[list[SourceFile]]:
+    """`files` in order, cut into runs of at most GROUP_FILES and GROUP_BYTES (a larger file alone)."""
+    group: list[SourceFile] = []
+    size = 0
+    for f in files:
+        if group and (len(group) == GROUP_FILES or size + f.size > GROUP_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(f)
+        size += f.size
+    if group:
+        yield group
 
 
 class ReadAhead:
@@ -74,39 +93,45 @@ class ReadAhead:
     def prepared(
         self, files: list[SourceFile], known: dict[str, FileRecord], in_process: Callable[[SourceFile], Prepared], on_wait: Callable[[SourceFile], None]
     ) -> Iterator[Prepared]:
-        """Each file prepared, in order, with up to AHEAD in flight; `on_wait(f)` as the pipeline
-        starts waiting for `f` (the others stay queued in the status, so a long queue never looks
-        stalled). Should the pool break (a reader crashed the process), the rest is prepared by
-        `in_process`, as without a pool."""
-        queue: deque[tuple[SourceFile, Future | None]] = deque()
-        pending = iter(files)
+        """Each file prepared, in order, with up to AHEAD in flight (in `groups`); `on_wait(f)` as
+        the pipeline starts waiting for `f` (the others stay queued in the status, so a long queue
+        never looks stalled). Should the pool break (a reader crashed the process), the rest is
+        prepared by `in_process`, as without a pool."""
+        queue: deque[tuple[list[SourceFile], Future | None]] = deque()
+        pending = groups(files)
+        in_flight = 0
         broken = False
 
-        def submit() -> None:
-            nonlocal broken
-            f = next(pending, None)
-            if f is None:
-                return
+        def submit() -> bool:
+            nonlocal broken, in_flight
+            group = next(pending, None)
+            if group is None:
+                return False
             future = None
             if not broken:
                 try:
-                    future = self._pool.submit(_prepare, f, known.get(f.rel), *self._args)
+                    future = self._pool.submit(_prepare, [(f, known.get(f.rel)) for f in group], *self._args)
                 except (BrokenProcessPool, RuntimeError):
                     broken = True
-            queue.append((f, future))
+            queue.append((group, future))
+            in_flight += len(group)
+            return True
 
-        for _ in range(AHEAD):
-            submit()
+        while in_flight < AHEAD and submit():
+            pass
         while queue:
-            f, future = queue.popleft()
-            result = None
+            group, future = queue.popleft()
+            results: list[Prepared] | None = None
             if future is not None:
-                on_wait(f)
+                on_wait(group[0])
                 try:
-                    result = future.result()
+                    results = future.result()
                 except BrokenProcessPool as exc:
                     if not broken:
                         log.warning("the reading process died (%s); reading the rest in this process", exc)
                     broken = True
-            yield result if result is not None else in_process(f)
-            submit()
+            for n, f in enumerate(group):
+                yield results[n] if results is not None else in_process(f)
+            in_flight -= len(group)
+            while in_flight < AHEAD and submit():
+                pass

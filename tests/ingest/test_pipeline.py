@@ -10,7 +10,8 @@ import pytest
 
 import ingest.pipeline as pipeline
 from ingest.pipeline import Ingestor, UsageError
-from ingest.scan import ignore_patterns, is_ignored, leave_out
+from ingest.read_ahead import GROUP_BYTES, GROUP_FILES, groups
+from ingest.scan import SourceFile, ignore_patterns, is_ignored, leave_out
 from ingest.status import read_status
 from rag.config import Settings
 from rag.search.embedding import Embedder
@@ -266,3 +267,13 @@ def test_reading_beside_embedding_gives_the_same_index(settings, embedder, corpu
         states = {path: entry["stage"] for path, entry in read_status(other.index_dir, 120)["files"].items()}
         assert set(states.values()) == {"done", "failed"} and states["broken.pdf"] == "failed"
     assert chunks[1] == chunks[0]
+
+
+def test_small_files_go_to_the_reading_process_in_groups(tmp_path: Path):
+    """In order, at most GROUP_FILES and GROUP_BYTES a group, a file larger than that alone."""
+    sizes = [10] * (GROUP_FILES + 3) + [GROUP_BYTES + 1] + [GROUP_BYTES // 2] * 3
+    files = [SourceFile(tmp_path / f"{i:02d}.txt", f"{i:02d}.txt", size, 0) for i, size in enumerate(sizes)]
+    cut = list(groups(files))
+    assert [f for g in cut for f in g] == files
+    assert [len(g) for g in cut] == [GROUP_FILES, 3, 1, 2, 1]
+    assert all(len(g) == 1 or sum(f.size for f in g) <= GROUP_BYTES for g in cut)
