@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,8 @@ from rag.storage.store import FileRecord
 from rag.storage.tuned import prune_tuned
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ingest.milvus_sink import MilvusSink
 
 log = logging.getLogger("ingest")
@@ -229,18 +233,21 @@ class Ingestor:
             progress.close()
             return touched
         pending: list[Prepared] = []
+        in_flight: Batch | None = None
         touched = 0
         with ExitStack() as stack:
             prepared, beside = self._prepared(candidates, known, board, stack)
+            embedding = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="embed"))
             for p in prepared:
                 if self.settle(p, store, report, board, progress):
                     touched += p.unchanged
                     continue
                 pending.append(p)
                 if sum(len(p.chunks) for p in pending) >= (FLUSH_BESIDE if beside else max(8 * self.embedder().batch_size, 512)):
-                    self._flush(pending, store, report, progress, board)
+                    in_flight = self._flush(pending, in_flight, embedding, store, report, progress, board)
                     pending = []
-            self._flush(pending, store, report, progress, board)
+            in_flight = self._flush(pending, in_flight, embedding, store, report, progress, board)
+            self._flush([], in_flight, embedding, store, report, progress, board)
         progress.close()
         return touched
 
@@ -283,16 +290,30 @@ class Ingestor:
         progress.advance(files=1)
         return True
 
-    def _flush(self, pending: list[Prepared], store: SnapshotWriter | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
-        """Embed the pending files' chunks in one call and write the files to the store."""
+    def _flush(
+        self,
+        pending: list[Prepared],
+        behind: Batch | None,
+        embedding: Executor,
+        store: SnapshotWriter | MilvusSink,
+        report: IngestReport,
+        progress: Progress,
+        board: StatusBoard,
+    ) -> Batch | None:
+        """Start embedding the pending files' chunks on the `embedding` thread, then store the
+        batch `behind` it once its vectors are ready; returns the batch now in flight. Storing and
+        reading the next files run while the model embeds (the store stays on this thread): in
+        turn, they left the two cores idle for 8% of a 1,500-file ingest."""
+        ahead = None
         if pending:
             for p in pending:
                 board.file(p.file.rel, "embedding")
-            embedder = self.embedder()
-            started = time.perf_counter()
-            vectors = embedder.encode([c.indexed_text for p in pending for c in p.chunks])
-            report.embed_seconds += time.perf_counter() - started
-            self.write(pending, vectors, store, report, progress, board)
+            ahead = Batch(pending, embedding.submit(_timed, self.embedder().encode, [c.indexed_text for p in pending for c in p.chunks]))
+        if behind is not None:
+            vectors, seconds = behind.vectors.result()
+            report.embed_seconds += seconds
+            self.write(behind.files, vectors, store, report, progress, board)
+        return ahead
 
     def write(self, pending: list[Prepared], vectors, store: SnapshotWriter | MilvusSink, report: IngestReport, progress: Progress, board: StatusBoard) -> None:
         """Store the pending files with their chunks' vectors (in order), in one transaction."""
@@ -310,6 +331,20 @@ class Ingestor:
                     report.added += 1
         report.chunks_embedded += at
         progress.advance(files=len(pending), chunks=at)
+
+
+@dataclass
+class Batch:
+    """Files whose chunks are being embedded, and the (vectors, seconds) to come."""
+
+    files: list[Prepared]
+    vectors: Future
+
+
+def _timed(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    vectors = encode(texts)
+    return vectors, time.perf_counter() - started
 
 
 def _stage(name: str) -> dict[str, str]:

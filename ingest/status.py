@@ -1,7 +1,9 @@
 """Each file's stage while an ingest runs, in INDEX/status.json, for `rag status`, the API and the
 Collection page (another process may be asking). Written whole and renamed into place, so a
 reader never sees half a file, and at most every `every_s` (stage changes of the whole ingest at
-once), so thousands of small files do not turn into thousands of writes.
+once), so thousands of small files do not turn into thousands of writes; and no more often than
+keeps writing under 0.5% of the time (SciFact's 5,183-file board took 7.5 ms a write, 2.2 s of
+a 145 s ingest at every 0.5 s).
 
 Stages of a file: queued, reading (ocr for an image), chunking, embedding, done, failed (with
 the reason); removed; skipped (by .ragignore). Files the ingest found unchanged are counted,
@@ -16,6 +18,7 @@ from pathlib import Path
 
 STATUS_FILE = "status.json"
 WORKING = ("reading", "ocr", "chunking", "embedding")  # a file in one of these is being worked on
+GAP_PER_WRITE_S = 200  # seconds between writes for each second a write took: writing stays under 0.5%
 
 
 class StatusBoard:
@@ -26,6 +29,7 @@ class StatusBoard:
         self.every_s = every_s
         self.state: dict = {}
         self._written = 0.0
+        self._gap = every_s
 
     def begin(self, source: Path) -> None:
         now = time.time()
@@ -60,7 +64,7 @@ class StatusBoard:
 
     def _write(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._written < self.every_s:
+        if not force and now - self._written < self._gap:
             return
         self._written = now
         self.state["updated"] = time.time()
@@ -68,6 +72,7 @@ class StatusBoard:
         tmp = self.path.with_suffix(".json.tmp")  # one writer (the write lock); a kill's leftover is replaced next time
         tmp.write_text(json.dumps(self.state), encoding="utf-8")
         os.replace(tmp, self.path)
+        self._gap = max(self.every_s, GAP_PER_WRITE_S * (time.monotonic() - now))
 
 
 ORDER = ("failed", "reading", "ocr", "chunking", "embedding", "queued", "skipped", "removed", "done")

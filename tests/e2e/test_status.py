@@ -64,3 +64,27 @@ def test_rag_status_follows_a_real_ingest(tmp_path: Path):
     final = subprocess.run([sys.executable, "-m", "app.cli", "status", "--index", str(index)], capture_output=True, text=True, timeout=60)
     assert final.returncode == 0 and "last ingest done" in final.stdout and "5 done" in final.stdout, final.stdout
     assert os.path.exists(index / "status.json")
+
+
+def test_a_board_slow_to_write_is_written_less_often(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A write that took 10 ms is followed by 2 s without one, where `every_s` alone allows 0.5 s:
+    writing stays a small share of the ingest. Stage changes are still written at once."""
+    clock = [0.0]
+
+    def monotonic() -> float:  # every reading of the clock finds it 10 ms later
+        clock[0] += 0.01
+        return clock[0]
+
+    writes = []
+    replace = os.replace
+    monkeypatch.setattr("ingest.status.time.monotonic", monotonic)
+    monkeypatch.setattr("ingest.status.os.replace", lambda a, b: (writes.append(clock[0]), replace(a, b)))
+    board = StatusBoard(tmp_path, every_s=0.5)
+    board.begin(tmp_path)
+    board.scanned(["a.md"], unchanged=0, removed=[], ignored=[], failed={})
+    for _ in range(1000):  # 10 s by the clock
+        board.file("a.md", "reading")
+    assert 4 <= len(writes) - 2 <= 6  # every 0.5 s would have been about 20
+    assert all(b - a > 1.99 for a, b in zip(writes[1:], writes[2:]))
+    board.stage("indexing")
+    assert len(writes) - 2 <= 7 and read_status(tmp_path, 120)["stage"] == "indexing"

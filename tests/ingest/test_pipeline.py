@@ -1,6 +1,7 @@
 """The ingest pipeline on real folders with the real bundled model: incremental updates,
 bad input in a batch, settings mismatches, and the index it publishes."""
 
+import dataclasses
 import os
 import random
 from pathlib import Path
@@ -277,3 +278,26 @@ def test_small_files_go_to_the_reading_process_in_groups(tmp_path: Path):
     assert [f for g in cut for f in g] == files
     assert [len(g) for g in cut] == [GROUP_FILES, 3, 1, 2, 1]
     assert all(len(g) == 1 or sum(f.size for f in g) <= GROUP_BYTES for g in cut)
+
+
+def test_an_embedding_that_fails_behind_the_reading_fails_the_ingest_and_keeps_the_index(settings, embedder, corpus, monkeypatch):
+    """Embedding runs on its own thread while the next files are read and the last batch stored:
+    its error still ends the ingest, and the live snapshot stays the one before."""
+    first = ingest(settings, embedder, corpus)
+    for i in range(pipeline.READ_AHEAD_FROM + 4):
+        (corpus / f"extra-{i:02d}.txt").write_text(" ".join(f"Note {i} line {j} measures sample {i * j}." for j in range(60)))
+    monkeypatch.setattr(pipeline, "FLUSH_BESIDE", 8)  # several batches
+    calls = []
+
+    def encode(texts):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise MemoryError("the embedder ran out of memory")
+        return embedder.encode(texts)
+
+    failing = dataclasses.replace(embedder)
+    monkeypatch.setattr(failing, "encode", encode)
+    with pytest.raises(MemoryError, match="ran out of memory"):
+        ingest(settings, failing, corpus)
+    assert live_snapshot(settings.index_dir).name == first.snapshot
+    assert len(open_index(settings, embedder).store.files()) == 5
