@@ -35,9 +35,10 @@ def pad_id(tokenizer) -> int:
     return 0
 
 
-# Characters str.split() splits on that BERT's normalizer deletes as control characters, joining
-# the words beside them: a text holding one is counted whole.
-_JOINING = frozenset("\x1c\x1d\x1e\x1f")
+# The characters str.split() splits on that BERT's normalizer deletes as control characters
+# (category Cc, but for tab and line ends), joining the words beside them: vertical tab, form
+# feed (PDF text has them), the four separators and NEL. A text holding one is counted whole.
+_JOINING = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85")
 CACHED_WORDS = 200_000  # about 20 MB of counts; the cache starts over when full
 
 

@@ -1,6 +1,7 @@
 """The word-piece counter that sizes chunks: word by word with a cache for BERT's tokenizer, and
 always the count the tokenizer itself gives for the whole text."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,15 @@ def test_counts_equal_the_tokenizers_own(minilm):
     assert counter._words is not None  # MiniLM's tokenizer is BERT's: counted word by word
     for text in TEXTS + TEXTS:  # the second pass is served from the cache
         assert counter(text) == len(minilm.encode(text, add_special_tokens=False).ids), text
+
+
+def test_words_are_cut_where_the_tokenizer_cuts_them(minilm):
+    """Every character str.split() takes for whitespace, between two words: BERT's normalizer
+    turns most into a space and deletes the control characters among them (form feed, NEL)."""
+    counter = WordPieceCounter(minilm)
+    for space in (chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace()):
+        text = f"abc{space}def{space} ghi"
+        assert counter(text) == len(minilm.encode(text, add_special_tokens=False).ids), hex(ord(space))
 
 
 def test_other_tokenizers_are_counted_whole():
