@@ -47,7 +47,12 @@ class EmbeddingSettings(Section):
         validation_alias=AliasChoices("backend", "query_backend"),
         description="on the CPU: ONNX Runtime for queries and batches when it can serve the model; torch to turn it off",
     )
-    threads: int = Field(2, ge=1, validation_alias=AliasChoices("threads", "query_threads"), description="ONNX Runtime threads")
+    threads: int = Field(
+        2,
+        ge=1,
+        validation_alias=AliasChoices("threads", "query_threads"),
+        description="ONNX Runtime threads for a query; int8 batches run this many texts at once, one thread each",
+    )
     batch_tokens: int = Field(
         2048, ge=64, description="ONNX fp32 batches: chunks sorted by length, this many padded word pieces at most (int8 embeds one at a time)"
     )
