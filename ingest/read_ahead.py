@@ -102,23 +102,20 @@ class ReadAhead:
         in_flight = 0
         broken = False
 
-        def submit() -> bool:
+        def fill() -> None:
+            """Hand groups to the pool until AHEAD files are in flight (or none are left)."""
             nonlocal broken, in_flight
-            group = next(pending, None)
-            if group is None:
-                return False
-            future = None
-            if not broken:
-                try:
-                    future = self._pool.submit(_prepare, [(f, known.get(f.rel)) for f in group], *self._args)
-                except (BrokenProcessPool, RuntimeError):
-                    broken = True
-            queue.append((group, future))
-            in_flight += len(group)
-            return True
+            while in_flight < AHEAD and (group := next(pending, None)) is not None:
+                future = None
+                if not broken:
+                    try:
+                        future = self._pool.submit(_prepare, [(f, known.get(f.rel)) for f in group], *self._args)
+                    except (BrokenProcessPool, RuntimeError):
+                        broken = True
+                queue.append((group, future))
+                in_flight += len(group)
 
-        while in_flight < AHEAD and submit():
-            pass
+        fill()
         while queue:
             group, future = queue.popleft()
             results: list[Prepared] | None = None
@@ -133,5 +130,4 @@ class ReadAhead:
             for n, f in enumerate(group):
                 yield results[n] if results is not None else in_process(f)
             in_flight -= len(group)
-            while in_flight < AHEAD and submit():
-                pass
+            fill()
