@@ -81,7 +81,7 @@ def torch_logits(model_dir: Path, inputs: dict[str, np.ndarray]) -> tuple[np.nda
     return out.start_logits.numpy(), out.end_logits.numpy()
 
 
-def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, calibration: tuple[float, float]) -> dict:
+def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, calibration: tuple[float, float], titles: bool) -> dict:
     """reader.json, with the sha256 of model.onnx that loading checks."""
     manifest = {
         "sha256": sha256_of(dest / ONNX_FILE),
@@ -89,6 +89,7 @@ def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, c
         "stride": stride,
         "threshold": round(float(threshold), 4),
         "calibration": [round(float(c), 4) for c in calibration],
+        "titles": titles,
     }
     tmp = dest / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
