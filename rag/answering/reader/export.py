@@ -117,6 +117,7 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
         *([f"| schedule | {train['schedule']} |"] if train.get("schedule") else []),
         f"| file | model.onnx, {figures.get('size_mb')} MB, sha256 {manifest['sha256']} (checked at load) |",
         f"| windows | {manifest['max_length']} word pieces, stride {manifest['stride']} |",
+        *(["| titles | a passage is read under its document's title and a blank line (trained on a share of passages so headed) |"] if manifest.get("titles") else []),
         f"| no-answer threshold | {manifest['threshold']} (the margin that declines 8% of the answerable questions of {figures.get('calibration_file', 'no dev file')}) |",
         f"| confidence | sigmoid({manifest['calibration'][0]} x margin + {manifest['calibration'][1]}), fitted on the same file |",
     ]
