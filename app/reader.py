@@ -88,10 +88,8 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
     dest = final.with_name(final.name + ".new")  # built beside the shipped reader, swapped in whole at the end
     shutil.rmtree(dest, ignore_errors=True)
     onnx_file = export_onnx(model_dir, dest)
-    train = json.loads((work / "train.json").read_text()) if (work / "train.json").is_file() else {}
     windows_cfg = {"max_length": 384, "stride": 128}
-    titles = train.get("title_share", 0) > 0  # trained with titles before passages: read with them
-    manifest = write_manifest(dest, **windows_cfg, threshold=0.0, calibration=(1.0, 0.0), titles=titles)
+    manifest = write_manifest(dest, **windows_cfg, threshold=0.0, calibration=(1.0, 0.0))
     figures: dict = {"size_mb": round(onnx_file.stat().st_size / 2**20, 1)}
     if calibrate is not None:
         examples = load_squad(calibrate)[:max_questions]
@@ -108,9 +106,10 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
             "max_logit_difference": float(max(abs(q_start - f_start).max(), abs(q_end - f_end).max())),
         }
         predictions = predict(reader, examples, on_step=progress_callback("question", "eval"))
-        manifest, dev = calibrated(dest, predictions, windows_cfg, titles)
+        manifest, dev = calibrated(dest, predictions, windows_cfg)
         figures.update(dev, calibration_file=str(calibrate))
     (dest / "export.json").write_text(json.dumps(figures, indent=2) + "\n")
+    train = json.loads((work / "train.json").read_text()) if (work / "train.json").is_file() else {}
     write_card(dest, train, figures, manifest)
     old = final.with_name(final.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -124,14 +123,14 @@ def export_reader(work: Path, dest: Path, settings, calibrate: Path | None, max_
 ANSWERABLE_DECLINED = 0.08  # the share of answerable questions the shipped threshold may decline (the product's target)
 
 
-def calibrated(dest: Path, predictions, windows_cfg: dict, titles: bool) -> tuple[dict, dict]:
+def calibrated(dest: Path, predictions, windows_cfg: dict) -> tuple[dict, dict]:
     """(the manifest written with the threshold and confidence chosen on `predictions`, the dev
     figures at that threshold and at the best-F1 one)."""
     from eval.reader import answerable_threshold, best_threshold, fit_confidence, squad2_report
     from rag.answering.reader.export import write_manifest
 
     threshold = answerable_threshold(predictions, ANSWERABLE_DECLINED)
-    manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions), titles=titles)
+    manifest = write_manifest(dest, **windows_cfg, threshold=threshold, calibration=fit_confidence(predictions))
     best = best_threshold(predictions)
     answering = squad2_report(predictions, -math.inf)
     figures = {

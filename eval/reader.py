@@ -37,12 +37,11 @@ def scores_of(prediction: str, golds: Sequence[str]) -> tuple[float, float]:
 
 
 def predict(reader: Reader, examples: Sequence[QAExample], on_step: Callable[[int, int], None] | None = None) -> list[ReaderPrediction]:
-    """The reader's best span and margin for each question over its own paragraph (headed by its
-    article's title for a reader trained so, as a document's first chunk would be)."""
+    """The reader's best span and margin for each question over its own paragraph."""
     out = []
     for n, ex in enumerate(examples, start=1):
         started = time.perf_counter()
-        reading = reader.read(ex.question, [ex.context], titles=[ex.title.replace("_", " ")])
+        reading = reader.read(ex.question, [ex.context])
         seconds = time.perf_counter() - started
         text = ex.context[reading.best.start : reading.best.end] if reading.best else ""
         out.append(ReaderPrediction(ex.id, [t for t, _ in ex.answers], text, reading.margin, seconds))

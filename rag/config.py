@@ -270,12 +270,6 @@ class ReaderTrainSettings(Section):
         min_length=1,
         description="how made negatives are made, in turn (rag/answering/reader/mix.py): answer sentence cut, another paragraph, a swapped name, a name swapped for another of the passage, a word turned into its opposite, a changed number, a negation",
     )
-    title_share: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="share of training passages read with their article's title and a blank line before them, as a document's first chunk reads",
-    )
     max_examples: int = Field(0, ge=0, description="answerable questions used; 0: all")
     max_length: int = Field(256, ge=32, description="word pieces per training window (question + passage)")
     stride: int = Field(96, ge=0, description="word pieces shared by consecutive windows of a long passage")

@@ -23,9 +23,7 @@ from rag.storage.sparse import SparseIndex
 @dataclass(frozen=True)
 class Evidence:
     dense: float  # best dense cosine among the hits
-    coverage: (
-        float  # IDF-weighted share of the question's terms in the best of the top passages with their titles (not its asking words: "where" is no evidence)
-    )
+    coverage: float  # IDF-weighted share of the question's terms in the best of the top passages (not its asking words: "where" is no evidence)
 
     @property
     def score(self) -> float:
@@ -38,6 +36,5 @@ def weigh(question: str, hits: Sequence[Hit], sparse: SparseIndex, top: int = 3)
         return Evidence(-1.0, 0.0)
     dense = max((h.scores.get("dense", -1.0) for h in hits), default=-1.0)
     asked = " ".join(w for w in WORD_RE.findall(question) if w.lower() not in QUESTION_WORDS)
-    texts = [f"{h.title}\n{h.indexed_text}" if h.title else h.indexed_text for h in hits[:top]]  # a passage means what it says under its title
-    coverage = float(sparse.term_share(asked, texts).max())
+    coverage = float(sparse.term_share(asked, [h.indexed_text for h in hits[:top]]).max())
     return Evidence(dense, coverage)

@@ -421,7 +421,7 @@ class Engine:
             found = SpanAnswer(found_cell.value, n, found_cell.row)
         else:
             stop_at = self.reader.threshold if self.settings.reader.read_until_answer else None
-            reading = self.reader.read(question, texts, stop_at, [turn.hits[n - 1].title or "" for n in numbers])
+            reading = self.reader.read(question, texts, stop_at)
             found = span_answer(reading, texts, numbers, question) if reading.answers(self.reader.threshold) else None
         turn.timings["read"] = (time.perf_counter() - t0) * 1000.0
         if found is None:

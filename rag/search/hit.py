@@ -22,7 +22,6 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)  # 1-based, per stage
     ocr: bool = False  # its text came from OCR (a scanned page or an image): may hold misread words
     context: str | None = None  # searched with the text, not part of it: the header row of a table cut into pieces
-    title: str | None = None  # its document's title (first heading), read before the passage by a reader trained so
 
     @property
     def indexed_text(self) -> str:

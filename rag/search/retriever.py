@@ -115,5 +115,5 @@ class HybridRetriever:
             r = records[cid]
             scores = {stage: s[cid] for stage, s in stage_scores.items() if cid in s}
             ranks = {stage: rank_of[stage][cid] for stage in scores}
-            hits.append(Hit(cid, r.path, r.text, r.start, r.end, r.page, r.heading, scores[final_stage], scores, ranks, r.ocr, r.context, r.title))
+            hits.append(Hit(cid, r.path, r.text, r.start, r.end, r.page, r.heading, scores[final_stage], scores, ranks, r.ocr, r.context))
         return hits

@@ -99,7 +99,6 @@ class ChunkRecord:
     heading: str | None
     ocr: bool
     context: str | None
-    title: str | None = None  # its file's first heading (in its first 16 chunks): the reader reads a passage under it (None where a backend keeps none)
 
 
 @dataclass(frozen=True)
@@ -306,11 +305,7 @@ class ChunkStore(SnapshotRecords):
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading, c.ocr, c.context, '
-            # the title: the first heading among the file's first 16 chunks (a file's chunks take ids in order), read through the file_id index
-            "(SELECT t.heading FROM chunks t WHERE t.file_id = c.file_id AND t.heading IS NOT NULL "
-            "AND t.id < (SELECT MIN(m.id) FROM chunks m WHERE m.file_id = c.file_id) + 16 ORDER BY t.id LIMIT 1) "
-            f"FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+            f'SELECT c.id, f.path, c.ord, c.text, c.start, c."end", c.page, c.heading, c.ocr, c.context FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})',
             [int(i) for i in ids],
         )
-        return {r[0]: ChunkRecord(*r[:8], bool(r[8]), r[9], r[10]) for r in rows}
+        return {r[0]: ChunkRecord(*r[:-2], bool(r[-2]), r[-1]) for r in rows}

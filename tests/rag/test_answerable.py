@@ -37,15 +37,6 @@ def test_no_hits_is_no_evidence():
     assert weigh("anything", [], sparse) == Evidence(-1.0, 0.0)
 
 
-def test_a_passage_is_weighed_with_its_documents_title():
-    sparse = SparseIndex.build(enumerate(TEXTS), BM25Settings())
-    delta = hit(3, 0.5)
-    bare = weigh("Where does the Danube meet the sea?", [delta], sparse)
-    delta.title = "The Danube"
-    titled = weigh("Where does the Danube meet the sea?", [delta], sparse)
-    assert bare.coverage < 1.0 and titled.coverage == 1.0  # the section never names the river its document is about
-
-
 def test_asking_words_are_no_evidence():
     sparse = SparseIndex.build(enumerate(TEXTS), BM25Settings())
     assert weigh("Where is it?", [hit(3, 0.15)], sparse).coverage == 0.0  # the passage says "where"; nothing was asked about

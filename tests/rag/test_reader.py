@@ -258,38 +258,6 @@ def test_no_span_runs_across_a_blank_line():
     assert passage[best.start : best.end] == "Oxygen" and best.score == 9.0  # the heading alone, or the word alone
 
 
-def test_a_title_is_read_before_its_passage_and_no_span_starts_in_it():
-    from transformers import AutoTokenizer
-
-    from rag.answering.reader.model import head_of
-
-    passage = "Input longer than 256 word pieces is truncated."
-    tok = AutoTokenizer.from_pretrained(MINILM)
-    plain = read_windows(tok, ["How long?"], [passage], max_length=64, stride=8)
-    headed = read_windows(tok, ["How long?"], [passage], max_length=64, stride=8, heads=[head_of("all-MiniLM-L6-v2", passage)])
-    assert "mini" in tok.decode(headed.input_ids[0]) and "mini" not in tok.decode(plain.input_ids[0])  # the model reads the title
-    keep = plain.starts[0] >= 0
-    assert list(headed.starts[0][headed.starts[0] >= 0]) == list(plain.starts[0][keep])  # its offsets are the passage's own
-    assert list(headed.paragraphs[0][headed.starts[0] >= 0]) == list(plain.paragraphs[0][keep])
-    assert head_of("all-MiniLM-L6-v2", "all-MiniLM-L6-v2\n\nThis is a model.") == ""  # a first chunk that starts with it
-    assert head_of("", passage) == "" and head_of("Kessler  orchard", passage) == "Kessler orchard\n\n"
-
-
-def test_a_share_of_training_passages_is_read_under_its_title(tmp_path: Path):
-    from rag.answering.reader.train import load_examples
-
-    file = squad_file(tmp_path / "s.json", articles=4, impossible=True)
-    options = ReaderTrainSettings(train_file=file, unanswerable_file=file, negative_share=0.4, title_share=0.5)
-    mix, _ = load_examples(options)
-    titled = [e for e in mix if e.context.startswith(e.title + "\n\n")]
-    assert 0.25 * len(mix) < len(titled) < 0.75 * len(mix)
-    for e in titled:
-        for text, start in e.answers:
-            assert e.context[start : start + len(text)] == text  # answers moved with the passage
-    none, _ = load_examples(options.model_copy(update={"title_share": 0.0}))
-    assert not any(e.context.startswith(e.title) for e in none)
-
-
 def train_options(tmp_path: Path, **kw) -> ReaderTrainSettings:
     train = squad_file(tmp_path / "train.json", articles=3)
     negatives = squad_file(tmp_path / "neg.json", articles=1, impossible=True)
@@ -333,7 +301,7 @@ def test_a_tiny_reader_learns_exports_to_onnx_that_agrees_and_loads(tmp_path: Pa
     assert np.corrcoef(q[0].ravel(), want[0].ravel())[0, 1] > 0.95  # int8 weights: close, not equal (the real reader's check is in its card)
     assert int8.stat().st_size < onnx_file.stat().st_size
 
-    write_manifest(reader_dir, 64, 16, threshold=0.0, calibration=(1.0, 0.0), titles=False)
+    write_manifest(reader_dir, 64, 16, threshold=0.0, calibration=(1.0, 0.0))
     reader = Reader.load(ReaderSettings(model=str(reader_dir)))
     on_torch = Reader.load(ReaderSettings(model=str(model_dir)))  # a transformers folder: the torch backend
     right = 0
@@ -355,7 +323,7 @@ def test_an_exported_int8_reader_reads_back_as_floats_and_trains_on(tmp_path: Pa
 
     base = tiny_qa_reader(tmp_path / "base", MINILM)
     export_onnx(base, tmp_path / "reader8", quantize=True)
-    write_manifest(tmp_path / "reader8", 64, 16, threshold=0.0, calibration=(1.0, 0.0), titles=False)
+    write_manifest(tmp_path / "reader8", 64, 16, threshold=0.0, calibration=(1.0, 0.0))
     want = AutoModelForQuestionAnswering.from_pretrained(base).state_dict()
     got = AutoModelForQuestionAnswering.from_pretrained(float_reader(tmp_path / "reader8", tmp_path / "float")).state_dict()
     assert set(got) == set(want)

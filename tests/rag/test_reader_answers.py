@@ -50,19 +50,6 @@ def test_the_shipped_reader_answers_with_a_span_and_the_sentence_that_holds_it(s
 
 
 @pytest.mark.slow
-def test_the_reader_is_given_each_passages_document_title(settings, embedder, monkeypatch):
-    """A passage under a section heading is read with its document's title (its first heading),
-    so "the maximum sequence length of all-MiniLM-L6-v2" can match a section that never names it."""
-    engine = Engine.from_settings(settings, load_llm=False, embedder=embedder)
-    given, read = [], engine.reader.read
-    monkeypatch.setattr(engine.reader, "read", lambda q, passages, stop_at=None, titles=None: given.append(titles) or read(q, passages, stop_at, titles))
-    answer = engine.ask("Which town have Etna's lava flows reached?")
-    assert answer.citations[0].path == "volcanoes.md" and given[-1][0] == "Volcanoes"  # the chunk's own heading is "Eruptions"
-    answer = engine.ask("Which apple varieties does the Kessler orchard grow?")
-    assert answer.citations[0].path == "orchard.txt" and given[-1][0] == ""  # a text file has no heading: no title
-
-
-@pytest.mark.slow
 def test_a_table_question_gets_the_cell_of_the_row_and_column_it_names(settings, embedder):
     """The cell, cited with its row as "column: value" pairs; past the gate's word count, which
     finds "end of life" nowhere in a table that says "eol" (it declined these before)."""

@@ -81,7 +81,7 @@ def torch_logits(model_dir: Path, inputs: dict[str, np.ndarray]) -> tuple[np.nda
     return out.start_logits.numpy(), out.end_logits.numpy()
 
 
-def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, calibration: tuple[float, float], titles: bool) -> dict:
+def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, calibration: tuple[float, float]) -> dict:
     """reader.json, with the sha256 of model.onnx that loading checks."""
     manifest = {
         "sha256": sha256_of(dest / ONNX_FILE),
@@ -89,7 +89,6 @@ def write_manifest(dest: Path, max_length: int, stride: int, threshold: float, c
         "stride": stride,
         "threshold": round(float(threshold), 4),
         "calibration": [round(float(c), 4) for c in calibration],
-        "titles": titles,
     }
     tmp = dest / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -117,7 +116,6 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
         *([f"| schedule | {train['schedule']} |"] if train.get("schedule") else []),
         f"| file | model.onnx, {figures.get('size_mb')} MB, sha256 {manifest['sha256']} (checked at load) |",
         f"| windows | {manifest['max_length']} word pieces, stride {manifest['stride']} |",
-        *(["| titles | a passage is read under its document's title and a blank line (trained on a share of passages so headed) |"] if manifest.get("titles") else []),
         f"| no-answer threshold | {manifest['threshold']} (the margin that declines 8% of the answerable questions of {figures.get('calibration_file', 'no dev file')}) |",
         f"| confidence | sigmoid({manifest['calibration'][0]} x margin + {manifest['calibration'][1]}), fitted on the same file |",
     ]

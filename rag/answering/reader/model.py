@@ -54,7 +54,6 @@ class Manifest:
     stride: int = 128
     threshold: float = 0.0  # margin chosen on a dev set
     calibration: tuple[float, float] = (1.0, 0.0)  # confidence = sigmoid(a * margin + b), fitted on that dev set
-    titles: bool = False  # trained on passages headed by their document's title: read them so
 
 
 def sha256_of(path: Path) -> str:
@@ -68,7 +67,7 @@ def sha256_of(path: Path) -> str:
 def read_manifest(folder: Path) -> Manifest:
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return Manifest(data["sha256"], data["max_length"], data["stride"], data["threshold"], tuple(data["calibration"]), bool(data.get("titles", False)))
+        return Manifest(data["sha256"], data["max_length"], data["stride"], data["threshold"], tuple(data["calibration"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReaderError(f"{folder / MANIFEST}: not a reader manifest ({exc})") from None
 
@@ -154,18 +153,16 @@ class Reader:
         a, b = self.manifest.calibration
         return 1.0 / (1.0 + math.exp(-(a * margin + b)))
 
-    def read(self, question: str, passages: Sequence[str], stop_at: float | None = None, titles: Sequence[str] | None = None) -> Reading:
+    def read(self, question: str, passages: Sequence[str], stop_at: float | None = None) -> Reading:
         """The best span over `passages` (read in windows, in batches) and how sure it is. With
         `stop_at`, passages are read one at a time, best ranked first, and reading stops at the
         first that gives a margin of `stop_at`: a passage costs 20-40 ms on 2 cores, and most
-        answers sit in the top one. `titles` (each passage's document title) are read before
-        the passages when the reader was trained so; spans never come from them."""
-        heads = [head_of(t, p) for t, p in zip(titles, passages)] if titles is not None and self.manifest.titles else [""] * len(passages)
+        answers sit in the top one."""
         groups = [list(range(len(passages)))] if stop_at is None else [[i] for i in range(len(passages))]
         spans: list[Span] = []
         null = math.inf
         for group in groups:
-            found, group_null = self._read_group(question, [passages[i] for i in group], [heads[i] for i in group])
+            found, group_null = self._read_group(question, [passages[i] for i in group])
             spans += [replace(sp, passage=group[sp.passage]) for sp in found]
             null = min(null, group_null)
             if stop_at is not None and spans and max(sp.score for sp in spans) - null >= stop_at:
@@ -176,10 +173,10 @@ class Reader:
         margin = spans[0].score - null
         return Reading(spans[0], margin, self.confidence(margin), spans)
 
-    def _read_group(self, question: str, passages: list[str], heads: list[str]) -> tuple[list[Span], float]:
+    def _read_group(self, question: str, passages: list[str]) -> tuple[list[Span], float]:
         """(the best spans of these passages, their lowest no-answer score)."""
         with self._lock:
-            windows = read_windows(self.tokenizer, [question] * len(passages), passages, self.manifest.max_length, self.manifest.stride, heads)
+            windows = read_windows(self.tokenizer, [question] * len(passages), passages, self.manifest.max_length, self.manifest.stride)
         starts, ends = [], []
         size = self.settings.batch_size
         for at in range(0, len(windows), size):
@@ -189,13 +186,6 @@ class Reader:
         start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
         spans = best_spans(windows, start_logits, end_logits, self.settings.max_answer_tokens)
         return spans, float(null_scores(windows, start_logits, end_logits, len(passages)).min())
-
-
-def head_of(title: str, passage: str) -> str:
-    """What is read before a passage: its title and a blank line, unless the passage already
-    starts with the title (a document's first chunk) or there is none."""
-    title = " ".join(title.split())
-    return "" if not title or passage.lstrip().startswith(title) else title + "\n\n"
 
 
 def _transformers_tokenizer(folder: Path):

@@ -23,14 +23,6 @@ class QAExample:
     def answerable(self) -> bool:
         return bool(self.answers)
 
-    def titled(self) -> QAExample:
-        """The passage with its article's title and a blank line before it, as an ingested
-        document's first chunk reads ("Black Death\n\nThe plague ..."): answers shift with it."""
-        if not self.title:
-            return self
-        head = self.title.replace("_", " ") + "\n\n"
-        return QAExample(self.id, self.question, head + self.context, tuple((t, s + len(head)) for t, s in self.answers), self.title)
-
 
 def load_squad(path: Path) -> list[QAExample]:
     """Every question of a SQuAD JSON file (v1.1 or v2.0 layout). Answers whose start is -1 or

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import shutil
 import time
 from collections.abc import Callable
@@ -38,7 +37,6 @@ class ReaderTrainResult:
     seconds: float  # wall time of every run that got here (runs.jsonl; a killed run's time is not counted)
     device: str
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
-    title_share: float = 0.0  # share of passages read with their title first: the export tells the reader to read so
 
 
 def _callbacks(max_minutes: float, on_step: Callable[[int, int], None] | None):
@@ -70,9 +68,6 @@ def load_examples(options: ReaderTrainSettings):
     if options.max_examples:
         answerable = answerable[: options.max_examples]
     mix = training_mix(answerable, unanswerable, options.negative_share, options.seed, options.negative_kinds)
-    if options.title_share:
-        rng = random.Random(options.seed)
-        mix = [e.titled() if rng.random() < options.title_share else e for e in mix]
     counts = {"answerable": len(answerable), "unanswerable": len(unanswerable), "made negatives": len(mix) - len(answerable) - len(unanswerable)}
     return mix, counts
 
@@ -154,7 +149,7 @@ def train_reader(
     with open(out / RUNS_FILE, "a") as runs:  # each run's time, so a resumed training's card counts them all
         runs.write(json.dumps({"steps": trainer.state.global_step, "seconds": round(time.perf_counter() - started, 1), "device": device}) + "\n")
     seconds = sum(json.loads(line)["seconds"] for line in (out / RUNS_FILE).read_text().splitlines() if line.strip())
-    result = ReaderTrainResult(base_model, counts, len(dataset), trainer.state.global_step, options.max_steps, seconds, device, losses, options.title_share)
+    result = ReaderTrainResult(base_model, counts, len(dataset), trainer.state.global_step, options.max_steps, seconds, device, losses)
     (out / RESULT_FILE).write_text(json.dumps(asdict(result), indent=2))
     if result.steps >= options.max_steps:
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # done: a later run starts afresh

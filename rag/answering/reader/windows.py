@@ -49,14 +49,10 @@ def _encodings(tokenizer, questions: Sequence[str], passages: Sequence[str], max
     return windows
 
 
-def read_windows(
-    tokenizer, questions: Sequence[str], passages: Sequence[str], max_length: int = 384, stride: int = 128, heads: Sequence[str] | None = None
-) -> Windows:
+def read_windows(tokenizer, questions: Sequence[str], passages: Sequence[str], max_length: int = 384, stride: int = 128) -> Windows:
     """Windows for reading, padded to the longest: every passage covered, consecutive windows
-    sharing `stride` word pieces. `heads` (a title and a blank line, or "") are read before
-    their passages, and their word pieces are not the passage's: no span starts in them."""
-    skip = [len(h) for h in heads] if heads is not None else [0] * len(passages)
-    windows = _encodings(tokenizer, questions, [h + p for h, p in zip(heads, passages)] if heads is not None else passages, max_length, stride)
+    sharing `stride` word pieces."""
+    windows = _encodings(tokenizer, questions, passages, max_length, stride)
     n, length = len(windows), max((len(enc.ids) for _, enc in windows), default=0)
     ids = np.full((n, length), pad_id(getattr(tokenizer, "backend_tokenizer", tokenizer)), dtype=np.int64)
     mask, types = np.zeros((n, length), dtype=np.int64), np.zeros((n, length), dtype=np.int64)
@@ -68,8 +64,8 @@ def read_windows(
         k = len(enc.ids)
         ids[i, :k], mask[i, :k], types[i, :k] = enc.ids, enc.attention_mask, enc.type_ids
         for j, (seq, (a, b)) in enumerate(zip(enc.sequence_ids, enc.offsets)):
-            if seq == 1 and a >= skip[pair]:
-                starts[i, j], ends[i, j] = a - skip[pair], b - skip[pair]
+            if seq == 1:
+                starts[i, j], ends[i, j] = a, b
         in_passage = starts[i] >= 0
         paragraphs[i, in_passage] = np.searchsorted(breaks[pair], starts[i, in_passage], side="right")
     return Windows(ids, mask, types, np.asarray([pair for pair, _ in windows], dtype=np.int64), starts, ends, paragraphs)
