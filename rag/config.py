@@ -248,7 +248,7 @@ class ReaderSettings(Section):
     threads: int = Field(2, ge=1)
 
 
-NegativeKind = Literal["cut", "other", "swap", "inner", "antonym", "number", "negation"]  # made negatives: rag/answering/reader/mix.py
+NegativeKind = Literal["cut", "other", "near", "swap", "inner", "antonym", "number", "negation"]  # made negatives: rag/answering/reader/mix.py
 
 
 class ReaderTrainSettings(Section):
@@ -268,7 +268,7 @@ class ReaderTrainSettings(Section):
     negative_kinds: list[NegativeKind] = Field(
         default_factory=lambda: ["cut", "other", "swap"],
         min_length=1,
-        description="how made negatives are made, in turn (rag/answering/reader/mix.py): answer sentence cut, another paragraph, a swapped name, a name swapped for another of the passage, a word turned into its opposite, a changed number, a negation",
+        description="how made negatives are made, in turn (rag/answering/reader/mix.py): answer sentence cut, another paragraph, the paragraph sharing most of its terms, a swapped name, a name swapped for another of the passage, a word turned into its opposite, a changed number, a negation",
     )
     max_examples: int = Field(0, ge=0, description="answerable questions used; 0: all")
     max_length: int = Field(256, ge=32, description="word pieces per training window (question + passage)")

@@ -12,6 +12,7 @@ from tiny_models import ANIMALS, PLACES, tiny_qa_reader
 
 from rag.answering.reader.mix import (
     KINDS,
+    from_nearest_paragraph,
     from_other_paragraph,
     names_in,
     training_mix,
@@ -86,6 +87,20 @@ def test_made_negatives_never_hold_the_answer(tmp_path: Path):
     cut = without_answer_sentence(ex)
     assert cut is not None and "1987" not in cut.context and "Another sentence" in cut.context
     assert from_other_paragraph(ex, [ex.context], __import__("random").Random(0)) is None  # no other paragraph
+
+
+def test_the_nearest_paragraph_is_the_one_sharing_most_terms_without_the_answer():
+    from rag.storage.sparse import Tokenizer
+
+    gold = "The Rhine flows 1,230 km and ends at Hoek van Holland on the North Sea."
+    near = "The length of the Rhine was measured with kilometre markers starting at Constance."
+    far = "Salmon returned to the Rhine after the water was cleaned."
+    ex = QAExample("q", "Where does the measurement of the Rhine's length end?", gold, (("Hoek van Holland", gold.index("Hoek")),))
+    made = from_nearest_paragraph(ex, [far, gold, near], Tokenizer())
+    assert made is not None and made.context == near and made.answers == () and made.id == "q-near"
+    holds_answer = "Its mouth, measured from Constance, is at Hoek van Holland."
+    assert from_nearest_paragraph(ex, [gold, holds_answer, far], Tokenizer()).context == far  # never one that holds the answer
+    assert from_nearest_paragraph(ex, [gold, "Nothing in common at all."], Tokenizer()) is None  # shares no term
 
 
 def test_a_swapped_name_makes_a_question_the_passage_does_not_answer():
@@ -183,8 +198,8 @@ def test_the_shipped_readers_stage_recipes_are_valid_settings():
         "runs/reader-3/model",
         "runs/reader-4/model",
     ]  # each from the one before (make reader)
-    assert set(stages[1].negative_kinds) == set(KINDS) - {"inner"}  # the within-passage swap came after stage 3
-    assert set(stages[2].negative_kinds) == set(KINDS) and stages[2].unanswerable_repeats > 1
+    assert set(stages[1].negative_kinds) == set(KINDS) - {"inner", "near"}  # the within-passage swap came after stage 3
+    assert set(stages[2].negative_kinds) == set(KINDS) - {"near"} and stages[2].unanswerable_repeats > 1
 
 
 def test_training_windows_label_the_answer_or_cls():
