@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from functools import cache
 from typing import get_args
 
 from rag.answering.reader.squad import QAExample
@@ -41,7 +42,7 @@ def from_other_paragraph(example: QAExample, others: list[str], rng: random.Rand
     return QAExample(example.id + "-other", example.question, rng.choice(candidates), (), example.title)
 
 
-def from_nearest_paragraph(example: QAExample, others: list[str], tokenize: Callable[[str], list[str]]) -> QAExample | None:
+def from_nearest_paragraph(example: QAExample, others: list[str], tokenize: Callable[[str], Collection[str]]) -> QAExample | None:
     """The question over the paragraph of its article that shares most of its terms (stemmed, as
     BM25 sees them) and does not hold its answer: the passage retrieval ranks above the right
     one. On squad-dev-a 6.4% of the answerable questions got a wrong span from such a passage,
@@ -224,6 +225,7 @@ def training_mix(
         raise ValueError(f"reader_train.negative_kinds: {sorted(unknown) or 'empty'}; choose from {', '.join(KINDS)}")
     rng = random.Random(seed)
     tokenize = Tokenizer()
+    paragraph_terms = cache(lambda text: frozenset(tokenize(text)))  # each paragraph tokenized once, not once per question
     by_title: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     for ex in answerable:
@@ -234,7 +236,7 @@ def training_mix(
     makers: dict[str, Callable[[QAExample], QAExample | None]] = {
         "cut": without_answer_sentence,
         "other": lambda ex: from_other_paragraph(ex, by_title[ex.title], rng),
-        "near": lambda ex: from_nearest_paragraph(ex, by_title[ex.title], tokenize),
+        "near": lambda ex: from_nearest_paragraph(ex, by_title[ex.title], paragraph_terms),
         "swap": lambda ex: with_swapped_name(ex, names[ex.title], rng),
         "inner": lambda ex: with_passage_name(ex, rng),
         "antonym": lambda ex: with_antonym(ex, rng),
