@@ -1,5 +1,5 @@
 """The `rag` command line: `rag ingest SOURCE --index DIR`, `rag ask QUESTION --index DIR`,
-`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|reader|compare ...`, `rag tune`, `rag train-reader`, `rag bench`, `rag doctor`."""
+`rag chat`, `rag serve`, `rag api`, `rag api-key`, `rag eval retrieval|qa|reader|compare ...`, `rag tune`, `rag train-reader`, `rag split-squad`, `rag bench`, `rag doctor`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from app.ask import cmd_ask, cmd_chat
 from app.evaluate import cmd_eval_compare, cmd_eval_qa, cmd_eval_retrieval
 from app.mcp_server import add_parser as add_mcp
 from app.reader import add_eval_parser as add_eval_reader
+from app.reader import add_split_parser as add_split_squad
 from app.reader import add_train_parser as add_train_reader
 from app.serve import cmd_api, cmd_api_key, cmd_serve
 from app.status import cmd_status
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--undo", action="store_true", help="re-embed with the settings' base model instead")
     tuning.set_defaults(func=cmd_tune)
     add_train_reader(sub)
+    add_split_squad(sub)
     add_mcp(sub)
 
     doctor = sub.add_parser("doctor", help="check an index and repair what its store can rebuild")

@@ -28,6 +28,28 @@ def add_train_parser(sub) -> None:
     train.set_defaults(func=cmd_train_reader)
 
 
+def add_split_parser(sub) -> None:
+    split = sub.add_parser("split-squad", help="deal a SQuAD file's articles into parts: learn from one, measure on another")
+    split.add_argument("dataset", help="a SQuAD-format JSON file (v1.1 or v2.0)")
+    split.add_argument("--out", required=True, help="folder for <stem>.part-<k>of<n>.json")
+    split.add_argument("--parts", type=int, default=2)
+    split.set_defaults(func=cmd_split_squad)
+
+
+def cmd_split_squad(args: argparse.Namespace) -> int:
+    from rag.answering.reader.squad import load_squad, split_by_article
+
+    try:
+        for path in split_by_article(Path(args.dataset), Path(args.out), args.parts):
+            examples = load_squad(path)
+            answerable = sum(e.answerable for e in examples)
+            print(f"{path}: {answerable} answerable, {len(examples) - answerable} unanswerable questions")
+    except ValueError as exc:
+        print(f"rag split-squad: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def add_eval_parser(eval_sub) -> None:
     reader = eval_sub.add_parser("reader", help="the reader alone on gold paragraphs: SQuAD 2.0 exact/F1, HasAns and NoAns, latency")
     reader.add_argument("dataset", help="a SQuAD-format JSON file (v1.1 or v2.0)")
@@ -45,9 +67,9 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         settings = args.settings
         update = {k: v for k, v in (("max_steps", args.max_steps), ("max_minutes", args.max_minutes), ("max_examples", args.max_examples)) if v is not None}
         options = settings.reader_train.model_copy(update=update)
-        for path in (options.train_file, options.unanswerable_file, args.calibrate):
+        for path in (options.train_file, options.unanswerable_file, options.squad2_file, args.calibrate):
             if path is not None and not Path(path).is_file():
-                raise ValueError(f"file not found: {path} (reader_train.train_file, unanswerable_file or --calibrate)")
+                raise ValueError(f"file not found: {path} (reader_train.train_file, unanswerable_file, squad2_file or --calibrate)")
         out = Path(args.out)
         if args.export_only:
             if not args.export or not (out / MODEL_DIR).is_dir():

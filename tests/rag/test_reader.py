@@ -188,6 +188,38 @@ def test_real_unanswerable_questions_can_weigh_more_in_the_mix(tmp_path: Path):
     assert sum(e.id.endswith("-x") for e in once) == 16
 
 
+def test_a_squad_file_splits_by_article_into_parts_that_share_no_paragraph(tmp_path: Path, capsys):
+    from app.cli import main
+    from rag.answering.reader.squad import split_by_article
+
+    file = squad_file(tmp_path / "s.json", articles=5, impossible=True)
+    parts = split_by_article(file, tmp_path / "parts", parts=2)
+    assert [p.name for p in parts] == ["s.part-1of2.json", "s.part-2of2.json"]
+    first, second = (load_squad(p) for p in parts)
+    assert {e.title for e in first} == {"Article 0", "Article 2", "Article 4"} and {e.title for e in second} == {"Article 1", "Article 3"}
+    assert not {e.context for e in first} & {e.context for e in second}
+    assert sorted(e.id for e in first + second) == sorted(e.id for e in load_squad(file))  # nothing lost, nothing twice
+    with pytest.raises(ValueError, match="s.json: 5 articles, fewer than 6 parts"):
+        split_by_article(file, tmp_path / "parts", parts=6)
+    assert main(["split-squad", str(file), "--out", str(tmp_path / "cli")]) == 0
+    assert "s.part-2of2.json: 16 answerable, 8 unanswerable questions" in capsys.readouterr().out
+    assert main(["split-squad", str(tmp_path / "none.json"), "--out", str(tmp_path / "cli")]) == 2
+    assert "none.json: not a SQuAD JSON file" in capsys.readouterr().err
+
+
+def test_a_squad2_file_brings_its_questions_of_both_kinds_into_the_mix(tmp_path: Path):
+    from rag.answering.reader.train import load_examples
+
+    train = squad_file(tmp_path / "train.json", articles=4)
+    dev = squad_file(tmp_path / "dev.json", articles=2, impossible=True)
+    options = ReaderTrainSettings(train_file=train, unanswerable_file=None, negative_share=0.4, squad2_file=dev, squad2_repeats=2)
+    mix, counts = load_examples(options)
+    real = [e for e in mix if e.id.endswith("-x")]
+    assert len(real) == counts["unanswerable"] == 2 * 8  # the 8 unanswerable ones of 2 articles, twice
+    assert counts["answerable"] == 32 + 2 * 16  # the training file's and, twice, the squad2 file's
+    assert counts["answerable"] + counts["unanswerable"] + counts["made negatives"] == len(mix)
+
+
 def test_the_shipped_readers_stage_recipes_are_valid_settings():
     recipes = sorted((Path(__file__).parents[2] / "models").glob("reader-stage*.toml"))
     assert [r.name for r in recipes] == ["reader-stage2.toml", "reader-stage3.toml", "reader-stage4.toml", "reader-stage5.toml"]

@@ -46,3 +46,25 @@ def load_squad(path: Path) -> list[QAExample]:
                     continue
                 examples.append(QAExample(qa.get("id", f"{a}-{p}-{q}"), qa["question"], context, answers, article.get("title", "")))
     return examples
+
+
+def split_by_article(path: Path, out_dir: Path, parts: int = 2) -> list[Path]:
+    """The file's articles dealt in turn into `parts` SQuAD files in `out_dir` (article i into part
+    i mod parts), each named `<stem>.part-<k>of<parts>.json`: a reader can learn from one part and
+    be measured on another, which shares no article (nor paragraph) with it."""
+    if parts < 2:
+        raise ValueError(f"parts: {parts}; at least 2")
+    try:
+        whole = json.loads(Path(path).read_text(encoding="utf-8"))
+        articles = whole["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a SQuAD JSON file ({exc})") from exc
+    if len(articles) < parts:
+        raise ValueError(f"{path}: {len(articles)} articles, fewer than {parts} parts")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    written = []
+    for k in range(parts):
+        target = Path(out_dir) / f"{Path(path).stem}.part-{k + 1}of{parts}.json"
+        target.write_text(json.dumps({**whole, "data": articles[k::parts]}), encoding="utf-8")
+        written.append(target)
+    return written

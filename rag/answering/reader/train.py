@@ -67,6 +67,10 @@ def load_examples(options: ReaderTrainSettings):
     unanswerable *= options.unanswerable_repeats  # counted in the negative share like any other
     if options.max_examples:
         answerable = answerable[: options.max_examples]
+    if options.squad2_file:  # SQuAD 2.0's own unanswerable questions, with the answerable ones of the same paragraphs
+        both = load_squad(options.squad2_file) * options.squad2_repeats
+        answerable += [e for e in both if e.answerable]
+        unanswerable += [e for e in both if not e.answerable]
     mix = training_mix(answerable, unanswerable, options.negative_share, options.seed, options.negative_kinds)
     counts = {"answerable": len(answerable), "unanswerable": len(unanswerable), "made negatives": len(mix) - len(answerable) - len(unanswerable)}
     return mix, counts
