@@ -266,7 +266,7 @@ class ReaderTrainSettings(Section):
     )
     squad2_file: Path | None = Field(
         None,
-        description="a SQuAD 2.0 file whose questions all enter the mix, answerable and not: one part of ../squad2-dev-a by article (`rag split-squad`) holds 1,474 real unanswerable questions, four times squad-train's 348",
+        description="a SQuAD 2.0 file whose questions all enter the mix, answerable and not: each of ../squad2-dev-a's two parts by article (`rag split-squad`) holds 1,419-1,529 real unanswerable questions, four times squad-train's 348",
     )
     squad2_repeats: int = Field(1, ge=1, description="times each question of squad2_file enters the mix")
     negative_share: float = Field(0.33, ge=0, lt=1, description="share of training questions without an answer (SQuAD 2.0 train: a third)")
