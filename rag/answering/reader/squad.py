@@ -24,14 +24,21 @@ class QAExample:
         return bool(self.answers)
 
 
+def _read_squad(path: Path) -> dict:
+    """The file's JSON, with its `data` (the articles) checked to be there."""
+    try:
+        whole = json.loads(Path(path).read_text(encoding="utf-8"))
+        whole["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a SQuAD JSON file ({exc})") from exc
+    return whole
+
+
 def load_squad(path: Path) -> list[QAExample]:
     """Every question of a SQuAD JSON file (v1.1 or v2.0 layout). Answers whose start is -1 or
     whose text is not at that start are dropped; a question left with none is dropped too unless
     it is marked `is_impossible` (a question meant to have no answer)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a SQuAD JSON file ({exc})") from exc
+    data = _read_squad(path)["data"]
     examples: list[QAExample] = []
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
@@ -54,11 +61,8 @@ def split_by_article(path: Path, out_dir: Path, parts: int = 2) -> list[Path]:
     be measured on another, which shares no article (nor paragraph) with it."""
     if parts < 2:
         raise ValueError(f"parts: {parts}; at least 2")
-    try:
-        whole = json.loads(Path(path).read_text(encoding="utf-8"))
-        articles = whole["data"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a SQuAD JSON file ({exc})") from exc
+    whole = _read_squad(path)
+    articles = whole["data"]
     if len(articles) < parts:
         raise ValueError(f"{path}: {len(articles)} articles, fewer than {parts} parts")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
